@@ -1,0 +1,161 @@
+//! The crate's one error type. Every variant carries structured fields naming the culprit
+//! (node names, expected and actual shapes, file and line) so that messages are actionable.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout staticflow.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while building, differentiating, running or saving a graph.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// An op was added with operands whose shapes or dtypes do not fit the op's rule.
+    #[error("cannot add `{op}` node `{node}`: {reason}; operands: {}", fmt_operands(.operands))]
+    Shape {
+        /// Op kind, e.g. `MatMul`.
+        op: String,
+        /// Name the new node would have had.
+        node: String,
+        /// `(name, shape and dtype)` of every operand, in order.
+        operands: Vec<(String, String)>,
+        /// What the op's rule says is wrong.
+        reason: String,
+    },
+    /// An op was built from an operand that itself failed to build.
+    #[error("`{node}` uses `{input}`, which failed to build: {cause}")]
+    PoisonedInput {
+        /// The node being built.
+        node: String,
+        /// The failed operand.
+        input: String,
+        /// The first error, as text.
+        cause: String,
+    },
+    /// A node was added to a graph after a session froze it.
+    #[error("graph is frozen by a session: node `{node}` was added after `Session::new`; build the whole graph before creating a session")]
+    GraphFrozen {
+        /// The offending node.
+        node: String,
+    },
+    /// Tensors from two different graphs were combined, or fetched from the wrong session.
+    #[error("`{node}` belongs to another graph than {context}")]
+    ForeignTensor {
+        /// The foreign tensor's node name.
+        node: String,
+        /// What it was used with.
+        context: String,
+    },
+    /// Placeholders that the requested targets need were not fed.
+    #[error("placeholders not fed: {}", .missing.iter().map(|(p, t)| format!("`{p}` (needed by `{t}`)")).collect::<Vec<_>>().join(", "))]
+    MissingFeeds {
+        /// `(placeholder, target that needs it)` pairs, one per missing placeholder.
+        missing: Vec<(String, String)>,
+    },
+    /// A fed value does not match the fed tensor's declared shape or dtype.
+    #[error("cannot feed value of shape {got} ({got_dtype}) to `{node}`, which has shape {expected} ({expected_dtype})")]
+    FeedMismatch {
+        /// The fed tensor.
+        node: String,
+        /// Its declared shape, e.g. `[?, 10]`.
+        expected: String,
+        /// Its declared dtype.
+        expected_dtype: String,
+        /// Shape of the value actually fed.
+        got: String,
+        /// Dtype of the value actually fed.
+        got_dtype: String,
+    },
+    /// A variable was read before any initializer ran in this session.
+    #[error("attempting to use uninitialized variable `{variable}`; run `global_variables_initializer()` (or restore a checkpoint) first")]
+    UninitializedVariable {
+        /// The variable's name.
+        variable: String,
+    },
+    /// A kernel failed at run time (e.g. batch sizes of two feeds disagree).
+    #[error("running `{node}` ({op}): {reason}")]
+    Runtime {
+        /// The failing node.
+        node: String,
+        /// Its op kind.
+        op: String,
+        /// What went wrong, with the runtime shapes involved.
+        reason: String,
+    },
+    /// `minimize` found no trainable variable that the loss depends on.
+    #[error("no gradients: loss `{loss}` does not depend on any trainable variable{}", if .candidates.is_empty() { String::from(" (the graph has none)") } else { format!(" among {}", .candidates.join(", ")) })]
+    NoPathToVariables {
+        /// The loss.
+        loss: String,
+        /// Trainable variables that were considered.
+        candidates: Vec<String>,
+    },
+    /// A variable in an explicit `var_list` has no path to the loss.
+    #[error("variable `{variable}` in var_list has no path to loss `{loss}`")]
+    UnconnectedVariable {
+        /// The unconnected variable.
+        variable: String,
+        /// The loss.
+        loss: String,
+    },
+    /// An op on the path from a variable to the loss has no gradient rule.
+    #[error("op `{node}` ({op}) on the path from `{x}` to `{y}` has no gradient")]
+    NoGradient {
+        /// The node lacking a gradient.
+        node: String,
+        /// Its op kind.
+        op: String,
+        /// The differentiated-with-respect-to tensor.
+        x: String,
+        /// The differentiated tensor.
+        y: String,
+    },
+    /// A value had another dtype or rank than a caller asked for.
+    #[error("value mismatch: {0}")]
+    Value(String),
+    /// An invalid argument to a builder or API call.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Reading or writing a file failed.
+    #[error("{path}: {message}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What happened.
+        message: String,
+    },
+    /// A text input file has a malformed line.
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A checkpoint or graph file does not match the graph.
+    #[error("{path}: does not match the graph: {}", .mismatches.join("; "))]
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// One line per mismatching name or shape.
+        mismatches: Vec<String>,
+    },
+}
+
+fn fmt_operands(ops: &[(String, String)]) -> String {
+    ops.iter()
+        .map(|(n, s)| format!("`{n}` {s}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Error {
+    /// Wraps an `std::io::Error` with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
+        Error::Io {
+            path: path.into(),
+            message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Element types of tensors.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Element type of a tensor. Floats carry activations and parameters; `I64` carries labels,
+/// word ids and indices.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub enum DType {
+    /// 32-bit float.
+    F32,
+    /// 64-bit signed integer.
+    I64,
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DType::F32 => "f32",
+            DType::I64 => "i64",
+        })
+    }
+}

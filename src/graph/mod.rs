@@ -1,0 +1,483 @@
+//! Graph building: the `Graph` (a petgraph DAG of op nodes), tensor handles, static shapes and
+//! dtypes, name scopes, control dependencies, and build-time shape inference.
+//!
+//! Building never computes anything. A build error (shape or dtype mismatch, a node added to
+//! a frozen graph) is detected when the op is added and recorded on the node; it surfaces at
+//! the first fallible call (`Tensor::check`, `gradients`, `minimize`, `Session::new`/`run`),
+//! so that expressions like `y - relu(matmul(x, w))` stay free of `?`.
+
+mod dtype;
+mod shape;
+mod tensor;
+mod value;
+
+pub use dtype::DType;
+pub use shape::{broadcast_dims, Shape};
+pub use tensor::{Fetch, Operation, Tensor};
+pub(crate) use tensor::same_graph as same_graph_pub;
+pub use value::{Value, ValueView};
+
+use crate::error::{Error, Result};
+use crate::ops::Op;
+use petgraph::graph::{DiGraph, NodeIndex};
+use serde::{Deserialize, Serialize};
+use std::cell::{Ref, RefCell};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Static type of a tensor: dtype and (partially known) shape.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct TensorInfo {
+    /// Element type.
+    pub dtype: DType,
+    /// Static shape.
+    pub shape: Shape,
+}
+
+impl TensorInfo {
+    /// Builds an info from a dtype and anything convertible to a shape.
+    pub fn new(dtype: DType, shape: impl Into<Shape>) -> Self {
+        TensorInfo {
+            dtype,
+            shape: shape.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for TensorInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.shape, self.dtype)
+    }
+}
+
+/// One node: an op, its ordered inputs, control inputs and static output type.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// Unique, scoped name, e.g. `shared/MatMul_1`.
+    pub name: String,
+    /// What the node computes.
+    pub op: Op,
+    /// Data inputs, in the op's order.
+    pub inputs: Vec<NodeIndex>,
+    /// Nodes that must run before this one although no data flows.
+    pub control_inputs: Vec<NodeIndex>,
+    /// The output's static type; `None` for ops run only for effect.
+    pub output: Option<TensorInfo>,
+    /// Set if the node failed to build.
+    pub error: Option<Error>,
+}
+
+/// Kind of a petgraph edge: data input number `i`, or a control dependency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    /// Data flows into input slot `i` of the target.
+    Data(usize),
+    /// The target must run after the source.
+    Control,
+}
+
+#[derive(Default)]
+struct Inner {
+    dag: DiGraph<Node, Edge>,
+    names: HashMap<String, NodeIndex>,
+    scopes: Vec<String>,
+    control_deps: Vec<Vec<NodeIndex>>,
+    first_error: Option<Error>,
+    frozen: bool,
+    seed: u64,
+    variables: Vec<NodeIndex>,
+    initializers: Vec<NodeIndex>,
+    /// The `init` op and how many initializers it already runs.
+    init_op: Option<(NodeIndex, usize)>,
+}
+
+static GRAPH_IDS: AtomicU64 = AtomicU64::new(1);
+
+/// A static computation graph. Tensors borrow it (`Tensor<'g>`), so building only needs `&Graph`.
+pub struct Graph {
+    id: u64,
+    inner: RefCell<Inner>,
+}
+
+impl Default for Graph {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Graph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Graph({} nodes)", self.len())
+    }
+}
+
+impl Graph {
+    /// An empty graph with graph-level seed 0.
+    pub fn new() -> Self {
+        Graph {
+            id: GRAPH_IDS.fetch_add(1, Ordering::Relaxed),
+            inner: RefCell::new(Inner::default()),
+        }
+    }
+
+    /// An empty graph whose random initialisers and random ops derive from `seed`.
+    pub fn with_seed(seed: u64) -> Self {
+        let g = Self::new();
+        g.inner.borrow_mut().seed = seed;
+        g
+    }
+
+    /// The graph-level seed.
+    pub fn seed(&self) -> u64 {
+        self.inner.borrow().seed
+    }
+
+    /// Sets the graph-level seed (TF1's `tf.set_random_seed`); affects ops created afterwards.
+    pub fn set_seed(&self, seed: u64) {
+        self.inner.borrow_mut().seed = seed;
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.inner.borrow().dag.node_count()
+    }
+
+    /// True if the graph has no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Identity used to detect tensors from other graphs.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Read access to the underlying petgraph DAG (for planners, exporters, autodiff).
+    pub fn dag(&self) -> Ref<'_, DiGraph<Node, Edge>> {
+        Ref::map(self.inner.borrow(), |i| &i.dag)
+    }
+
+    /// A copy of node `i`.
+    pub fn node(&self, i: NodeIndex) -> Node {
+        self.inner.borrow().dag[i].clone()
+    }
+
+    /// The op of node `i`.
+    pub(crate) fn op(&self, i: NodeIndex) -> Op {
+        self.inner.borrow().dag[i].op.clone()
+    }
+
+    /// The name of node `i`.
+    pub fn node_name(&self, i: NodeIndex) -> String {
+        self.inner.borrow().dag[i].name.clone()
+    }
+
+    /// The first build error recorded in this graph, if any.
+    pub fn check(&self) -> Result<()> {
+        match &self.inner.borrow().first_error {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Looks a tensor up by its node name.
+    pub fn tensor_by_name(&self, name: &str) -> Option<Tensor<'_>> {
+        let i = *self.inner.borrow().names.get(name)?;
+        self.inner.borrow().dag[i].output.as_ref()?;
+        Some(Tensor::from_index(self, i))
+    }
+
+    /// Looks an operation (any node) up by name.
+    pub fn operation_by_name(&self, name: &str) -> Option<Operation<'_>> {
+        let i = *self.inner.borrow().names.get(name)?;
+        Some(Operation::from_index(self, i))
+    }
+
+    /// All variables, in creation order.
+    pub fn global_variables(&self) -> Vec<Tensor<'_>> {
+        let v = self.inner.borrow().variables.clone();
+        v.into_iter().map(|i| Tensor::from_index(self, i)).collect()
+    }
+
+    /// Trainable variables, in creation order.
+    pub fn trainable_variables(&self) -> Vec<Tensor<'_>> {
+        self.global_variables()
+            .into_iter()
+            .filter(|v| matches!(self.op(v.index()), Op::Variable(ref var) if var.trainable))
+            .collect()
+    }
+
+    /// One op that runs every variable's initializer (TF1's `global_variables_initializer`).
+    /// There is one such op per graph; it covers every variable created so far.
+    pub fn global_variables_initializer(&self) -> Operation<'_> {
+        let (existing, frozen) = {
+            let inner = self.inner.borrow();
+            (inner.init_op, inner.frozen)
+        };
+        let (op, attached) = match existing {
+            Some(x) => x,
+            None if frozen => return self.add_op(crate::ops::state::NoOp, &[], Some("init")),
+            None => {
+                let _top = self.top_level();
+                let op = self.add_op(crate::ops::state::NoOp, &[], Some("init"));
+                (op.index(), 0)
+            }
+        };
+        let new: Vec<NodeIndex> = self.inner.borrow().initializers[attached..].to_vec();
+        self.add_control_inputs(op, &new);
+        self.inner.borrow_mut().init_op = Some((op, attached + new.len()));
+        Operation::from_index(self, op)
+    }
+
+    /// Temporarily leaves all name scopes (restored when the guard drops).
+    fn top_level(&self) -> TopLevelGuard<'_> {
+        let saved = std::mem::take(&mut self.inner.borrow_mut().scopes);
+        TopLevelGuard { graph: self, saved }
+    }
+
+    /// Opens a name scope: nodes created while the guard lives get `name/` in front of their
+    /// names. Scopes nest.
+    pub fn name_scope(&self, name: &str) -> ScopeGuard<'_> {
+        self.inner.borrow_mut().scopes.push(name.trim_end_matches('/').to_string());
+        ScopeGuard { graph: self }
+    }
+
+    /// Runs `f` inside name scope `name`.
+    pub fn with_scope<T>(&self, name: &str, f: impl FnOnce() -> T) -> T {
+        let _guard = self.name_scope(name);
+        f()
+    }
+
+    /// Nodes created while the guard lives run only after `ops` (TF1's `control_dependencies`).
+    pub fn control_dependencies(&self, ops: &[Operation<'_>]) -> ControlGuard<'_> {
+        let ids = ops.iter().map(|o| o.index()).collect();
+        self.inner.borrow_mut().control_deps.push(ids);
+        ControlGuard { graph: self }
+    }
+
+    /// The current scope prefix, e.g. `"shared/dense/"` (empty at top level).
+    pub fn current_scope(&self) -> String {
+        let inner = self.inner.borrow();
+        inner.scopes.iter().map(|s| format!("{s}/")).collect()
+    }
+
+    /// A scope name based on `base` that no node uses yet: `base`, else `base_1`, ...
+    pub fn unique_scope(&self, base: &str) -> String {
+        let inner = self.inner.borrow();
+        let prefix: String = inner.scopes.iter().map(|s| format!("{s}/")).collect();
+        let used = |n: &str| {
+            let full = format!("{prefix}{n}");
+            inner.names.keys().any(|k| k == &full || k.starts_with(&format!("{full}/")))
+        };
+        if !used(base) {
+            return base.to_string();
+        }
+        (1..).map(|k| format!("{base}_{k}")).find(|n| !used(n)).expect("some suffix is free")
+    }
+
+    /// `base` made unique in this graph: `base`, else `base_1`, `base_2`, ...
+    fn unique_name(inner: &Inner, base: &str) -> String {
+        if !inner.names.contains_key(base) {
+            return base.to_string();
+        }
+        (1..)
+            .map(|k| format!("{base}_{k}"))
+            .find(|n| !inner.names.contains_key(n))
+            .expect("some suffix is free")
+    }
+
+    /// Adds a node. `name` is the node's name inside the current scope (default: the op kind).
+    /// Inference errors are recorded on the node and in the graph and returned as `Err` with
+    /// the node's index, so callers can still hand out a (poisoned) tensor.
+    pub(crate) fn add_node(
+        &self,
+        op: Op,
+        inputs: &[Tensor<'_>],
+        name: Option<&str>,
+    ) -> std::result::Result<NodeIndex, NodeIndex> {
+        let def_kind = op.def().kind();
+        let full_name = {
+            let inner = self.inner.borrow();
+            let scope: String = inner.scopes.iter().map(|s| format!("{s}/")).collect();
+            Self::unique_name(&inner, &format!("{scope}{}", name.unwrap_or(def_kind)))
+        };
+        let mut error = None;
+        if self.inner.borrow().frozen {
+            error = Some(Error::GraphFrozen {
+                node: full_name.clone(),
+            });
+        }
+        if error.is_none() {
+            if let Some(t) = inputs.iter().find(|t| t.graph().id() != self.id) {
+                error = Some(Error::ForeignTensor {
+                    node: t.name(),
+                    context: format!("the graph of new node `{full_name}`"),
+                });
+            }
+        }
+        let infos: Vec<Option<TensorInfo>> = inputs
+            .iter()
+            .map(|t| {
+                if t.graph().id() != self.id {
+                    return None;
+                }
+                self.inner.borrow().dag[t.index()].output.clone()
+            })
+            .collect();
+        if error.is_none() {
+            let inner = self.inner.borrow();
+            if let Some(t) = inputs.iter().find(|t| inner.dag[t.index()].error.is_some()) {
+                error = Some(Error::PoisonedInput {
+                    node: full_name.clone(),
+                    input: t.name_in(&inner),
+                    cause: inner.dag[t.index()].error.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+                });
+            }
+        }
+        let mut output = None;
+        if error.is_none() {
+            let refs: Vec<&TensorInfo> = infos.iter().map(|i| i.as_ref().expect("checked")).collect();
+            match op.def().infer(&refs) {
+                Ok(o) => output = o,
+                Err(reason) => {
+                    error = Some(Error::Shape {
+                        op: def_kind.to_string(),
+                        node: full_name.clone(),
+                        operands: inputs.iter().zip(&infos).map(|(t, i)| (t.name(), i.as_ref().map(|i| i.to_string()).unwrap_or_default())).collect(),
+                        reason,
+                    })
+                }
+            }
+        }
+        let mut inner = self.inner.borrow_mut();
+        let control_inputs: Vec<NodeIndex> = inner.control_deps.iter().flatten().copied().collect();
+        let failed = error.is_some();
+        if let (Some(e), None) = (&error, &inner.first_error) {
+            inner.first_error = Some(e.clone());
+        }
+        let is_var = matches!(op, Op::Variable(_));
+        let node = Node {
+            name: full_name.clone(),
+            op,
+            inputs: if failed { vec![] } else { inputs.iter().map(|t| t.index()).collect() },
+            control_inputs: if failed { vec![] } else { control_inputs.clone() },
+            output,
+            error,
+        };
+        let idx = inner.dag.add_node(node);
+        inner.names.insert(full_name, idx);
+        if failed {
+            return Err(idx);
+        }
+        for (k, t) in inputs.iter().enumerate() {
+            inner.dag.add_edge(t.index(), idx, Edge::Data(k));
+        }
+        for c in control_inputs {
+            inner.dag.add_edge(c, idx, Edge::Control);
+        }
+        if is_var {
+            inner.variables.push(idx);
+        }
+        Ok(idx)
+    }
+
+    /// Adds a node with an output and returns its tensor (poisoned on a build error).
+    pub(crate) fn add<'g>(&'g self, op: impl Into<Op>, inputs: &[Tensor<'g>]) -> Tensor<'g> {
+        self.add_named(op, inputs, None)
+    }
+
+    /// Like [`Graph::add`] with an explicit node name inside the current scope.
+    pub(crate) fn add_named<'g>(&'g self, op: impl Into<Op>, inputs: &[Tensor<'g>], name: Option<&str>) -> Tensor<'g> {
+        let idx = self.add_node(op.into(), inputs, name).unwrap_or_else(|i| i);
+        Tensor::from_index(self, idx)
+    }
+
+    /// Adds a node run only for effect and returns its operation handle.
+    pub(crate) fn add_op<'g>(&'g self, op: impl Into<Op>, inputs: &[Tensor<'g>], name: Option<&str>) -> Operation<'g> {
+        let idx = self.add_node(op.into(), inputs, name).unwrap_or_else(|i| i);
+        Operation::from_index(self, idx)
+    }
+
+    /// Adds control edges `from -> to` after the fact (used by `group`).
+    pub(crate) fn add_control_inputs(&self, to: NodeIndex, from: &[NodeIndex]) {
+        let mut inner = self.inner.borrow_mut();
+        for &f in from {
+            inner.dag[to].control_inputs.push(f);
+            inner.dag.add_edge(f, to, Edge::Control);
+        }
+    }
+
+    /// Registers `op` as the initializer of a variable.
+    pub(crate) fn register_initializer(&self, op: NodeIndex) {
+        self.inner.borrow_mut().initializers.push(op);
+    }
+
+    /// Renames node `i` to `name` inside the scope it was created in (made unique).
+    pub(crate) fn rename(&self, i: NodeIndex, name: &str) {
+        let mut inner = self.inner.borrow_mut();
+        let old = inner.dag[i].name.clone();
+        let scope = match old.rfind('/') {
+            Some(p) => &old[..=p],
+            None => "",
+        };
+        let new = Self::unique_name(&inner, &format!("{scope}{name}"));
+        inner.names.remove(&old);
+        inner.names.insert(new.clone(), i);
+        inner.dag[i].name = new;
+    }
+
+    /// Freezes the graph: later node additions become build errors.
+    pub(crate) fn freeze(&self) {
+        if self.inner.borrow().frozen {
+            return;
+        }
+        self.global_variables_initializer();
+        self.inner.borrow_mut().frozen = true;
+    }
+
+    /// Index of the variable node among all variables (its slot in a session's store).
+    pub(crate) fn variable_indices(&self) -> Vec<NodeIndex> {
+        self.inner.borrow().variables.clone()
+    }
+
+    /// A seed for a new random op: mixes the graph seed with the node count, so each random
+    /// op gets its own, reproducible stream.
+    pub(crate) fn next_op_seed(&self) -> u64 {
+        let inner = self.inner.borrow();
+        let mut z = inner.seed ^ (inner.dag.node_count() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // splitmix64 finaliser
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+/// Closes a name scope when dropped. See [`Graph::name_scope`].
+pub struct ScopeGuard<'g> {
+    graph: &'g Graph,
+}
+impl Drop for ScopeGuard<'_> {
+    fn drop(&mut self) {
+        self.graph.inner.borrow_mut().scopes.pop();
+    }
+}
+
+struct TopLevelGuard<'g> {
+    graph: &'g Graph,
+    saved: Vec<String>,
+}
+impl Drop for TopLevelGuard<'_> {
+    fn drop(&mut self) {
+        self.graph.inner.borrow_mut().scopes = std::mem::take(&mut self.saved);
+    }
+}
+
+/// Ends a control-dependency block when dropped. See [`Graph::control_dependencies`].
+pub struct ControlGuard<'g> {
+    graph: &'g Graph,
+}
+impl Drop for ControlGuard<'_> {
+    fn drop(&mut self) {
+        self.graph.inner.borrow_mut().control_deps.pop();
+    }
+}

@@ -1,0 +1,219 @@
+//! Runtime values: what feeds, variables and fetches hold. `Value` owns an array, `ValueView`
+//! borrows one, so feeds and variables reach kernels without a copy.
+
+use super::DType;
+use crate::error::{Error, Result};
+use ndarray::{ArrayD, ArrayViewD, Dimension, IxDyn};
+
+/// An owned n-dimensional array of one of the supported dtypes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// f32 data.
+    F32(ArrayD<f32>),
+    /// i64 data.
+    I64(ArrayD<i64>),
+}
+
+/// A borrowed view of a [`Value`] or of any ndarray array, as kernels see their inputs.
+#[derive(Clone, Debug)]
+pub enum ValueView<'a> {
+    /// f32 data.
+    F32(ArrayViewD<'a, f32>),
+    /// i64 data.
+    I64(ArrayViewD<'a, i64>),
+}
+
+impl Default for Value {
+    fn default() -> Self {
+        Value::F32(ArrayD::zeros(IxDyn(&[0])))
+    }
+}
+
+impl Value {
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        match self {
+            Value::F32(_) => DType::F32,
+            Value::I64(_) => DType::I64,
+        }
+    }
+    /// The runtime shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            Value::F32(a) => a.shape(),
+            Value::I64(a) => a.shape(),
+        }
+    }
+    /// A zero-copy view.
+    pub fn view(&self) -> ValueView<'_> {
+        match self {
+            Value::F32(a) => ValueView::F32(a.view()),
+            Value::I64(a) => ValueView::I64(a.view()),
+        }
+    }
+    /// The f32 array, or an error naming the actual dtype.
+    pub fn as_f32(&self) -> Result<&ArrayD<f32>> {
+        match self {
+            Value::F32(a) => Ok(a),
+            Value::I64(_) => Err(Error::Value("expected an f32 value, got i64".into())),
+        }
+    }
+    /// The i64 array, or an error naming the actual dtype.
+    pub fn as_i64(&self) -> Result<&ArrayD<i64>> {
+        match self {
+            Value::I64(a) => Ok(a),
+            Value::F32(_) => Err(Error::Value("expected an i64 value, got f32".into())),
+        }
+    }
+    /// Converts into the f32 array, or an error naming the actual dtype.
+    pub fn into_f32(self) -> Result<ArrayD<f32>> {
+        match self {
+            Value::F32(a) => Ok(a),
+            Value::I64(_) => Err(Error::Value("expected an f32 value, got i64".into())),
+        }
+    }
+    /// The single element of a one-element f32 value (a scalar loss, say), as f32.
+    pub fn scalar(&self) -> Result<f32> {
+        let a = self.as_f32()?;
+        if a.len() != 1 {
+            return Err(Error::Value(format!(
+                "expected a single element, got shape {:?}",
+                a.shape()
+            )));
+        }
+        Ok(a.iter().next().copied().unwrap_or_default())
+    }
+
+    /// Makes `self` an f32 array of `shape`, reusing its allocation when it is large enough.
+    /// The contents are unspecified afterwards: kernels overwrite every element.
+    pub fn f32_buffer(&mut self, shape: &[usize]) -> &mut ArrayD<f32> {
+        if !matches!(self, Value::F32(a) if a.shape() == shape && a.is_standard_layout()) {
+            let n: usize = shape.iter().product();
+            let mut data = match std::mem::take(self) {
+                Value::F32(a) if a.is_standard_layout() => a.into_raw_vec_and_offset().0,
+                _ => Vec::new(),
+            };
+            data.resize(n, 0.0);
+            *self = Value::F32(
+                ArrayD::from_shape_vec(IxDyn(shape), data).expect("buffer length equals shape"),
+            );
+        }
+        match self {
+            Value::F32(a) => a,
+            Value::I64(_) => unreachable!("set to F32 above"),
+        }
+    }
+
+    /// Like [`Value::f32_buffer`] for i64 arrays.
+    pub fn i64_buffer(&mut self, shape: &[usize]) -> &mut ArrayD<i64> {
+        if !matches!(self, Value::I64(a) if a.shape() == shape && a.is_standard_layout()) {
+            let n: usize = shape.iter().product();
+            let mut data = match std::mem::take(self) {
+                Value::I64(a) if a.is_standard_layout() => a.into_raw_vec_and_offset().0,
+                _ => Vec::new(),
+            };
+            data.resize(n, 0);
+            *self = Value::I64(
+                ArrayD::from_shape_vec(IxDyn(shape), data).expect("buffer length equals shape"),
+            );
+        }
+        match self {
+            Value::I64(a) => a,
+            Value::F32(_) => unreachable!("set to I64 above"),
+        }
+    }
+
+    /// Copies `src` into `self`, reusing `self`'s allocation.
+    pub fn assign_from(&mut self, src: &ValueView<'_>) {
+        match src {
+            ValueView::F32(s) => self.f32_buffer(s.shape()).assign(s),
+            ValueView::I64(s) => self.i64_buffer(s.shape()).assign(s),
+        }
+    }
+}
+
+impl<'a> ValueView<'a> {
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        match self {
+            ValueView::F32(_) => DType::F32,
+            ValueView::I64(_) => DType::I64,
+        }
+    }
+    /// The runtime shape.
+    pub fn shape(&self) -> &[usize] {
+        match self {
+            ValueView::F32(a) => a.shape(),
+            ValueView::I64(a) => a.shape(),
+        }
+    }
+    /// The f32 view; kernels call this only on inputs whose dtype was checked at build time.
+    pub fn f32(&self) -> &ArrayViewD<'a, f32> {
+        match self {
+            ValueView::F32(a) => a,
+            ValueView::I64(_) => panic!("internal: kernel expected f32 input (build-time dtype check missed)"),
+        }
+    }
+    /// The i64 view; kernels call this only on inputs whose dtype was checked at build time.
+    pub fn i64(&self) -> &ArrayViewD<'a, i64> {
+        match self {
+            ValueView::I64(a) => a,
+            ValueView::F32(_) => panic!("internal: kernel expected i64 input (build-time dtype check missed)"),
+        }
+    }
+    /// A view of the same data with a shorter lifetime.
+    pub fn reborrow(&self) -> ValueView<'_> {
+        match self {
+            ValueView::F32(a) => ValueView::F32(a.view()),
+            ValueView::I64(a) => ValueView::I64(a.view()),
+        }
+    }
+    /// Copies into an owned value.
+    pub fn to_owned(&self) -> Value {
+        match self {
+            ValueView::F32(a) => Value::F32(a.to_owned()),
+            ValueView::I64(a) => Value::I64(a.to_owned()),
+        }
+    }
+}
+
+impl<D: Dimension> From<ndarray::Array<f32, D>> for Value {
+    fn from(a: ndarray::Array<f32, D>) -> Self {
+        Value::F32(a.into_dyn())
+    }
+}
+impl<D: Dimension> From<ndarray::Array<i64, D>> for Value {
+    fn from(a: ndarray::Array<i64, D>) -> Self {
+        Value::I64(a.into_dyn())
+    }
+}
+impl From<f32> for Value {
+    fn from(x: f32) -> Self {
+        Value::F32(ndarray::arr0(x).into_dyn())
+    }
+}
+impl<'a, D: Dimension> From<&'a ndarray::Array<f32, D>> for ValueView<'a> {
+    fn from(a: &'a ndarray::Array<f32, D>) -> Self {
+        ValueView::F32(a.view().into_dyn())
+    }
+}
+impl<'a, D: Dimension> From<&'a ndarray::Array<i64, D>> for ValueView<'a> {
+    fn from(a: &'a ndarray::Array<i64, D>) -> Self {
+        ValueView::I64(a.view().into_dyn())
+    }
+}
+impl<'a, D: Dimension> From<ndarray::ArrayView<'a, f32, D>> for ValueView<'a> {
+    fn from(a: ndarray::ArrayView<'a, f32, D>) -> Self {
+        ValueView::F32(a.into_dyn())
+    }
+}
+impl<'a, D: Dimension> From<ndarray::ArrayView<'a, i64, D>> for ValueView<'a> {
+    fn from(a: ndarray::ArrayView<'a, i64, D>) -> Self {
+        ValueView::I64(a.into_dyn())
+    }
+}
+impl<'a> From<&'a Value> for ValueView<'a> {
+    fn from(v: &'a Value) -> Self {
+        v.view()
+    }
+}

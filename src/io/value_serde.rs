@@ -1,0 +1,36 @@
+//! Serde for [`Value`]: `{"dtype": "F32", "shape": [..], "data": [..]}`. f32 data is written in
+//! the shortest form that reads back to the same bits.
+
+use crate::graph::{DType, Value};
+use ndarray::{ArrayD, IxDyn};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+#[derive(Serialize, Deserialize)]
+struct Repr {
+    dtype: DType,
+    shape: Vec<usize>,
+    #[serde(default)]
+    f32: Vec<f32>,
+    #[serde(default)]
+    i64: Vec<i64>,
+}
+
+/// Serializes a value.
+pub fn serialize<S: Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
+    let r = match v {
+        Value::F32(a) => Repr { dtype: DType::F32, shape: a.shape().to_vec(), f32: a.iter().copied().collect(), i64: vec![] },
+        Value::I64(a) => Repr { dtype: DType::I64, shape: a.shape().to_vec(), f32: vec![], i64: a.iter().copied().collect() },
+    };
+    r.serialize(s)
+}
+
+/// Deserializes a value, checking that the data fills the shape.
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    let r = Repr::deserialize(d)?;
+    let shape = IxDyn(&r.shape);
+    let bad = |e: ndarray::ShapeError| serde::de::Error::custom(format!("value data does not fill shape {:?}: {e}", r.shape));
+    Ok(match r.dtype {
+        DType::F32 => Value::F32(ArrayD::from_shape_vec(shape, r.f32).map_err(bad)?),
+        DType::I64 => Value::I64(ArrayD::from_shape_vec(shape.clone(), r.i64).map_err(bad)?),
+    })
+}

@@ -1,0 +1,56 @@
+//! # staticflow
+//!
+//! TF1-style static computation graphs in Rust, built for multi-task learning.
+//!
+//! Declare placeholders, variables and ops into a [`Graph`]; nothing computes at declaration
+//! time, shapes are inferred and checked when an op is added. A [`Session`] runs only the
+//! subgraph the fetches need. [`gradients`] adds gradient ops to the graph, and an optimizer's
+//! `minimize(loss)` updates exactly the variables on that loss's path: one optimizer per task
+//! gives alternate training, one on the summed loss gives joint training.
+//!
+//! ```
+//! use staticflow::prelude::*;
+//! let g = Graph::with_seed(0);
+//! let x = g.placeholder("x", &[None, Some(3)]);
+//! let w = g.variable("w", init::glorot_uniform(&[3, 1]));
+//! let loss = l2_loss(matmul(x, w));
+//! let train = GradientDescent::new(0.1).minimize(loss).unwrap();
+//! let mut sess = Session::new(&g);
+//! sess.run(&[g.global_variables_initializer().into()], &[]).unwrap();
+//! let xs = ndarray::Array2::<f32>::ones((4, 3));
+//! let out = sess.run(&[train.into(), loss.into()], &[(x, (&xs).into())]).unwrap();
+//! assert!(out.scalar(1).unwrap() >= 0.0);
+//! ```
+#![warn(missing_docs)]
+
+pub mod autodiff;
+pub mod error;
+pub mod graph;
+pub mod io;
+pub mod ops;
+pub mod session;
+pub mod train;
+
+pub use ops::init;
+
+pub use autodiff::{gradients, gradients_with};
+pub use error::{Error, Result};
+pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
+pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
+pub use ops::matmul::{matmul, matmul_t};
+pub use ops::reduce::{
+    l2_loss, mean_squared_error, reduce_max, reduce_max_all, reduce_mean, reduce_mean_all, reduce_sum,
+    reduce_sum_all,
+};
+pub use ops::state::{assign, assign_add, assign_sub, group, no_op};
+pub use ops::unary::{
+    abs, exp, identity, log, neg, placeholder_with_default, relu, sigmoid, sqrt, square, stop_gradient, tanh,
+};
+pub use session::{Outputs, Session};
+
+/// Everything a model file usually needs.
+pub mod prelude {
+    pub use crate::init;
+    pub use crate::train::{GradientDescent, Optimizer};
+    pub use crate::*;
+}

@@ -1,0 +1,114 @@
+//! The op set. One op is one small type holding its attributes; its [`OpDef`] impl puts the
+//! shape rule, the forward kernel and the gradient (written with graph ops) side by side.
+//!
+//! `Op` is plain data (serde), so a graph can be written to a file and read back. Public
+//! builder functions (`matmul`, `relu`, `reduce_mean`, ...) live next to their op and are
+//! re-exported from the crate root.
+
+use crate::graph::{Graph, Tensor, TensorInfo, Value, ValueView};
+use rand::rngs::StdRng;
+use serde::{Deserialize, Serialize};
+
+pub mod apply;
+pub mod binary;
+pub mod matmul;
+pub mod reduce;
+pub mod state;
+pub mod unary;
+pub mod init;
+
+/// What a kernel may use besides its inputs.
+pub struct KernelCtx<'a> {
+    /// The session's random generator (seeded from the graph seed), for random ops.
+    pub rng: &'a mut StdRng,
+}
+
+/// What a gradient rule sees: the forward node and the gradient flowing into its output.
+pub struct GradCtx<'g> {
+    /// The graph gradient ops are added to.
+    pub graph: &'g Graph,
+    /// The forward node's inputs, in order.
+    pub inputs: Vec<Tensor<'g>>,
+    /// The forward node's output.
+    pub output: Tensor<'g>,
+    /// d(ys)/d(output), same shape as the output.
+    pub dy: Tensor<'g>,
+}
+
+/// The gradient rule's answer: one entry per input (`None`: no gradient flows there), or
+/// `Err(())` if the op has no gradient at all.
+pub type GradResult<'g> = Result<Vec<Option<Tensor<'g>>>, NoGradient>;
+
+/// Marker: this op has no gradient rule.
+#[derive(Debug, Clone, Copy)]
+pub struct NoGradient;
+
+/// The behaviour of one op kind.
+pub trait OpDef {
+    /// The op kind's name, e.g. `"MatMul"`; also the default node name.
+    fn kind(&self) -> &'static str;
+    /// Build-time shape and dtype rule: the output's info, `None` for ops run only for their
+    /// effect, or a message saying what is wrong with the operands.
+    fn infer(&self, inputs: &[&TensorInfo]) -> Result<Option<TensorInfo>, String>;
+    /// Forward kernel: writes the output into `out`, reusing its buffer.
+    fn compute(&self, ctx: &mut KernelCtx, inputs: &[ValueView], out: &mut Value) -> Result<(), String>;
+    /// Gradient rule, written with graph ops.
+    fn gradient<'g>(&self, _ctx: &GradCtx<'g>) -> GradResult<'g> {
+        Err(NoGradient)
+    }
+    /// How many leading inputs are variables this op writes (assign, optimizer updates).
+    fn mutated_inputs(&self) -> usize {
+        0
+    }
+    /// Kernel for ops that write variables: `vars` are the first `mutated_inputs()` inputs,
+    /// `inputs` the rest.
+    fn update(&self, _ctx: &mut KernelCtx, _vars: &mut [&mut Value], _inputs: &[ValueView]) -> Result<(), String> {
+        Err("internal: op writes no variables".into())
+    }
+    /// True for ops whose every run draws new random numbers or reads outside state, which
+    /// must never be merged or cached.
+    fn is_stateful(&self) -> bool {
+        self.mutated_inputs() > 0
+    }
+}
+
+macro_rules! op_set {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        /// Every op kind, as serialisable data.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "op", content = "attrs")]
+        pub enum Op { $(#[doc = concat!("See [`", stringify!($ty), "`].")] $variant($ty)),* }
+        impl Op {
+            /// The op's behaviour.
+            pub fn def(&self) -> &dyn OpDef {
+                match self { $(Op::$variant(o) => o),* }
+            }
+        }
+        $(impl From<$ty> for Op { fn from(o: $ty) -> Op { Op::$variant(o) } })*
+    };
+}
+
+op_set! {
+    Placeholder(state::Placeholder),
+    Variable(state::Variable),
+    Const(state::Const),
+    Fill(state::Fill),
+    Assign(state::Assign),
+    NoOp(state::NoOp),
+    Unary(unary::Unary),
+    Binary(binary::Binary),
+    MatMul(matmul::MatMul),
+    Reduce(reduce::Reduce),
+    ReduceToShapeOf(reduce::ReduceToShapeOf),
+    BroadcastLike(reduce::BroadcastLike),
+    L2Loss(reduce::L2Loss),
+    ApplyGradientDescent(apply::ApplyGradientDescent),
+}
+
+/// Checks that an operand is f32, for op rules.
+pub(crate) fn expect_f32(op: &str, i: &TensorInfo) -> Result<(), String> {
+    if i.dtype != crate::graph::DType::F32 {
+        return Err(format!("{op} needs f32 operands, got {}", i.dtype));
+    }
+    Ok(())
+}
