@@ -39,12 +39,13 @@ pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value
 pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
 pub use ops::matmul::{matmul, matmul_t};
 pub use ops::reduce::{
-    l2_loss, mean_squared_error, reduce_max, reduce_max_all, reduce_mean, reduce_mean_all, reduce_sum,
-    reduce_sum_all,
+    l2_loss, mean_squared_error, reduce_max, reduce_max_all, reduce_mean, reduce_mean_all,
+    reduce_sum, reduce_sum_all,
 };
 pub use ops::state::{assign, assign_add, assign_sub, group, no_op};
 pub use ops::unary::{
-    abs, exp, identity, log, neg, placeholder_with_default, relu, sigmoid, sqrt, square, stop_gradient, tanh,
+    abs, exp, identity, log, neg, placeholder_with_default, relu, sigmoid, sqrt, square,
+    stop_gradient, tanh,
 };
 pub use session::{Outputs, Session};
 

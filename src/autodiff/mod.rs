@@ -75,14 +75,20 @@ pub fn gradients_with<'g>(
         if !on_path(n) {
             continue;
         }
-        let Some(parts) = pending.remove(&n) else { continue };
+        let Some(parts) = pending.remove(&n) else {
+            continue;
+        };
         let dy = add_n(parts);
         done.insert(n, dy);
         if x_idx.contains(&n) && !has_path_input(g, n, &fwd) {
             continue;
         }
         let node = g.node(n);
-        let inputs: Vec<Tensor<'g>> = node.inputs.iter().map(|&i| Tensor::from_index(g, i)).collect();
+        let inputs: Vec<Tensor<'g>> = node
+            .inputs
+            .iter()
+            .map(|&i| Tensor::from_index(g, i))
+            .collect();
         if !inputs.iter().any(|t| on_path(t.index())) {
             continue;
         }
@@ -92,12 +98,20 @@ pub fn gradients_with<'g>(
             output: Tensor::from_index(g, n),
             dy,
         };
-        let grads = node.op.def().gradient(&ctx).map_err(|_| Error::NoGradient {
-            node: node.name.clone(),
-            op: node.op.def().kind().to_string(),
-            x: xs.iter().find(|x| reaches(g, x.index(), n)).map(|x| x.name()).unwrap_or_default(),
-            y: ys[0].name(),
-        })?;
+        let grads = node
+            .op
+            .def()
+            .gradient(&ctx)
+            .map_err(|_| Error::NoGradient {
+                node: node.name.clone(),
+                op: node.op.def().kind().to_string(),
+                x: xs
+                    .iter()
+                    .find(|x| reaches(g, x.index(), n))
+                    .map(|x| x.name())
+                    .unwrap_or_default(),
+                y: ys[0].name(),
+            })?;
         for (t, gi) in inputs.iter().zip(grads) {
             if let Some(gi) = gi {
                 if on_path(t.index()) && t.dtype() == DType::F32 {
@@ -127,7 +141,14 @@ fn ones_like(y: Tensor<'_>) -> Tensor<'_> {
         return one;
     }
     let axes = (0..y.shape().rank()).collect();
-    g.add(BroadcastLike { axes, keep_dims: false, mean: false }, &[one, y])
+    g.add(
+        BroadcastLike {
+            axes,
+            keep_dims: false,
+            mean: false,
+        },
+        &[one, y],
+    )
 }
 
 /// Sum of tensors (pairwise adds).

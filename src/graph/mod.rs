@@ -13,8 +13,8 @@ mod value;
 
 pub use dtype::DType;
 pub use shape::{broadcast_dims, Shape};
-pub use tensor::{Fetch, Operation, Tensor};
 pub(crate) use tensor::same_graph as same_graph_pub;
+pub use tensor::{Fetch, Operation, Tensor};
 pub use value::{Value, ValueView};
 
 use crate::error::{Error, Result};
@@ -238,7 +238,10 @@ impl Graph {
     /// Opens a name scope: nodes created while the guard lives get `name/` in front of their
     /// names. Scopes nest.
     pub fn name_scope(&self, name: &str) -> ScopeGuard<'_> {
-        self.inner.borrow_mut().scopes.push(name.trim_end_matches('/').to_string());
+        self.inner
+            .borrow_mut()
+            .scopes
+            .push(name.trim_end_matches('/').to_string());
         ScopeGuard { graph: self }
     }
 
@@ -267,12 +270,18 @@ impl Graph {
         let prefix: String = inner.scopes.iter().map(|s| format!("{s}/")).collect();
         let used = |n: &str| {
             let full = format!("{prefix}{n}");
-            inner.names.keys().any(|k| k == &full || k.starts_with(&format!("{full}/")))
+            inner
+                .names
+                .keys()
+                .any(|k| k == &full || k.starts_with(&format!("{full}/")))
         };
         if !used(base) {
             return base.to_string();
         }
-        (1..).map(|k| format!("{base}_{k}")).find(|n| !used(n)).expect("some suffix is free")
+        (1..)
+            .map(|k| format!("{base}_{k}"))
+            .find(|n| !used(n))
+            .expect("some suffix is free")
     }
 
     /// `base` made unique in this graph: `base`, else `base_1`, `base_2`, ...
@@ -330,20 +339,34 @@ impl Graph {
                 error = Some(Error::PoisonedInput {
                     node: full_name.clone(),
                     input: t.name_in(&inner),
-                    cause: inner.dag[t.index()].error.as_ref().map(|e| e.to_string()).unwrap_or_default(),
+                    cause: inner.dag[t.index()]
+                        .error
+                        .as_ref()
+                        .map(|e| e.to_string())
+                        .unwrap_or_default(),
                 });
             }
         }
         let mut output = None;
         if error.is_none() {
-            let refs: Vec<&TensorInfo> = infos.iter().map(|i| i.as_ref().expect("checked")).collect();
+            let refs: Vec<&TensorInfo> =
+                infos.iter().map(|i| i.as_ref().expect("checked")).collect();
             match op.def().infer(&refs) {
                 Ok(o) => output = o,
                 Err(reason) => {
                     error = Some(Error::Shape {
                         op: def_kind.to_string(),
                         node: full_name.clone(),
-                        operands: inputs.iter().zip(&infos).map(|(t, i)| (t.name(), i.as_ref().map(|i| i.to_string()).unwrap_or_default())).collect(),
+                        operands: inputs
+                            .iter()
+                            .zip(&infos)
+                            .map(|(t, i)| {
+                                (
+                                    t.name(),
+                                    i.as_ref().map(|i| i.to_string()).unwrap_or_default(),
+                                )
+                            })
+                            .collect(),
                         reason,
                     })
                 }
@@ -359,8 +382,16 @@ impl Graph {
         let node = Node {
             name: full_name.clone(),
             op,
-            inputs: if failed { vec![] } else { inputs.iter().map(|t| t.index()).collect() },
-            control_inputs: if failed { vec![] } else { control_inputs.clone() },
+            inputs: if failed {
+                vec![]
+            } else {
+                inputs.iter().map(|t| t.index()).collect()
+            },
+            control_inputs: if failed {
+                vec![]
+            } else {
+                control_inputs.clone()
+            },
             output,
             error,
         };
@@ -387,13 +418,23 @@ impl Graph {
     }
 
     /// Like [`Graph::add`] with an explicit node name inside the current scope.
-    pub(crate) fn add_named<'g>(&'g self, op: impl Into<Op>, inputs: &[Tensor<'g>], name: Option<&str>) -> Tensor<'g> {
+    pub(crate) fn add_named<'g>(
+        &'g self,
+        op: impl Into<Op>,
+        inputs: &[Tensor<'g>],
+        name: Option<&str>,
+    ) -> Tensor<'g> {
         let idx = self.add_node(op.into(), inputs, name).unwrap_or_else(|i| i);
         Tensor::from_index(self, idx)
     }
 
     /// Adds a node run only for effect and returns its operation handle.
-    pub(crate) fn add_op<'g>(&'g self, op: impl Into<Op>, inputs: &[Tensor<'g>], name: Option<&str>) -> Operation<'g> {
+    pub(crate) fn add_op<'g>(
+        &'g self,
+        op: impl Into<Op>,
+        inputs: &[Tensor<'g>],
+        name: Option<&str>,
+    ) -> Operation<'g> {
         let idx = self.add_node(op.into(), inputs, name).unwrap_or_else(|i| i);
         Operation::from_index(self, idx)
     }
@@ -444,7 +485,8 @@ impl Graph {
     /// op gets its own, reproducible stream.
     pub(crate) fn next_op_seed(&self) -> u64 {
         let inner = self.inner.borrow();
-        let mut z = inner.seed ^ (inner.dag.node_count() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut z =
+            inner.seed ^ (inner.dag.node_count() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         // splitmix64 finaliser
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

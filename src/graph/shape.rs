@@ -39,7 +39,12 @@ impl Shape {
     }
     /// Whether a concrete runtime shape is an instance of this static shape.
     pub fn admits(&self, dims: &[usize]) -> bool {
-        self.rank() == dims.len() && self.0.iter().zip(dims).all(|(s, &d)| s.is_none_or(|s| s == d))
+        self.rank() == dims.len()
+            && self
+                .0
+                .iter()
+                .zip(dims)
+                .all(|(s, &d)| s.is_none_or(|s| s == d))
     }
     /// Whether two static shapes could describe the same runtime shape.
     pub fn compatible(&self, other: &Shape) -> bool {
@@ -158,7 +163,9 @@ mod tests {
         let b = Shape::known(&[10]);
         assert_eq!(a.broadcast(&b).unwrap(), a);
         assert_eq!(
-            Shape::known(&[3, 1]).broadcast(&Shape::known(&[1, 4])).unwrap(),
+            Shape::known(&[3, 1])
+                .broadcast(&Shape::known(&[1, 4]))
+                .unwrap(),
             Shape::known(&[3, 4])
         );
         assert!(Shape::known(&[3]).broadcast(&Shape::known(&[4])).is_err());

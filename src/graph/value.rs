@@ -151,14 +151,18 @@ impl<'a> ValueView<'a> {
     pub fn f32(&self) -> &ArrayViewD<'a, f32> {
         match self {
             ValueView::F32(a) => a,
-            ValueView::I64(_) => panic!("internal: kernel expected f32 input (build-time dtype check missed)"),
+            ValueView::I64(_) => {
+                panic!("internal: kernel expected f32 input (build-time dtype check missed)")
+            }
         }
     }
     /// The i64 view; kernels call this only on inputs whose dtype was checked at build time.
     pub fn i64(&self) -> &ArrayViewD<'a, i64> {
         match self {
             ValueView::I64(a) => a,
-            ValueView::F32(_) => panic!("internal: kernel expected i64 input (build-time dtype check missed)"),
+            ValueView::F32(_) => {
+                panic!("internal: kernel expected i64 input (build-time dtype check missed)")
+            }
         }
     }
     /// A view of the same data with a shorter lifetime.

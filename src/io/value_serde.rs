@@ -18,8 +18,18 @@ struct Repr {
 /// Serializes a value.
 pub fn serialize<S: Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
     let r = match v {
-        Value::F32(a) => Repr { dtype: DType::F32, shape: a.shape().to_vec(), f32: a.iter().copied().collect(), i64: vec![] },
-        Value::I64(a) => Repr { dtype: DType::I64, shape: a.shape().to_vec(), f32: vec![], i64: a.iter().copied().collect() },
+        Value::F32(a) => Repr {
+            dtype: DType::F32,
+            shape: a.shape().to_vec(),
+            f32: a.iter().copied().collect(),
+            i64: vec![],
+        },
+        Value::I64(a) => Repr {
+            dtype: DType::I64,
+            shape: a.shape().to_vec(),
+            f32: vec![],
+            i64: a.iter().copied().collect(),
+        },
     };
     r.serialize(s)
 }
@@ -28,7 +38,9 @@ pub fn serialize<S: Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
 pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
     let r = Repr::deserialize(d)?;
     let shape = IxDyn(&r.shape);
-    let bad = |e: ndarray::ShapeError| serde::de::Error::custom(format!("value data does not fill shape {:?}: {e}", r.shape));
+    let bad = |e: ndarray::ShapeError| {
+        serde::de::Error::custom(format!("value data does not fill shape {:?}: {e}", r.shape))
+    };
     Ok(match r.dtype {
         DType::F32 => Value::F32(ArrayD::from_shape_vec(shape, r.f32).map_err(bad)?),
         DType::I64 => Value::I64(ArrayD::from_shape_vec(shape.clone(), r.i64).map_err(bad)?),

@@ -8,30 +8,51 @@ use serde::{Deserialize, Serialize};
 
 /// Checks `(vars..., lr, grad...)` operands: f32 everywhere, scalar lr, gradient shaped like
 /// the variable.
-pub(crate) fn check_apply(name: &str, i: &[&TensorInfo], n_vars: usize) -> Result<Option<TensorInfo>, String> {
+pub(crate) fn check_apply(
+    name: &str,
+    i: &[&TensorInfo],
+    n_vars: usize,
+) -> Result<Option<TensorInfo>, String> {
     if i.len() < n_vars + 2 {
-        return Err(format!("{name} takes {} operands, got {}", n_vars + 2, i.len()));
+        return Err(format!(
+            "{name} takes {} operands, got {}",
+            n_vars + 2,
+            i.len()
+        ));
     }
     if let Some(bad) = i.iter().find(|t| t.dtype != DType::F32) {
         return Err(format!("{name} needs f32 operands, got {}", bad.dtype));
     }
     if i[n_vars].shape.rank() != 0 {
-        return Err(format!("learning rate must be a scalar, got {}", i[n_vars].shape));
+        return Err(format!(
+            "learning rate must be a scalar, got {}",
+            i[n_vars].shape
+        ));
     }
     let grad = i[i.len() - 1];
     if !grad.shape.compatible(&i[0].shape) {
-        return Err(format!("gradient shape {} differs from variable shape {}", grad.shape, i[0].shape));
+        return Err(format!(
+            "gradient shape {} differs from variable shape {}",
+            grad.shape, i[0].shape
+        ));
     }
     Ok(None)
 }
 
 /// Gradient and variable as flat slices with equal length, or a runtime error.
-pub(crate) fn flat<'a>(var: &'a mut Value, grad: &'a ValueView) -> Result<(&'a mut [f32], &'a [f32]), String> {
+pub(crate) fn flat<'a>(
+    var: &'a mut Value,
+    grad: &'a ValueView,
+) -> Result<(&'a mut [f32], &'a [f32]), String> {
     let (Value::F32(v), ValueView::F32(g)) = (var, grad) else {
         return Err("optimizer updates need f32 values".into());
     };
     if v.shape() != g.shape() {
-        return Err(format!("gradient shape {:?} differs from variable shape {:?}", g.shape(), v.shape()));
+        return Err(format!(
+            "gradient shape {:?} differs from variable shape {:?}",
+            g.shape(),
+            v.shape()
+        ));
     }
     let v = v.as_slice_mut().ok_or("variable is not contiguous")?;
     let g = g.as_slice().ok_or("gradient is not contiguous")?;
@@ -55,7 +76,12 @@ impl OpDef for ApplyGradientDescent {
     fn compute(&self, _: &mut KernelCtx, _: &[ValueView], _: &mut Value) -> Result<(), String> {
         Err("internal: runs through update".into())
     }
-    fn update(&self, _: &mut KernelCtx, vars: &mut [&mut Value], inputs: &[ValueView]) -> Result<(), String> {
+    fn update(
+        &self,
+        _: &mut KernelCtx,
+        vars: &mut [&mut Value],
+        inputs: &[ValueView],
+    ) -> Result<(), String> {
         let lr = inputs[0].f32().iter().next().copied().unwrap_or(0.0);
         let (v, g) = flat(vars[0], &inputs[1])?;
         v.iter_mut().zip(g).for_each(|(v, g)| *v -= lr * g);

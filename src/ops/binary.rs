@@ -137,16 +137,28 @@ impl OpDef for Binary {
             return Err(format!("takes two operands, got {}", i.len()));
         }
         if i[0].dtype != i[1].dtype {
-            return Err(format!("operand dtypes differ ({} vs {})", i[0].dtype, i[1].dtype));
+            return Err(format!(
+                "operand dtypes differ ({} vs {})",
+                i[0].dtype, i[1].dtype
+            ));
         }
         if i[0].dtype == DType::I64 && !self.kind.int_ok() {
             return Err(format!("{} is not defined for i64", self.kind.name()));
         }
         let shape = i[0].shape.broadcast(&i[1].shape)?;
-        let dtype = if self.kind.is_comparison() { DType::F32 } else { i[0].dtype };
+        let dtype = if self.kind.is_comparison() {
+            DType::F32
+        } else {
+            i[0].dtype
+        };
         Ok(Some(TensorInfo { dtype, shape }))
     }
-    fn compute(&self, _: &mut KernelCtx, inputs: &[ValueView], out: &mut Value) -> Result<(), String> {
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
         let k = self.kind;
         match (&inputs[0], &inputs[1]) {
             (ValueView::F32(a), ValueView::F32(b)) => {
@@ -157,12 +169,24 @@ impl OpDef for Binary {
                 let shape = broadcast_dims(a.shape(), b.shape())?;
                 if k.is_comparison() {
                     let o = out.f32_buffer(&shape);
-                    let (a, b) = (a.broadcast(IxDyn(&shape)).ok_or("broadcast")?, b.broadcast(IxDyn(&shape)).ok_or("broadcast")?);
-                    Zip::from(o).and(&a).and(&b).for_each(|o, &a, &b| *o = k.i(a, b) as f32);
+                    let (a, b) = (
+                        a.broadcast(IxDyn(&shape)).ok_or("broadcast")?,
+                        b.broadcast(IxDyn(&shape)).ok_or("broadcast")?,
+                    );
+                    Zip::from(o)
+                        .and(&a)
+                        .and(&b)
+                        .for_each(|o, &a, &b| *o = k.i(a, b) as f32);
                 } else {
                     let o = out.i64_buffer(&shape);
-                    let (a, b) = (a.broadcast(IxDyn(&shape)).ok_or("broadcast")?, b.broadcast(IxDyn(&shape)).ok_or("broadcast")?);
-                    Zip::from(o).and(&a).and(&b).for_each(|o, &a, &b| *o = k.i(a, b));
+                    let (a, b) = (
+                        a.broadcast(IxDyn(&shape)).ok_or("broadcast")?,
+                        b.broadcast(IxDyn(&shape)).ok_or("broadcast")?,
+                    );
+                    Zip::from(o)
+                        .and(&a)
+                        .and(&b)
+                        .for_each(|o, &a, &b| *o = k.i(a, b));
                 }
             }
             _ => return Err("operand dtypes differ".into()),
@@ -181,16 +205,25 @@ impl OpDef for Binary {
                 Some(dy * y * unary(UnaryKind::LogOrZero, a)),
             ),
             BinaryKind::Maximum | BinaryKind::Minimum => {
-                let (hi, lo) = if self.kind == BinaryKind::Maximum { (a, b) } else { (b, a) };
+                let (hi, lo) = if self.kind == BinaryKind::Maximum {
+                    (a, b)
+                } else {
+                    (b, a)
+                };
                 // 1 where `a` is the selected operand (ties go to `a`).
                 let ma = binary(BinaryKind::GreaterEqual, hi, lo);
                 (Some(dy * ma), Some(dy * (1.0 - ma)))
             }
             BinaryKind::Equal | BinaryKind::GreaterEqual | BinaryKind::Sign => (None, None),
             // Gradients of gradients are not needed (no second-order methods).
-            BinaryKind::ReluGrad | BinaryKind::SigmoidGrad | BinaryKind::TanhGrad => return Err(super::NoGradient),
+            BinaryKind::ReluGrad | BinaryKind::SigmoidGrad | BinaryKind::TanhGrad => {
+                return Err(super::NoGradient)
+            }
         };
-        Ok(vec![da.map(|g| reduce_to_shape_of(g, a)), db.map(|g| reduce_to_shape_of(g, b))])
+        Ok(vec![
+            da.map(|g| reduce_to_shape_of(g, a)),
+            db.map(|g| reduce_to_shape_of(g, b)),
+        ])
     }
 }
 
@@ -217,7 +250,14 @@ fn binary_f32(k: BinaryKind, a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, out: &mut
             return;
         }
         // Row broadcast: a is [.., n] contiguous, b is [n] (a bias).
-        (Some(x), Some(y)) if x.len() == o.len() && !y.is_empty() && x.len() % y.len() == 0 && b.shape().last() == Some(&y.len()) && a.shape().last() == Some(&y.len()) && b.shape().iter().rev().skip(1).all(|&d| d == 1) => {
+        (Some(x), Some(y))
+            if x.len() == o.len()
+                && !y.is_empty()
+                && x.len() % y.len() == 0
+                && b.shape().last() == Some(&y.len())
+                && a.shape().last() == Some(&y.len())
+                && b.shape().iter().rev().skip(1).all(|&d| d == 1) =>
+        {
             for (oc, xc) in o.chunks_exact_mut(y.len()).zip(x.chunks_exact(y.len())) {
                 for ((o, &x), &y) in oc.iter_mut().zip(xc).zip(y) {
                     *o = k.f(x, y);
@@ -230,7 +270,10 @@ fn binary_f32(k: BinaryKind, a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, out: &mut
     let shape = out.raw_dim();
     let a = a.broadcast(shape.clone()).expect("shape checked");
     let b = b.broadcast(shape).expect("shape checked");
-    Zip::from(out).and(&a).and(&b).for_each(|o, &x, &y| *o = k.f(x, y));
+    Zip::from(out)
+        .and(&a)
+        .and(&b)
+        .for_each(|o, &x, &y| *o = k.f(x, y));
 }
 
 /// Adds a binary node.

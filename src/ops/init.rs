@@ -94,9 +94,11 @@ impl Init {
         }
         let a = match &self.kind {
             InitKind::Constant(c) => ArrayD::from_elem(shape, *c as f32),
-            InitKind::RandomNormal { mean, stddev } => {
-                ArrayD::random_using(shape, Normal::new(*mean, *stddev).expect("stddev >= 0"), &mut rng)
-            }
+            InitKind::RandomNormal { mean, stddev } => ArrayD::random_using(
+                shape,
+                Normal::new(*mean, *stddev).expect("stddev >= 0"),
+                &mut rng,
+            ),
             InitKind::TruncatedNormal { mean, stddev } => {
                 let d = Normal::new(0.0f32, 1.0).expect("valid");
                 ArrayD::from_shape_fn(shape, |_| loop {

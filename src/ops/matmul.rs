@@ -2,7 +2,6 @@
 
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
-use ndarray::linalg::general_mat_mul;
 use ndarray::Ix2;
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +25,11 @@ impl OpDef for MatMul {
         expect_f32("MatMul", i[0])?;
         expect_f32("MatMul", i[1])?;
         if i[0].shape.rank() != 2 || i[1].shape.rank() != 2 {
-            return Err(format!("needs rank-2 operands, got ranks {} and {}", i[0].shape.rank(), i[1].shape.rank()));
+            return Err(format!(
+                "needs rank-2 operands, got ranks {} and {}",
+                i[0].shape.rank(),
+                i[1].shape.rank()
+            ));
         }
         let (m, ka) = pick(&i[0].shape, self.transpose_a);
         let (kb, n) = pick(&i[1].shape, self.transpose_b);
@@ -37,17 +40,42 @@ impl OpDef for MatMul {
         }
         Ok(Some(TensorInfo::new(i[0].dtype, Shape(vec![m, n]))))
     }
-    fn compute(&self, _: &mut KernelCtx, inputs: &[ValueView], out: &mut Value) -> Result<(), String> {
-        let a = inputs[0].f32().view().into_dimensionality::<Ix2>().map_err(|e| e.to_string())?;
-        let b = inputs[1].f32().view().into_dimensionality::<Ix2>().map_err(|e| e.to_string())?;
-        let a = if self.transpose_a { a.reversed_axes() } else { a };
-        let b = if self.transpose_b { b.reversed_axes() } else { b };
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
+        let a = inputs[0]
+            .f32()
+            .view()
+            .into_dimensionality::<Ix2>()
+            .map_err(|e| e.to_string())?;
+        let b = inputs[1]
+            .f32()
+            .view()
+            .into_dimensionality::<Ix2>()
+            .map_err(|e| e.to_string())?;
+        let a = if self.transpose_a {
+            a.reversed_axes()
+        } else {
+            a
+        };
+        let b = if self.transpose_b {
+            b.reversed_axes()
+        } else {
+            b
+        };
         if a.ncols() != b.nrows() {
-            return Err(format!("inner dimensions differ at run time: {:?} · {:?}", a.shape(), b.shape()));
+            return Err(format!(
+                "inner dimensions differ at run time: {:?} · {:?}",
+                a.shape(),
+                b.shape()
+            ));
         }
         let o = out.f32_buffer(&[a.nrows(), b.ncols()]);
-        let mut o = o.view_mut().into_dimensionality::<Ix2>().expect("rank 2");
-        general_mat_mul(1.0, &a, &b, 0.0, &mut o);
+        let o = o.view_mut().into_dimensionality::<Ix2>().expect("rank 2");
+        super::gemm::sgemm(a, b, o, false);
         Ok(())
     }
     fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
@@ -76,6 +104,17 @@ pub fn matmul<'g>(a: Tensor<'g>, b: Tensor<'g>) -> Tensor<'g> {
 }
 
 /// Matrix product with optional transposes: `op(a) · op(b)`.
-pub fn matmul_t<'g>(a: Tensor<'g>, b: Tensor<'g>, transpose_a: bool, transpose_b: bool) -> Tensor<'g> {
-    a.graph().add(MatMul { transpose_a, transpose_b }, &[a, b])
+pub fn matmul_t<'g>(
+    a: Tensor<'g>,
+    b: Tensor<'g>,
+    transpose_a: bool,
+    transpose_b: bool,
+) -> Tensor<'g> {
+    a.graph().add(
+        MatMul {
+            transpose_a,
+            transpose_b,
+        },
+        &[a, b],
+    )
 }

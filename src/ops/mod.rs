@@ -11,11 +11,12 @@ use serde::{Deserialize, Serialize};
 
 pub mod apply;
 pub mod binary;
+pub mod gemm;
+pub mod init;
 pub mod matmul;
 pub mod reduce;
 pub mod state;
 pub mod unary;
-pub mod init;
 
 /// What a kernel may use besides its inputs.
 pub struct KernelCtx<'a> {
@@ -51,7 +52,12 @@ pub trait OpDef {
     /// effect, or a message saying what is wrong with the operands.
     fn infer(&self, inputs: &[&TensorInfo]) -> Result<Option<TensorInfo>, String>;
     /// Forward kernel: writes the output into `out`, reusing its buffer.
-    fn compute(&self, ctx: &mut KernelCtx, inputs: &[ValueView], out: &mut Value) -> Result<(), String>;
+    fn compute(
+        &self,
+        ctx: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String>;
     /// Gradient rule, written with graph ops.
     fn gradient<'g>(&self, _ctx: &GradCtx<'g>) -> GradResult<'g> {
         Err(NoGradient)
@@ -62,7 +68,12 @@ pub trait OpDef {
     }
     /// Kernel for ops that write variables: `vars` are the first `mutated_inputs()` inputs,
     /// `inputs` the rest.
-    fn update(&self, _ctx: &mut KernelCtx, _vars: &mut [&mut Value], _inputs: &[ValueView]) -> Result<(), String> {
+    fn update(
+        &self,
+        _ctx: &mut KernelCtx,
+        _vars: &mut [&mut Value],
+        _inputs: &[ValueView],
+    ) -> Result<(), String> {
         Err("internal: op writes no variables".into())
     }
     /// True for ops whose every run draws new random numbers or reads outside state, which

@@ -54,13 +54,26 @@ impl OpDef for Reduce {
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_f32(self.kind(), i[0])?;
         if let Some(&a) = self.axes.iter().find(|&&a| a >= i[0].shape.rank()) {
-            return Err(format!("axis {a} out of range for rank {}", i[0].shape.rank()));
+            return Err(format!(
+                "axis {a} out of range for rank {}",
+                i[0].shape.rank()
+            ));
         }
-        Ok(Some(TensorInfo::new(i[0].dtype, reduced_shape(&i[0].shape, &self.axes, self.keep_dims))))
+        Ok(Some(TensorInfo::new(
+            i[0].dtype,
+            reduced_shape(&i[0].shape, &self.axes, self.keep_dims),
+        )))
     }
-    fn compute(&self, _: &mut KernelCtx, inputs: &[ValueView], out: &mut Value) -> Result<(), String> {
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
         let x = inputs[0].f32();
-        let shape = reduced_shape(&Shape::known(x.shape()), &self.axes, self.keep_dims).to_vec().expect("known");
+        let shape = reduced_shape(&Shape::known(x.shape()), &self.axes, self.keep_dims)
+            .to_vec()
+            .expect("known");
         let o = out.f32_buffer(&shape);
         let count: usize = self.axes.iter().map(|&a| x.shape()[a]).product();
         let fold = |lane: ArrayViewD<f32>| -> f32 {
@@ -72,7 +85,14 @@ impl OpDef for Reduce {
         };
         if self.axes.len() == x.ndim() {
             let v = match x.as_slice() {
-                Some(s) if self.kind != ReduceKind::Max => s.iter().sum::<f32>() / if self.kind == ReduceKind::Mean { count as f32 } else { 1.0 },
+                Some(s) if self.kind != ReduceKind::Max => {
+                    s.iter().sum::<f32>()
+                        / if self.kind == ReduceKind::Mean {
+                            count as f32
+                        } else {
+                            1.0
+                        }
+                }
                 _ => fold(x.view()),
             };
             o.fill(v);
@@ -82,7 +102,9 @@ impl OpDef for Reduce {
             if self.keep_dims {
                 ov = ov.index_axis_move(ax, 0);
             }
-            Zip::from(ov).and(x.lanes(ax)).for_each(|o, lane| *o = fold(lane.into_dyn()));
+            Zip::from(ov)
+                .and(x.lanes(ax))
+                .for_each(|o, lane| *o = fold(lane.into_dyn()));
         } else {
             // Several (not all) axes: reduce one at a time, last first; rare, allocates.
             let mut cur = x.to_owned();
@@ -95,7 +117,10 @@ impl OpDef for Reduce {
             if self.kind == ReduceKind::Mean {
                 cur /= count as f32;
             }
-            o.assign(&cur.into_shape_with_order(IxDyn(&shape)).map_err(|e| e.to_string())?);
+            o.assign(
+                &cur.into_shape_with_order(IxDyn(&shape))
+                    .map_err(|e| e.to_string())?,
+            );
         }
         Ok(())
     }
@@ -150,7 +175,12 @@ impl OpDef for BroadcastLike {
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         Ok(Some(TensorInfo::new(i[0].dtype, i[1].shape.clone())))
     }
-    fn compute(&self, _: &mut KernelCtx, inputs: &[ValueView], out: &mut Value) -> Result<(), String> {
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
         let like = inputs[1].shape().to_vec();
         let mut dy = inputs[0].f32().view();
         if !self.keep_dims {
@@ -160,7 +190,9 @@ impl OpDef for BroadcastLike {
         }
         let count: usize = self.axes.iter().map(|&a| like[a]).product();
         let scale = if self.mean { 1.0 / count as f32 } else { 1.0 };
-        let src = dy.broadcast(IxDyn(&like)).ok_or_else(|| format!("cannot broadcast {:?} to {like:?}", dy.shape()))?;
+        let src = dy
+            .broadcast(IxDyn(&like))
+            .ok_or_else(|| format!("cannot broadcast {:?} to {like:?}", dy.shape()))?;
         let o = out.f32_buffer(&like);
         Zip::from(o).and(&src).for_each(|o, &v| *o = v * scale);
         Ok(())
@@ -178,7 +210,12 @@ impl OpDef for ReduceToShapeOf {
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         Ok(Some(TensorInfo::new(i[0].dtype, i[1].shape.clone())))
     }
-    fn compute(&self, _: &mut KernelCtx, inputs: &[ValueView], out: &mut Value) -> Result<(), String> {
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
         let dy = inputs[0].f32();
         let like = inputs[1].shape().to_vec();
         if dy.shape() == like.as_slice() {
@@ -235,7 +272,12 @@ impl OpDef for L2Loss {
         expect_f32("L2Loss", i[0])?;
         Ok(Some(TensorInfo::new(i[0].dtype, Shape::scalar())))
     }
-    fn compute(&self, _: &mut KernelCtx, inputs: &[ValueView], out: &mut Value) -> Result<(), String> {
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
         let x = inputs[0].f32();
         let s = match x.as_slice() {
             Some(s) => s.iter().map(|v| v * v).sum::<f32>(),
@@ -251,18 +293,39 @@ impl OpDef for L2Loss {
 
 fn normalize_axes(x: Tensor<'_>, axes: &[i64]) -> Vec<usize> {
     let r = x.shape().rank() as i64;
-    let mut v: Vec<usize> = axes.iter().map(|&a| if a < 0 { (a + r).max(0) as usize } else { a as usize }).collect();
+    let mut v: Vec<usize> = axes
+        .iter()
+        .map(|&a| {
+            if a < 0 {
+                (a + r).max(0) as usize
+            } else {
+                a as usize
+            }
+        })
+        .collect();
     v.sort_unstable();
     v.dedup();
     v
 }
 
-fn reduce<'g>(kind: ReduceKind, x: Tensor<'g>, axes: Option<&[i64]>, keep_dims: bool) -> Tensor<'g> {
+fn reduce<'g>(
+    kind: ReduceKind,
+    x: Tensor<'g>,
+    axes: Option<&[i64]>,
+    keep_dims: bool,
+) -> Tensor<'g> {
     let axes = match axes {
         Some(a) => normalize_axes(x, a),
         None => (0..x.shape().rank()).collect(),
     };
-    x.graph().add(Reduce { kind, axes, keep_dims }, &[x])
+    x.graph().add(
+        Reduce {
+            kind,
+            axes,
+            keep_dims,
+        },
+        &[x],
+    )
 }
 
 /// Sum over `axes` (negative counts from the end); shape loses them unless `keep_dims`.

@@ -63,7 +63,10 @@ impl OpDef for Const {
         "Const"
     }
     fn infer(&self, _: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        Ok(Some(TensorInfo::new(self.value.dtype(), Shape::known(self.value.shape()))))
+        Ok(Some(TensorInfo::new(
+            self.value.dtype(),
+            Shape::known(self.value.shape()),
+        )))
     }
     fn compute(&self, _: &mut KernelCtx, _: &[ValueView], out: &mut Value) -> Result<(), String> {
         out.assign_from(&self.value.view());
@@ -89,7 +92,10 @@ impl OpDef for Fill {
         "Fill"
     }
     fn infer(&self, _: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        Ok(Some(TensorInfo::new(self.init.dtype, Shape::known(&self.init.shape))))
+        Ok(Some(TensorInfo::new(
+            self.init.dtype,
+            Shape::known(&self.init.shape),
+        )))
     }
     fn compute(&self, _: &mut KernelCtx, _: &[ValueView], out: &mut Value) -> Result<(), String> {
         *out = self.init.sample(self.seed);
@@ -131,10 +137,16 @@ impl OpDef for Assign {
             return Err("assign takes (variable, value)".into());
         }
         if i[0].dtype != i[1].dtype {
-            return Err(format!("dtype {} cannot be assigned to a {} variable", i[1].dtype, i[0].dtype));
+            return Err(format!(
+                "dtype {} cannot be assigned to a {} variable",
+                i[1].dtype, i[0].dtype
+            ));
         }
         if !i[0].shape.compatible(&i[1].shape) {
-            return Err(format!("value shape {} differs from variable shape {}", i[1].shape, i[0].shape));
+            return Err(format!(
+                "value shape {} differs from variable shape {}",
+                i[1].shape, i[0].shape
+            ));
         }
         Ok(None)
     }
@@ -144,7 +156,12 @@ impl OpDef for Assign {
     fn compute(&self, _: &mut KernelCtx, _: &[ValueView], _: &mut Value) -> Result<(), String> {
         Err("internal: assign runs through update".into())
     }
-    fn update(&self, _: &mut KernelCtx, vars: &mut [&mut Value], inputs: &[ValueView]) -> Result<(), String> {
+    fn update(
+        &self,
+        _: &mut KernelCtx,
+        vars: &mut [&mut Value],
+        inputs: &[ValueView],
+    ) -> Result<(), String> {
         let var = &mut *vars[0];
         let src = &inputs[0];
         if self.kind == AssignKind::Set {
@@ -152,7 +169,11 @@ impl OpDef for Assign {
             return Ok(());
         }
         if var.shape() != src.shape() {
-            return Err(format!("value shape {:?} differs from variable shape {:?}", src.shape(), var.shape()));
+            return Err(format!(
+                "value shape {:?} differs from variable shape {:?}",
+                src.shape(),
+                var.shape()
+            ));
         }
         match (var, src) {
             (Value::F32(v), ValueView::F32(s)) if self.kind == AssignKind::Add => *v += s,
@@ -188,13 +209,30 @@ impl Graph {
     }
 
     /// A placeholder of any dtype (use `DType::I64` for labels and word ids).
-    pub fn placeholder_typed(&self, name: &str, dtype: DType, shape: impl Into<Shape>) -> Tensor<'_> {
-        self.add_named(Placeholder { dtype, shape: shape.into() }, &[], Some(name))
+    pub fn placeholder_typed(
+        &self,
+        name: &str,
+        dtype: DType,
+        shape: impl Into<Shape>,
+    ) -> Tensor<'_> {
+        self.add_named(
+            Placeholder {
+                dtype,
+                shape: shape.into(),
+            },
+            &[],
+            Some(name),
+        )
     }
 
     /// A constant.
     pub fn constant(&self, value: impl Into<Value>) -> Tensor<'_> {
-        self.add(Const { value: value.into() }, &[])
+        self.add(
+            Const {
+                value: value.into(),
+            },
+            &[],
+        )
     }
 
     /// A trainable variable named `name` (inside the current scope), initialised by `init`
@@ -222,7 +260,13 @@ impl Graph {
         let _s = self.name_scope(&scope);
         let seed = self.next_op_seed();
         let value = self.add_named(Fill { init, seed }, &[], Some("initial_value"));
-        let op = self.add_op(Assign { kind: AssignKind::Set }, &[var, value], Some("Assign"));
+        let op = self.add_op(
+            Assign {
+                kind: AssignKind::Set,
+            },
+            &[var, value],
+            Some("Assign"),
+        );
         self.register_initializer(op.index());
         var
     }
@@ -235,17 +279,35 @@ pub fn scalar(g: &Graph, x: f32) -> Tensor<'_> {
 
 /// `var = value`, run for effect.
 pub fn assign<'g>(var: Tensor<'g>, value: Tensor<'g>) -> Operation<'g> {
-    var.graph().add_op(Assign { kind: AssignKind::Set }, &[var, value], None)
+    var.graph().add_op(
+        Assign {
+            kind: AssignKind::Set,
+        },
+        &[var, value],
+        None,
+    )
 }
 
 /// `var += value`, run for effect.
 pub fn assign_add<'g>(var: Tensor<'g>, value: Tensor<'g>) -> Operation<'g> {
-    var.graph().add_op(Assign { kind: AssignKind::Add }, &[var, value], None)
+    var.graph().add_op(
+        Assign {
+            kind: AssignKind::Add,
+        },
+        &[var, value],
+        None,
+    )
 }
 
 /// `var -= value`, run for effect.
 pub fn assign_sub<'g>(var: Tensor<'g>, value: Tensor<'g>) -> Operation<'g> {
-    var.graph().add_op(Assign { kind: AssignKind::Sub }, &[var, value], None)
+    var.graph().add_op(
+        Assign {
+            kind: AssignKind::Sub,
+        },
+        &[var, value],
+        None,
+    )
 }
 
 /// One op that runs all `ops` (TF1's `tf.group`).
@@ -256,7 +318,10 @@ pub fn group<'g>(g: &'g Graph, ops: &[Operation<'g>]) -> Operation<'g> {
 pub(crate) fn group_named<'g>(g: &'g Graph, ops: &[Operation<'g>], name: &str) -> Operation<'g> {
     let op = g.add_op(NoOp, &[], Some(name));
     if op.check().is_ok() {
-        g.add_control_inputs(op.index(), &ops.iter().map(|o| o.index()).collect::<Vec<_>>());
+        g.add_control_inputs(
+            op.index(),
+            &ops.iter().map(|o| o.index()).collect::<Vec<_>>(),
+        );
     }
     op
 }

@@ -89,12 +89,20 @@ impl OpDef for Unary {
         if i.len() != 1 {
             return Err(format!("takes one operand, got {}", i.len()));
         }
-        if !matches!(self.kind, UnaryKind::Identity | UnaryKind::StopGradient | UnaryKind::Neg) {
+        if !matches!(
+            self.kind,
+            UnaryKind::Identity | UnaryKind::StopGradient | UnaryKind::Neg
+        ) {
             expect_f32(self.kind(), i[0])?;
         }
         Ok(Some(i[0].clone()))
     }
-    fn compute(&self, _: &mut KernelCtx, inputs: &[ValueView], out: &mut Value) -> Result<(), String> {
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
         let x = match &inputs[0] {
             ValueView::I64(x) => {
                 let o = out.i64_buffer(x.shape());

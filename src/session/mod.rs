@@ -9,8 +9,8 @@ pub use profile::{Profile, ProfileEntry};
 use crate::error::{Error, Result};
 use crate::graph::{Fetch, Graph, Tensor, Value, ValueView};
 use crate::ops::{KernelCtx, Op};
-use plan::{Plan, Src};
 use petgraph::graph::NodeIndex;
+use plan::{Plan, Src};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use smallvec::SmallVec;
@@ -24,10 +24,11 @@ pub struct Outputs(pub Vec<Option<Value>>);
 impl Outputs {
     /// The value of fetch `i`; an error if it was an operation or out of range.
     pub fn get(&self, i: usize) -> Result<&Value> {
-        self.0
-            .get(i)
-            .and_then(Option::as_ref)
-            .ok_or_else(|| Error::Value(format!("fetch {i} has no value (an operation, or out of range)")))
+        self.0.get(i).and_then(Option::as_ref).ok_or_else(|| {
+            Error::Value(format!(
+                "fetch {i} has no value (an operation, or out of range)"
+            ))
+        })
     }
     /// The single f32 element of fetch `i` (a loss, say).
     pub fn scalar(&self, i: usize) -> Result<f32> {
@@ -86,7 +87,11 @@ impl<'g> Session<'g> {
     }
 
     /// Like [`Session::run`], also timing every kernel.
-    pub fn run_profiled(&mut self, fetches: &[Fetch<'g>], feeds: &[Feed<'g, '_>]) -> Result<(Outputs, Profile)> {
+    pub fn run_profiled(
+        &mut self,
+        fetches: &[Fetch<'g>],
+        feeds: &[Feed<'g, '_>],
+    ) -> Result<(Outputs, Profile)> {
         let mut p = Profile::default();
         let out = self.run_inner(fetches, feeds, Some(&mut p))?;
         Ok((out, p))
@@ -95,7 +100,10 @@ impl<'g> Session<'g> {
     fn plan_index(&mut self, fetches: &[Fetch<'g>], feeds: &[Feed<'g, '_>]) -> Result<usize> {
         let found = self.plans.iter().position(|p| {
             p.fetch_key.len() == fetches.len()
-                && p.fetch_key.iter().zip(fetches).all(|(a, b)| *a == b.index())
+                && p.fetch_key
+                    .iter()
+                    .zip(fetches)
+                    .all(|(a, b)| *a == b.index())
                 && p.feeds.len() == feeds.len()
                 && feeds.iter().all(|(t, _)| p.feeds.contains(&t.index()))
         });
@@ -121,22 +129,41 @@ impl<'g> Session<'g> {
             }
         }
         let keys: Vec<NodeIndex> = fetches.iter().map(|f| f.index()).collect();
-        let is_tensor: Vec<bool> = fetches.iter().map(|f| matches!(f, Fetch::Tensor(_))).collect();
+        let is_tensor: Vec<bool> = fetches
+            .iter()
+            .map(|f| matches!(f, Fetch::Tensor(_)))
+            .collect();
         let fed: Vec<NodeIndex> = feeds.iter().map(|(t, _)| t.index()).collect();
         let plan = Plan::compile(g, &keys, &is_tensor, &fed, &self.var_of)?;
         self.plans.push(plan);
         Ok(self.plans.len() - 1)
     }
 
-    fn run_inner(&mut self, fetches: &[Fetch<'g>], feeds: &[Feed<'g, '_>], mut prof: Option<&mut Profile>) -> Result<Outputs> {
+    fn run_inner(
+        &mut self,
+        fetches: &[Fetch<'g>],
+        feeds: &[Feed<'g, '_>],
+        mut prof: Option<&mut Profile>,
+    ) -> Result<Outputs> {
         let pi = self.plan_index(fetches, feeds)?;
-        let Session { graph, plans, vars, initialized, var_nodes, rng, .. } = self;
+        let Session {
+            graph,
+            plans,
+            vars,
+            initialized,
+            var_nodes,
+            rng,
+            ..
+        } = self;
         let plan = &mut plans[pi];
 
         // Feeds in plan order, validated against their static types.
         let mut fed: SmallVec<[ValueView; 8]> = SmallVec::new();
         for (k, &node) in plan.feeds.iter().enumerate() {
-            let (_, v) = feeds.iter().find(|(t, _)| t.index() == node).expect("plan matched feeds");
+            let (_, v) = feeds
+                .iter()
+                .find(|(t, _)| t.index() == node)
+                .expect("plan matched feeds");
             let info = &plan.feed_infos[k];
             if v.dtype() != info.dtype || !info.shape.admits(v.shape()) {
                 return Err(Error::FeedMismatch {
@@ -161,7 +188,16 @@ impl<'g> Session<'g> {
                 };
                 let mut views: SmallVec<[ValueView; 4]> = SmallVec::new();
                 for src in &step.inputs {
-                    views.push(view_of(*src, slots, vars, initialized, &fed, &plan.consts, var_nodes, graph)?);
+                    views.push(view_of(
+                        *src,
+                        slots,
+                        vars,
+                        initialized,
+                        &fed,
+                        &plan.consts,
+                        var_nodes,
+                        graph,
+                    )?);
                 }
                 let r = step.op.def().compute(&mut ctx, &views, &mut out);
                 drop(views);
@@ -173,7 +209,9 @@ impl<'g> Session<'g> {
                 let k = step.writes.len();
                 for &v in &step.writes {
                     if !step.initializes && !initialized[v] {
-                        return Err(Error::UninitializedVariable { variable: graph.node_name(var_nodes[v]) });
+                        return Err(Error::UninitializedVariable {
+                            variable: graph.node_name(var_nodes[v]),
+                        });
                     }
                 }
                 // Inputs read by the op that are also written by it are copied first.
@@ -184,7 +222,11 @@ impl<'g> Session<'g> {
                         _ => None,
                     })
                     .collect();
-                let mut taken: SmallVec<[Value; 4]> = step.writes.iter().map(|&v| std::mem::take(&mut vars[v])).collect();
+                let mut taken: SmallVec<[Value; 4]> = step
+                    .writes
+                    .iter()
+                    .map(|&v| std::mem::take(&mut vars[v]))
+                    .collect();
                 let r = {
                     let mut views: SmallVec<[ValueView; 6]> = SmallVec::new();
                     let mut c = 0;
@@ -194,7 +236,16 @@ impl<'g> Session<'g> {
                                 views.push(copies[c].view());
                                 c += 1;
                             }
-                            _ => views.push(view_of(*src, slots, vars, initialized, &fed, &plan.consts, var_nodes, graph)?),
+                            _ => views.push(view_of(
+                                *src,
+                                slots,
+                                vars,
+                                initialized,
+                                &fed,
+                                &plan.consts,
+                                var_nodes,
+                                graph,
+                            )?),
                         }
                     }
                     let mut refs: SmallVec<[&mut Value; 4]> = taken.iter_mut().collect();
@@ -209,7 +260,10 @@ impl<'g> Session<'g> {
                 r.map_err(|reason| runtime_error(graph, step.node, &step.op, reason))?;
             }
             if let (Some(p), Some(t0)) = (prof.as_deref_mut(), t0) {
-                let shape = step.out.map(|s| slots[s].shape().to_vec()).unwrap_or_default();
+                let shape = step
+                    .out
+                    .map(|s| slots[s].shape().to_vec())
+                    .unwrap_or_default();
                 p.entries.push(ProfileEntry {
                     op: step.op.def().kind().to_string(),
                     name: graph.node_name(step.node),
@@ -221,7 +275,19 @@ impl<'g> Session<'g> {
         let mut out = Vec::with_capacity(plan.fetch_srcs.len());
         for src in &plan.fetch_srcs {
             out.push(match src {
-                Some(s) => Some(view_of(*s, slots, vars, initialized, &fed, &plan.consts, var_nodes, graph)?.to_owned()),
+                Some(s) => Some(
+                    view_of(
+                        *s,
+                        slots,
+                        vars,
+                        initialized,
+                        &fed,
+                        &plan.consts,
+                        var_nodes,
+                        graph,
+                    )?
+                    .to_owned(),
+                ),
                 None => None,
             });
         }
@@ -232,7 +298,9 @@ impl<'g> Session<'g> {
     pub fn variable_value(&self, var: Tensor<'g>) -> Result<&Value> {
         let k = self.var_index(var)?;
         if !self.initialized[k] {
-            return Err(Error::UninitializedVariable { variable: var.name() });
+            return Err(Error::UninitializedVariable {
+                variable: var.name(),
+            });
         }
         Ok(&self.vars[k])
     }
@@ -286,9 +354,17 @@ impl<'g> Session<'g> {
     }
 
     /// Names of the nodes the plan for this signature runs, in execution order.
-    pub fn plan_nodes(&mut self, fetches: &[Fetch<'g>], feeds: &[Feed<'g, '_>]) -> Result<Vec<String>> {
+    pub fn plan_nodes(
+        &mut self,
+        fetches: &[Fetch<'g>],
+        feeds: &[Feed<'g, '_>],
+    ) -> Result<Vec<String>> {
         let i = self.plan_index(fetches, feeds)?;
-        Ok(self.plans[i].steps.iter().map(|s| self.graph.node_name(s.node)).collect())
+        Ok(self.plans[i]
+            .steps
+            .iter()
+            .map(|s| self.graph.node_name(s.node))
+            .collect())
     }
 }
 
@@ -323,7 +399,9 @@ fn view_of<'a, 'f>(
         Src::Slot(s) => slots[s].view(),
         Src::Var(v) => {
             if !initialized[v] {
-                return Err(Error::UninitializedVariable { variable: g.node_name(var_nodes[v]) });
+                return Err(Error::UninitializedVariable {
+                    variable: g.node_name(var_nodes[v]),
+                });
             }
             vars[v].view()
         }

@@ -75,7 +75,10 @@ impl Plan {
             if std::mem::replace(&mut needed[n.index()], true) || is_fed(n) {
                 continue;
             }
-            stack.extend(dag.edges_directed(n, Direction::Incoming).map(|e| e.source()));
+            stack.extend(
+                dag.edges_directed(n, Direction::Incoming)
+                    .map(|e| e.source()),
+            );
         }
 
         // 2. Placeholders needed but not fed: all of them, each with a fetch that needs it.
@@ -89,7 +92,11 @@ impl Plan {
                 .into_iter()
                 .map(|p| {
                     let fwd = crate::autodiff::reachable(g, &[p], Direction::Outgoing);
-                    let by = fetches.iter().find(|f| fwd[f.index()]).map(|f| g.node_name(*f)).unwrap_or_default();
+                    let by = fetches
+                        .iter()
+                        .find(|f| fwd[f.index()])
+                        .map(|f| g.node_name(*f))
+                        .unwrap_or_default();
                     (g.node_name(p), by)
                 })
                 .collect();
@@ -101,15 +108,26 @@ impl Plan {
         //    from the start of the run.
         let mut indeg: HashMap<NodeIndex, usize> = HashMap::new();
         let inside = |n: NodeIndex| needed[n.index()] && !is_fed(n);
-        for n in (0..dag.node_count()).map(NodeIndex::new).filter(|&n| inside(n)) {
-            let d = dag.edges_directed(n, Direction::Incoming).filter(|e| inside(e.source())).count();
+        for n in (0..dag.node_count())
+            .map(NodeIndex::new)
+            .filter(|&n| inside(n))
+        {
+            let d = dag
+                .edges_directed(n, Direction::Incoming)
+                .filter(|e| inside(e.source()))
+                .count();
             indeg.insert(n, d);
         }
         let writes = |n: NodeIndex| dag[n].op.def().mutated_inputs() > 0;
-        let (mut pure, mut stateful): (BTreeSet<NodeIndex>, BTreeSet<NodeIndex>) = (BTreeSet::new(), BTreeSet::new());
+        let (mut pure, mut stateful): (BTreeSet<NodeIndex>, BTreeSet<NodeIndex>) =
+            (BTreeSet::new(), BTreeSet::new());
         for (&n, &d) in &indeg {
             if d == 0 {
-                if writes(n) { stateful.insert(n) } else { pure.insert(n) };
+                if writes(n) {
+                    stateful.insert(n)
+                } else {
+                    pure.insert(n)
+                };
             }
         }
         let mut order = Vec::with_capacity(indeg.len());
@@ -120,7 +138,11 @@ impl Plan {
                 if let Some(d) = indeg.get_mut(&t) {
                     *d -= 1;
                     if *d == 0 {
-                        if writes(t) { stateful.insert(t) } else { pure.insert(t) };
+                        if writes(t) {
+                            stateful.insert(t)
+                        } else {
+                            pure.insert(t)
+                        };
                     }
                 }
             }
@@ -171,7 +193,8 @@ impl Plan {
                 }
                 inputs.push(src);
             }
-            let initializes = matches!(&node.op, Op::Assign(a) if a.kind == crate::ops::state::AssignKind::Set);
+            let initializes =
+                matches!(&node.op, Op::Assign(a) if a.kind == crate::ops::state::AssignKind::Set);
             if node.output.is_some() {
                 producer_step.insert(n, steps.len());
             }
@@ -189,16 +212,24 @@ impl Plan {
 
         // 5. Slots by liveness: a slot is reused once its value's last consumer has run.
         //    Fetched values stay alive to the end. Separate free lists per dtype.
-        let fetched: Vec<NodeIndex> = fetches.iter().zip(fetch_is_tensor).filter(|(_, t)| **t).map(|(f, _)| *f).collect();
+        let fetched: Vec<NodeIndex> = fetches
+            .iter()
+            .zip(fetch_is_tensor)
+            .filter(|(_, t)| **t)
+            .map(|(f, _)| *f)
+            .collect();
         let mut free: HashMap<DType, Vec<usize>> = HashMap::new();
         let mut num_slots = 0;
         let mut releases: Vec<Vec<(usize, DType)>> = vec![Vec::new(); steps.len()];
         for (s, step) in steps.iter_mut().enumerate() {
             if let Some(info) = &dag[step.node].output {
-                let slot = free.get_mut(&info.dtype).and_then(|f| f.pop()).unwrap_or_else(|| {
-                    num_slots += 1;
-                    num_slots - 1
-                });
+                let slot = free
+                    .get_mut(&info.dtype)
+                    .and_then(|f| f.pop())
+                    .unwrap_or_else(|| {
+                        num_slots += 1;
+                        num_slots - 1
+                    });
                 step.out = Some(slot);
                 src_of.insert(step.node, Src::Slot(slot));
                 if !fetched.contains(&step.node) {
@@ -222,7 +253,12 @@ impl Plan {
         let feed_infos = feeds
             .iter()
             .map(|f| {
-                dag[*f].output.clone().ok_or_else(|| Error::InvalidArgument(format!("`{}` has no value and cannot be fed", dag[*f].name)))
+                dag[*f].output.clone().ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "`{}` has no value and cannot be fed",
+                        dag[*f].name
+                    ))
+                })
             })
             .collect::<Result<_>>()?;
         Ok(Plan {

@@ -42,10 +42,26 @@ impl Profile {
 impl fmt::Display for Profile {
     /// A table: op, node, shape, microseconds, in execution order, then the total.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{:<16} {:<40} {:<18} {:>10}", "op", "node", "shape", "us")?;
+        writeln!(
+            f,
+            "{:<16} {:<40} {:<18} {:>10}",
+            "op", "node", "shape", "us"
+        )?;
         for e in &self.entries {
-            writeln!(f, "{:<16} {:<40} {:<18} {:>10.2}", e.op, e.name, format!("{:?}", e.shape), e.micros)?;
+            writeln!(
+                f,
+                "{:<16} {:<40} {:<18} {:>10.2}",
+                e.op,
+                e.name,
+                format!("{:?}", e.shape),
+                e.micros
+            )?;
         }
-        write!(f, "total {:.2} us over {} kernels", self.total_micros(), self.entries.len())
+        write!(
+            f,
+            "total {:.2} us over {} kernels",
+            self.total_micros(),
+            self.entries.len()
+        )
     }
 }

@@ -23,7 +23,12 @@ impl Optimizer for GradientDescent {
     fn name(&self) -> &str {
         "GradientDescent"
     }
-    fn apply_gradients<'g>(&self, g: &'g Graph, _scope: &str, gv: &[(Tensor<'g>, Tensor<'g>)]) -> Result<Operation<'g>> {
+    fn apply_gradients<'g>(
+        &self,
+        g: &'g Graph,
+        _scope: &str,
+        gv: &[(Tensor<'g>, Tensor<'g>)],
+    ) -> Result<Operation<'g>> {
         let lr = g.constant(self.learning_rate).named("learning_rate");
         let ups: Vec<Operation<'g>> = gv
             .iter()

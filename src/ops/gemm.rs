@@ -1,0 +1,86 @@
+//! The one fast matrix multiply every heavy kernel uses (matmul, LSTM, conv2d via im2col).
+//!
+//! Wraps the `gemm` crate, which picks AVX-512/AVX2/FMA micro-kernels at run time and splits
+//! large products over the rayon pool; hand-writing that well is a project of its own.
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+
+/// Products with fewer multiply-adds than this run on the calling thread: below it, waking
+/// the pool costs more than it saves.
+const PARALLEL_THRESHOLD: usize = 64 * 64 * 64;
+
+/// `c = a · b`, or `c += a · b` if `accumulate`. Shapes: `a [m, k]`, `b [k, n]`, `c [m, n]`;
+/// any strides (pass `.t()` views for transposes).
+///
+/// Panics if the shapes do not fit (callers check shapes first: this is never user input).
+pub fn sgemm(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, accumulate: bool) {
+    let (m, k) = a.dim();
+    let (k2, n) = b.dim();
+    assert!(
+        k == k2 && c.dim() == (m, n),
+        "sgemm: [{m}, {k}] · [{k2}, {n}] -> {:?}",
+        c.dim()
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            c.fill(0.0);
+        }
+        return;
+    }
+    let par = if m * n * k >= PARALLEL_THRESHOLD {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    let (cs, rs) = (c.strides()[1], c.strides()[0]);
+    // SAFETY: the pointers and strides describe the three views exactly, whose shapes were
+    // checked above; `c` is borrowed mutably and does not alias `a` or `b`.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            cs,
+            rs,
+            accumulate,
+            a.as_ptr(),
+            a.strides()[1],
+            a.strides()[0],
+            b.as_ptr(),
+            b.strides()[1],
+            b.strides()[0],
+            if accumulate { 1.0 } else { 0.0 },
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array2, ShapeBuilder};
+
+    #[test]
+    fn matches_naive_product_with_transposes_and_accumulation() {
+        let a = Array2::from_shape_fn((7, 5), |(i, j)| (i * 5 + j) as f32 * 0.1 - 1.0);
+        let b = Array2::from_shape_fn((5, 3).f(), |(i, j)| (i + 2 * j) as f32 * 0.3 - 0.5);
+        let expect = a.dot(&b);
+        let mut c = Array2::<f32>::from_elem((7, 3), 9.0);
+        sgemm(a.view(), b.view(), c.view_mut(), false);
+        assert!((&c - &expect).iter().all(|d| d.abs() < 1e-5));
+        sgemm(a.view(), b.view(), c.view_mut(), true);
+        assert!((&c - &(&expect * 2.0)).iter().all(|d| d.abs() < 1e-5));
+        let at = a.t().to_owned();
+        let mut c2 = Array2::<f32>::zeros((7, 3));
+        sgemm(at.t(), b.view(), c2.view_mut(), false);
+        assert!((&c2 - &expect).iter().all(|d| d.abs() < 1e-5));
+    }
+}
