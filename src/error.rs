@@ -123,6 +123,14 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// A file was read but its contents could not be decoded (truncated or corrupt image).
+    #[error("{path}: {message}")]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// What the decoder reported.
+        message: String,
+    },
     /// A text input file has a malformed line.
     #[error("{path}:{line}: {message}")]
     Parse {
