@@ -15,6 +15,7 @@ pub mod gemm;
 pub mod init;
 pub mod matmul;
 pub mod reduce;
+pub mod schedule;
 pub mod state;
 pub mod unary;
 
@@ -114,6 +115,11 @@ op_set! {
     BroadcastLike(reduce::BroadcastLike),
     L2Loss(reduce::L2Loss),
     ApplyGradientDescent(apply::ApplyGradientDescent),
+    ApplyMomentum(apply::ApplyMomentum),
+    ApplyAdam(apply::ApplyAdam),
+    ApplyAdagrad(apply::ApplyAdagrad),
+    ApplyRMSProp(apply::ApplyRMSProp),
+    StepSchedule(schedule::StepSchedule),
 }
 
 /// Checks that an operand is f32, for op rules.
