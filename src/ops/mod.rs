@@ -19,6 +19,7 @@ pub mod init;
 pub mod matmul;
 pub mod nn;
 pub mod reduce;
+pub mod schedule;
 pub mod state;
 pub mod unary;
 
@@ -138,6 +139,11 @@ op_set! {
     SoftmaxCrossEntropyWithLogits(nn::SoftmaxCrossEntropyWithLogits),
     SparseSoftmaxCrossEntropyWithLogits(nn::SparseSoftmaxCrossEntropyWithLogits),
     SparseXentGrad(nn::SparseXentGrad),
+    ApplyMomentum(apply::ApplyMomentum),
+    ApplyAdam(apply::ApplyAdam),
+    ApplyAdagrad(apply::ApplyAdagrad),
+    ApplyRMSProp(apply::ApplyRMSProp),
+    StepSchedule(schedule::StepSchedule),
 }
 
 /// Checks that an operand is f32, for op rules.
