@@ -27,6 +27,7 @@ pub mod autodiff;
 pub mod data;
 pub mod error;
 pub mod graph;
+pub mod heads;
 pub mod io;
 pub mod ops;
 pub mod session;

@@ -1,0 +1,456 @@
+//! The Head API (TF1's `tf.contrib.estimator` heads): a head turns a model's logits (and,
+//! in train/eval, its labels) into the loss, the predictions, the eval metrics and the train
+//! op, so a model function is just a feature extractor plus heads.
+//!
+//! - [`RegressionHead`]: mean squared error; metrics `average_loss`, `rmse`; prediction
+//!   `predictions`.
+//! - [`MultiClassHead`]: sparse softmax cross-entropy; metrics `average_loss`, `accuracy`;
+//!   predictions `logits`, `probabilities`, `class_ids`.
+//! - [`MultiHead`]: several heads on one graph, total loss combined by a [`Weighting`]
+//!   strategy (fixed weights, default 1; learned uncertainty; dynamic weight averaging;
+//!   alternate training).
+//! - [`Estimator`]: a small driver with `train(batches, steps)`, `evaluate(batches)` (TF
+//!   metric names: `loss`, `loss/head_nose`, `average_loss/head_nose`, `rmse/head_nose`,
+//!   `accuracy/head_pose`, `global_step`) and `predict(batches)`.
+//!
+//! Each head owns its label placeholder, named `<head>/labels`, which [`Batch`] feeds by head
+//! name.
+
+mod estimator;
+pub mod weighting;
+
+pub use estimator::{Batch, Estimator, TrainReport};
+pub use weighting::Weighting;
+
+use crate::error::{Error, Result};
+use crate::graph::{DType, Graph, Operation, Tensor};
+use crate::train::Optimizer;
+use crate::{
+    argmax, equal, reduce_mean_all, reduce_sum_all, softmax,
+    sparse_softmax_cross_entropy_with_logits, square,
+};
+
+/// What a spec is built for (TF's `ModeKeys`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Loss, metrics and train op.
+    Train,
+    /// Loss and metrics.
+    Eval,
+    /// Predictions only; no labels needed.
+    Predict,
+}
+
+/// How a streaming metric is finished from its accumulated total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finalize {
+    /// `total / count`.
+    Mean,
+    /// `sqrt(total / count)`.
+    RootMean,
+}
+
+/// A streaming metric: the driver sums `total` (a scalar: the batch's sum) over batches and
+/// divides by `per_example × examples`.
+#[derive(Clone, Debug)]
+pub struct Metric<'g> {
+    /// Metric name without the head suffix, e.g. `rmse`.
+    pub name: String,
+    /// Scalar f32: the batch's sum of the quantity.
+    pub total: Tensor<'g>,
+    /// How many summed elements one example contributes (e.g. the label dimension).
+    pub per_example: f64,
+    /// Mean or root mean.
+    pub finalize: Finalize,
+}
+
+/// What a head builds (TF's `EstimatorSpec`, per head).
+#[derive(Clone, Debug)]
+pub struct HeadSpec<'g> {
+    /// The head's name.
+    pub name: String,
+    /// The mode it was built for.
+    pub mode: Mode,
+    /// The label placeholder (`None` in predict mode).
+    pub labels: Option<Tensor<'g>>,
+    /// Scalar training loss of a batch (`None` in predict mode).
+    pub loss: Option<Tensor<'g>>,
+    /// Named predictions, batch-major.
+    pub predictions: Vec<(String, Tensor<'g>)>,
+    /// Eval metrics (empty in predict mode).
+    pub metrics: Vec<Metric<'g>>,
+    /// The op that trains on this head's loss alone (train mode with an optimizer).
+    pub train_op: Option<Operation<'g>>,
+}
+
+/// Whether a head regresses or classifies (the uncertainty weighting's factor depends on it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskKind {
+    /// Continuous targets (Gaussian likelihood: factor 1/2σ²).
+    Regression,
+    /// Class targets (softmax likelihood: factor 1/σ²).
+    Classification,
+}
+
+/// A task head: see the module docs.
+pub trait Head {
+    /// Name, used as the label key and the metric suffix (e.g. `head_nose`).
+    fn name(&self) -> &str;
+    /// Number of logits the model must produce for this head, per example.
+    fn logits_dimension(&self) -> usize;
+    /// Regression or classification.
+    fn kind(&self) -> TaskKind;
+    /// Creates the label placeholder `<name>/labels`.
+    fn label_placeholder<'g>(&self, g: &'g Graph) -> Tensor<'g>;
+    /// Scalar training loss of a batch.
+    fn loss<'g>(&self, logits: Tensor<'g>, labels: Tensor<'g>) -> Tensor<'g>;
+    /// Named predictions.
+    fn predictions<'g>(&self, logits: Tensor<'g>) -> Vec<(String, Tensor<'g>)>;
+    /// Streaming eval metrics.
+    fn metrics<'g>(&self, logits: Tensor<'g>, labels: Tensor<'g>) -> Vec<Metric<'g>>;
+
+    /// Builds the spec for `mode` from `logits` `[batch, logits_dimension]`; with an
+    /// optimizer in train mode, also a train op on this head's loss.
+    fn create_spec<'g>(
+        &self,
+        logits: Tensor<'g>,
+        mode: Mode,
+        optimizer: Option<&dyn Optimizer>,
+    ) -> Result<HeadSpec<'g>> {
+        let g = logits.graph();
+        check_logits(self.name(), logits, self.logits_dimension())?;
+        let _s = g.name_scope(self.name());
+        let predictions = self.predictions(logits);
+        if mode == Mode::Predict {
+            return Ok(HeadSpec {
+                name: self.name().into(),
+                mode,
+                labels: None,
+                loss: None,
+                predictions,
+                metrics: vec![],
+                train_op: None,
+            });
+        }
+        let labels = self.label_placeholder(g);
+        let loss = self.loss(logits, labels).named("loss");
+        let metrics = self.metrics(logits, labels);
+        let train_op = match (mode, optimizer) {
+            (Mode::Train, Some(o)) => Some(o.minimize(loss.check()?)?),
+            _ => None,
+        };
+        g.check()?;
+        Ok(HeadSpec {
+            name: self.name().into(),
+            mode,
+            labels: Some(labels),
+            loss: Some(loss),
+            predictions,
+            metrics,
+            train_op,
+        })
+    }
+}
+
+fn check_logits(head: &str, logits: Tensor<'_>, dim: usize) -> Result<()> {
+    let info = logits.check()?.info().expect("checked tensors have a type");
+    let ok = info.dtype == DType::F32
+        && info.shape.rank() == 2
+        && info.shape.dim(1).is_none_or(|d| d == dim);
+    if !ok {
+        return Err(Error::InvalidArgument(format!(
+            "head `{head}` needs f32 logits of shape [batch, {dim}], got `{}` {info}",
+            logits.name()
+        )));
+    }
+    Ok(())
+}
+
+/// Regression with mean squared error (TF's `regression_head`). Labels f32
+/// `[batch, label_dimension]`. Optionally the labels are standardised for training
+/// ([`RegressionHead::with_label_scaling`]).
+#[derive(Clone, Debug)]
+pub struct RegressionHead {
+    /// Head name.
+    pub name: String,
+    /// Number of regressed values per example.
+    pub label_dimension: usize,
+    /// `(mean, std)` per dimension: logits are standardised predictions.
+    pub label_scaling: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+impl RegressionHead {
+    /// A regression head named `name` with `label_dimension` outputs.
+    pub fn new(name: &str, label_dimension: usize) -> Self {
+        RegressionHead {
+            name: name.into(),
+            label_dimension,
+            label_scaling: None,
+        }
+    }
+
+    /// Makes the logits predict standardised labels `(y - mean) / std`: predictions are
+    /// `logits * std + mean`, and the training loss is the MSE in standardised units (so it
+    /// is of order 1 whatever the labels' scale). Metrics stay in label units.
+    pub fn with_label_scaling(mut self, mean: Vec<f32>, std: Vec<f32>) -> Self {
+        self.label_scaling = Some((mean, std));
+        self
+    }
+
+    fn scaling<'g>(&self, g: &'g Graph) -> Option<(Tensor<'g>, Tensor<'g>)> {
+        self.label_scaling.as_ref().map(|(m, s)| {
+            let d = self.label_dimension;
+            let m =
+                ndarray::Array2::from_shape_fn((1, d), |(_, j)| m.get(j).copied().unwrap_or(0.0));
+            let s = ndarray::Array2::from_shape_fn((1, d), |(_, j)| {
+                s.get(j).copied().filter(|v| *v > 0.0).unwrap_or(1.0)
+            });
+            (
+                g.constant(m).named("label_mean"),
+                g.constant(s).named("label_std"),
+            )
+        })
+    }
+
+    fn prediction<'g>(&self, logits: Tensor<'g>) -> Tensor<'g> {
+        match self.scaling(logits.graph()) {
+            Some((m, s)) => logits * s + m,
+            None => crate::identity(logits),
+        }
+    }
+}
+
+impl Head for RegressionHead {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn logits_dimension(&self) -> usize {
+        self.label_dimension
+    }
+    fn kind(&self) -> TaskKind {
+        TaskKind::Regression
+    }
+    fn label_placeholder<'g>(&self, g: &'g Graph) -> Tensor<'g> {
+        g.placeholder("labels", &[None, Some(self.label_dimension)])
+    }
+    fn loss<'g>(&self, logits: Tensor<'g>, labels: Tensor<'g>) -> Tensor<'g> {
+        match self.scaling(logits.graph()) {
+            Some((m, s)) => reduce_mean_all(square(logits - (labels - m) / s)),
+            None => reduce_mean_all(square(logits - labels)),
+        }
+    }
+    fn predictions<'g>(&self, logits: Tensor<'g>) -> Vec<(String, Tensor<'g>)> {
+        vec![(
+            "predictions".into(),
+            self.prediction(logits).named("predictions"),
+        )]
+    }
+    fn metrics<'g>(&self, logits: Tensor<'g>, labels: Tensor<'g>) -> Vec<Metric<'g>> {
+        let total =
+            reduce_sum_all(square(self.prediction(logits) - labels)).named("sum_squared_error");
+        let d = self.label_dimension as f64;
+        vec![
+            Metric {
+                name: "average_loss".into(),
+                total,
+                per_example: d,
+                finalize: Finalize::Mean,
+            },
+            Metric {
+                name: "rmse".into(),
+                total,
+                per_example: d,
+                finalize: Finalize::RootMean,
+            },
+        ]
+    }
+}
+
+/// Multi-class classification with sparse softmax cross-entropy (TF's
+/// `multi_class_head`). Labels i64 `[batch]` in `[0, n_classes)`.
+#[derive(Clone, Debug)]
+pub struct MultiClassHead {
+    /// Head name.
+    pub name: String,
+    /// Number of classes.
+    pub n_classes: usize,
+}
+
+impl MultiClassHead {
+    /// A classification head named `name` over `n_classes` classes.
+    pub fn new(name: &str, n_classes: usize) -> Self {
+        MultiClassHead {
+            name: name.into(),
+            n_classes,
+        }
+    }
+}
+
+impl Head for MultiClassHead {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn logits_dimension(&self) -> usize {
+        self.n_classes
+    }
+    fn kind(&self) -> TaskKind {
+        TaskKind::Classification
+    }
+    fn label_placeholder<'g>(&self, g: &'g Graph) -> Tensor<'g> {
+        g.placeholder_typed("labels", DType::I64, &[None])
+    }
+    fn loss<'g>(&self, logits: Tensor<'g>, labels: Tensor<'g>) -> Tensor<'g> {
+        reduce_mean_all(sparse_softmax_cross_entropy_with_logits(labels, logits))
+    }
+    fn predictions<'g>(&self, logits: Tensor<'g>) -> Vec<(String, Tensor<'g>)> {
+        vec![
+            ("logits".into(), crate::identity(logits).named("logits")),
+            (
+                "probabilities".into(),
+                softmax(logits).named("probabilities"),
+            ),
+            ("class_ids".into(), argmax(logits, -1).named("class_ids")),
+        ]
+    }
+    fn metrics<'g>(&self, logits: Tensor<'g>, labels: Tensor<'g>) -> Vec<Metric<'g>> {
+        let xent = reduce_sum_all(sparse_softmax_cross_entropy_with_logits(labels, logits))
+            .named("sum_loss");
+        let correct = reduce_sum_all(equal(argmax(logits, -1), labels)).named("sum_correct");
+        vec![
+            Metric {
+                name: "average_loss".into(),
+                total: xent,
+                per_example: 1.0,
+                finalize: Finalize::Mean,
+            },
+            Metric {
+                name: "accuracy".into(),
+                total: correct,
+                per_example: 1.0,
+                finalize: Finalize::Mean,
+            },
+        ]
+    }
+}
+
+/// Several heads trained together: the total loss is combined by a [`Weighting`].
+pub struct MultiHead {
+    heads: Vec<Box<dyn Head>>,
+    weighting: Weighting,
+}
+
+impl std::fmt::Debug for MultiHead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.heads.iter().map(|h| h.name()).collect();
+        write!(f, "MultiHead({names:?}, {:?})", self.weighting)
+    }
+}
+
+/// What a [`MultiHead`] builds: one spec per head plus the combined loss and train ops.
+#[derive(Clone, Debug)]
+pub struct MultiHeadSpec<'g> {
+    /// The mode.
+    pub mode: Mode,
+    /// Per-head specs, in head order.
+    pub heads: Vec<HeadSpec<'g>>,
+    /// Kind of each head, in order.
+    pub kinds: Vec<TaskKind>,
+    /// Scalar total loss (train/eval).
+    pub loss: Option<Tensor<'g>>,
+    /// The effective weight of each head's loss, as scalar tensors.
+    pub weights: Vec<Tensor<'g>>,
+    /// Train op on the total loss (joint training).
+    pub train_op: Option<Operation<'g>>,
+    /// One train op per head (alternate training), when the weighting is `Alternate`.
+    pub alternate_ops: Vec<Operation<'g>>,
+    /// The weighting the spec was built with.
+    pub weighting: Weighting,
+    /// Feedable per-head weight tensors (dynamic weight averaging), else empty.
+    pub weight_feeds: Vec<Tensor<'g>>,
+}
+
+impl MultiHead {
+    /// Heads combined with fixed weights 1.
+    pub fn new(heads: Vec<Box<dyn Head>>) -> Self {
+        MultiHead {
+            heads,
+            weighting: Weighting::Fixed(vec![]),
+        }
+    }
+    /// Sets the loss weighting strategy.
+    pub fn with_weighting(mut self, w: Weighting) -> Self {
+        self.weighting = w;
+        self
+    }
+    /// Fixed weights, one per head.
+    pub fn with_weights(self, w: Vec<f32>) -> Self {
+        self.with_weighting(Weighting::Fixed(w))
+    }
+    /// The heads.
+    pub fn heads(&self) -> &[Box<dyn Head>] {
+        &self.heads
+    }
+
+    /// Builds every head's spec from its logits (in head order) and the combined loss; in
+    /// train mode with an optimizer, the train op(s) as the weighting requires.
+    pub fn create_spec<'g>(
+        &self,
+        logits: &[Tensor<'g>],
+        mode: Mode,
+        optimizer: Option<&dyn Optimizer>,
+    ) -> Result<MultiHeadSpec<'g>> {
+        if logits.len() != self.heads.len() || logits.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "MultiHead has {} heads but got {} logits tensors",
+                self.heads.len(),
+                logits.len()
+            )));
+        }
+        let g = logits[0].graph();
+        let alternate = matches!(self.weighting, Weighting::Alternate);
+        let mut heads = Vec::new();
+        for (h, l) in self.heads.iter().zip(logits) {
+            let opt = if alternate { optimizer } else { None };
+            heads.push(h.create_spec(*l, mode, opt)?);
+        }
+        let kinds: Vec<TaskKind> = self.heads.iter().map(|h| h.kind()).collect();
+        let mut spec = MultiHeadSpec {
+            mode,
+            kinds: kinds.clone(),
+            loss: None,
+            weights: vec![],
+            train_op: None,
+            alternate_ops: heads.iter().filter_map(|h| h.train_op).collect(),
+            weighting: self.weighting.clone(),
+            weight_feeds: vec![],
+            heads,
+        };
+        if mode == Mode::Predict {
+            return Ok(spec);
+        }
+        let losses: Vec<(String, TaskKind, Tensor<'g>)> = spec
+            .heads
+            .iter()
+            .zip(&kinds)
+            .map(|(h, k)| {
+                (
+                    h.name.clone(),
+                    *k,
+                    h.loss.expect("train/eval specs have a loss"),
+                )
+            })
+            .collect();
+        let combined = {
+            let _s = g.name_scope("weighting");
+            self.weighting.combine(g, &losses)?
+        };
+        spec.loss = Some(combined.total.named("total_loss"));
+        spec.weights = combined.weights;
+        spec.weight_feeds = combined.feeds;
+        if let (Mode::Train, Some(o), false) = (mode, optimizer, alternate) {
+            spec.train_op = Some(o.minimize(combined.total)?);
+        }
+        g.check()?;
+        Ok(spec)
+    }
+}
