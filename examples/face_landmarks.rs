@@ -1,0 +1,516 @@
+//! Face landmarks + head pose on MTFL with the Head API (the TF1 "Head API" tutorial network).
+//!
+//! ```text
+//! cargo run --release --example face_landmarks -- [--steps 1000] [--weighting fixed|uncertainty|dwa|alternate|all]
+//!     [--heads nose,pose[,left_eye,right_eye,mouth_left,mouth_right,gender,smile,glasses]]
+//!     [--data DIR] [--seed 0] [--batch 64] [--lr 0.001] [--input-scaling standardize|unit]
+//!     [--label-scaling on|off] [--grid face_landmarks_grid.png]
+//! ```
+//!
+//! Network: 40x40x3 input; conv 16 5x5 same relu, maxpool 2; conv 48 3x3 relu, maxpool 2;
+//! conv 64 3x3 relu, maxpool 2; conv 64 2x2 relu; flatten; dense 100 relu; one linear layer
+//! per head. Adam, batch 64. Data: `--data DIR` (the folder holding `training.txt`), else
+//! `$MTL_DATA_DIR/mtfl`, else `../shared/data/mtfl`.
+//!
+//! The last stdout line is one JSON object with the test metrics.
+
+use ndarray::{s, Array1, Array2, Array3, Array4, Axis};
+use staticflow::data::image::{ImageOptions, OnError};
+use staticflow::data::{mtfl, Dataset};
+use staticflow::heads::{
+    Batch, Estimator, Head, Mode, MultiClassHead, MultiHead, RegressionHead, Weighting,
+};
+use staticflow::layers::{conv2d_layer, dense, Activation};
+use staticflow::prelude::*;
+use staticflow::{flatten, max_pool2d, Padding};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Command-line settings (defaults = the example's recipe).
+#[derive(Clone, Debug)]
+struct Args {
+    steps: usize,
+    weighting: String,
+    heads: Vec<String>,
+    data: Option<PathBuf>,
+    seed: u64,
+    batch: usize,
+    lr: f32,
+    input_scaling: String,
+    label_scaling: bool,
+    grid: PathBuf,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            steps: 1000,
+            weighting: "fixed".into(),
+            heads: vec!["nose".into(), "pose".into()],
+            data: None,
+            seed: 0,
+            batch: 64,
+            lr: 1e-3,
+            input_scaling: "standardize".into(),
+            label_scaling: true,
+            grid: PathBuf::from("face_landmarks_grid.png"),
+        }
+    }
+}
+
+const USAGE: &str = "usage: face_landmarks [--steps N] [--weighting fixed|uncertainty|dwa|alternate|all] \
+[--heads nose,pose,...] [--data DIR] [--seed S] [--batch B] [--lr LR] \
+[--input-scaling standardize|unit] [--label-scaling on|off] [--grid FILE.png]";
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args::default();
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        if k == "-h" || k == "--help" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        let v = it.next().ok_or_else(|| format!("{k} needs a value\n{USAGE}"))?;
+        let num = |what: &str| format!("{k}: expected {what}, got `{v}`");
+        match k.as_str() {
+            "--steps" => a.steps = v.parse().map_err(|_| num("an integer"))?,
+            "--weighting" => a.weighting = v,
+            "--heads" => a.heads = v.split(',').map(|s| s.trim().to_string()).collect(),
+            "--data" => a.data = Some(PathBuf::from(v)),
+            "--seed" => a.seed = v.parse().map_err(|_| num("an integer"))?,
+            "--batch" => a.batch = v.parse().map_err(|_| num("an integer"))?,
+            "--lr" => a.lr = v.parse().map_err(|_| num("a number"))?,
+            "--input-scaling" => a.input_scaling = v,
+            "--label-scaling" => a.label_scaling = v == "on",
+            "--grid" => a.grid = PathBuf::from(v),
+            _ => return Err(format!("unknown option {k}\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+/// One task: a landmark (regression of its normalised x, y) or an attribute (classes).
+#[derive(Clone, Debug)]
+enum Task {
+    Landmark(usize),
+    Attribute(usize),
+}
+
+fn task_of(name: &str) -> Option<Task> {
+    if let Some(k) = mtfl::LANDMARKS.iter().position(|l| *l == name) {
+        return Some(Task::Landmark(k));
+    }
+    mtfl::ATTRIBUTES
+        .iter()
+        .position(|a| *a == name)
+        .map(Task::Attribute)
+}
+
+/// Labels of every task for a split, keyed by head name.
+fn labels(split: &mtfl::MtflSplit, tasks: &[(String, Task)]) -> Vec<(String, Label)> {
+    tasks
+        .iter()
+        .map(|(name, t)| {
+            let l = match t {
+                Task::Landmark(k) => Label::F32(split.landmark(*k)),
+                Task::Attribute(k) => Label::I64(split.attribute(*k)),
+            };
+            (format!("head_{name}"), l)
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug)]
+enum Label {
+    F32(Array2<f32>),
+    I64(Array1<i64>),
+}
+
+struct Split {
+    images: Array4<f32>,
+    labels: Vec<(String, Label)>,
+}
+
+impl Split {
+    fn batch(&self, idx: &[usize]) -> Batch {
+        let mut b = Batch::new().feature("x", self.images.select(Axis(0), idx));
+        for (name, l) in &self.labels {
+            b = match l {
+                Label::F32(a) => b.label(name, a.select(Axis(0), idx)),
+                Label::I64(a) => b.label(name, a.select(Axis(0), idx)),
+            };
+        }
+        b
+    }
+}
+
+/// Shuffled, repeated, batched training input with the next batch prefetched.
+fn train_input(data: Arc<Split>, batch: usize, seed: u64) -> Dataset<Batch> {
+    let n = data.images.len_of(Axis(0));
+    Dataset::from_vec((0..n).collect::<Vec<usize>>())
+        .shuffle(n, seed)
+        .repeat(None)
+        .batch(batch, true)
+        .map_sequential(move |idx: Array1<usize>| Ok(data.batch(idx.as_slice().unwrap_or(&[]))))
+        .prefetch(2)
+}
+
+/// Test input in order.
+fn eval_input(data: Arc<Split>, batch: usize) -> Dataset<Batch> {
+    let n = data.images.len_of(Axis(0));
+    Dataset::from_vec((0..n).collect::<Vec<usize>>())
+        .batch(batch, false)
+        .map_sequential(move |idx: Array1<usize>| Ok(data.batch(idx.as_slice().unwrap_or(&[]))))
+}
+
+/// Result of one training run.
+struct Run {
+    weighting: String,
+    metrics: BTreeMap<String, f64>,
+    steps_per_s: f64,
+    weights: Vec<f32>,
+    predictions: BTreeMap<String, Value>,
+}
+
+/// Per-channel mean and std of the training images (for input standardisation).
+fn channel_stats(images: &Array4<f32>) -> (Vec<f32>, Vec<f32>) {
+    let flat = images
+        .view()
+        .into_shape_with_order((images.len() / 3, 3))
+        .expect("NHWC images are contiguous");
+    let mean = flat.mean_axis(Axis(0)).expect("non-empty");
+    let std = flat.std_axis(Axis(0), 0.0);
+    (mean.to_vec(), std.mapv(|s| s.max(1e-3)).to_vec())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn train_once(
+    args: &Args,
+    weighting: &str,
+    tasks: &[(String, Task)],
+    train: &Arc<Split>,
+    test: &Arc<Split>,
+    input_stats: &(Vec<f32>, Vec<f32>),
+) -> staticflow::Result<Run> {
+    let g = Graph::with_seed(args.seed);
+    let x = g.placeholder("x", &[None, Some(40), Some(40), Some(3)]);
+    // Input scaling: `unit` feeds [0, 1] pixels as they are; `standardize` subtracts the
+    // training set's per-channel mean and divides by its std.
+    let h = if args.input_scaling == "standardize" {
+        let m = ndarray::Array4::from_shape_vec((1, 1, 1, 3), input_stats.0.clone())
+            .expect("3 channels");
+        let s = ndarray::Array4::from_shape_vec((1, 1, 1, 3), input_stats.1.clone())
+            .expect("3 channels");
+        (x - g.constant(m).named("input_mean")) / g.constant(s).named("input_std")
+    } else {
+        x
+    };
+    let same = Padding::Same;
+    let pool = |t| max_pool2d(t, [2, 2], [2, 2], Padding::Valid);
+    let h = pool(conv2d_layer(h, 16, [5, 5], [1, 1], same, Activation::Relu, "conv1"));
+    let h = pool(conv2d_layer(h, 48, [3, 3], [1, 1], same, Activation::Relu, "conv2"));
+    let h = pool(conv2d_layer(h, 64, [3, 3], [1, 1], same, Activation::Relu, "conv3"));
+    let h = conv2d_layer(h, 64, [2, 2], [1, 1], same, Activation::Relu, "conv4");
+    let h = dense(flatten(h), 100, Activation::Relu, "fc");
+
+    let mut heads: Vec<Box<dyn Head>> = Vec::new();
+    for ((name, t), (_, l)) in tasks.iter().zip(&train.labels) {
+        let hn = format!("head_{name}");
+        heads.push(match (t, l) {
+            (Task::Landmark(_), Label::F32(y)) => {
+                let mut head = RegressionHead::new(&hn, 2);
+                if args.label_scaling {
+                    let m = y.mean_axis(Axis(0)).expect("non-empty");
+                    let s = y.std_axis(Axis(0), 0.0);
+                    head = head.with_label_scaling(m.to_vec(), s.to_vec());
+                }
+                Box::new(head)
+            }
+            (Task::Attribute(k), _) => {
+                Box::new(MultiClassHead::new(&hn, mtfl::ATTRIBUTE_CLASSES[*k]))
+            }
+            _ => unreachable!("labels follow tasks"),
+        });
+    }
+    let logits: Vec<Tensor> = heads
+        .iter()
+        .map(|hd| {
+            dense(
+                h,
+                hd.logits_dimension(),
+                Activation::None,
+                &format!("{}_logits", hd.name()),
+            )
+        })
+        .collect();
+    let w: Weighting = weighting.parse()?;
+    let opt = Adam::new(args.lr);
+    let spec = MultiHead::new(heads)
+        .with_weighting(w)
+        .create_spec(&logits, Mode::Train, Some(&opt))?;
+    let mut est = Estimator::new(&g, &[("x", x)], spec)?;
+    let input = train_input(Arc::clone(train), args.batch, args.seed);
+    let report = est.train(input.iter(), args.steps)?;
+    let metrics = est.evaluate(eval_input(Arc::clone(test), 500).iter())?;
+    let weights = est.head_weights()?;
+    let grid: Vec<usize> = (0..16).collect();
+    let predictions = est.predict(std::iter::once(Ok(test.batch(&grid))))?;
+    Ok(Run {
+        weighting: weighting.to_string(),
+        metrics,
+        steps_per_s: report.steps_per_second(),
+        weights,
+        predictions,
+    })
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = run(&args) {
+        eprintln!("face_landmarks: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: &Args) -> staticflow::Result<()> {
+    let dir = match mtfl::locate(args.data.as_deref()) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("face_landmarks: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut tasks = Vec::new();
+    for name in &args.heads {
+        match task_of(name) {
+            Some(t) => tasks.push((name.clone(), t)),
+            None => {
+                return Err(staticflow::Error::InvalidArgument(format!(
+                    "unknown head `{name}`; choose from {}, {}",
+                    mtfl::LANDMARKS.join(", "),
+                    mtfl::ATTRIBUTES.join(", ")
+                )))
+            }
+        }
+    }
+    if tasks.is_empty() {
+        return Err(staticflow::Error::InvalidArgument("no heads".into()));
+    }
+
+    println!("data: {}", dir.display());
+    let opts = ImageOptions::default();
+    let t0 = Instant::now();
+    let tr = mtfl::load_split(&dir, "training", &opts, OnError::Fail)?;
+    let te = mtfl::load_split(&dir, "testing", &opts, OnError::Fail)?;
+    let load_s = t0.elapsed().as_secs_f64();
+    let images_per_s = (tr.len() + te.len()) as f64 / load_s;
+    println!(
+        "pipeline: {} training + {} test images decoded and resized to 40x40 in {:.2} s = {:.0} images/s",
+        tr.len(),
+        te.len(),
+        load_s,
+        images_per_s
+    );
+    let stats = channel_stats(&tr.images);
+    let train = Arc::new(Split {
+        labels: labels(&tr, &tasks),
+        images: tr.images,
+    });
+    let test = Arc::new(Split {
+        labels: labels(&te, &tasks),
+        images: te.images.clone(),
+    });
+
+    let strategies: Vec<String> = if args.weighting == "all" {
+        ["fixed", "uncertainty", "dwa", "alternate"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        vec![args.weighting.clone()]
+    };
+    let mut runs = Vec::new();
+    for w in &strategies {
+        println!(
+            "training: weighting {w}, heads {}, {} steps, batch {}, Adam {}, seed {}",
+            args.heads.join(","),
+            args.steps,
+            args.batch,
+            args.lr,
+            args.seed
+        );
+        let r = train_once(args, w, &tasks, &train, &test, &stats)?;
+        println!("test metrics ({w}):");
+        for (k, v) in &r.metrics {
+            println!("  {k:28} {v:.4}");
+        }
+        println!(
+            "  steps/s {:.1}; final loss weights {:?}",
+            r.steps_per_s, r.weights
+        );
+        runs.push(r);
+    }
+    if runs.len() > 1 {
+        println!();
+        println!("| weighting | loss | rmse/head_nose | accuracy/head_pose | steps/s | final weights |");
+        println!("|---|---|---|---|---|---|");
+        for r in &runs {
+            let m = |k: &str| {
+                r.metrics
+                    .get(k)
+                    .map(|v| format!("{v:.4}"))
+                    .unwrap_or_else(|| "-".into())
+            };
+            println!(
+                "| {} | {} | {} | {} | {:.1} | {:?} |",
+                r.weighting,
+                m("loss"),
+                m("rmse/head_nose"),
+                m("accuracy/head_pose"),
+                r.steps_per_s,
+                r.weights
+            );
+        }
+    }
+    let first = &runs[0];
+    write_grid(&args.grid, &te, &first.predictions)?;
+    println!("wrote {}", args.grid.display());
+
+    let mut metrics = serde_json::Map::new();
+    for k in [
+        "loss",
+        "average_loss/head_nose",
+        "rmse/head_nose",
+        "accuracy/head_pose",
+    ] {
+        if let Some(v) = first.metrics.get(k) {
+            metrics.insert(k.into(), serde_json::json!(round4(*v)));
+        }
+    }
+    let json = serde_json::json!({
+        "example": "face_landmarks",
+        "steps": args.steps,
+        "weighting": first.weighting,
+        "metrics": metrics,
+        "steps_per_s": round1(first.steps_per_s),
+        "images_per_s": round1(images_per_s),
+    });
+    println!("{json}");
+    Ok(())
+}
+
+fn round4(v: f64) -> f64 {
+    (v * 1e4).round() / 1e4
+}
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// A 4x4 grid of the first 16 test faces (upscaled 4x): true landmarks green, predicted
+/// nose red, true/predicted pose as text.
+fn write_grid(
+    path: &std::path::Path,
+    test: &mtfl::MtflSplit,
+    pred: &BTreeMap<String, Value>,
+) -> staticflow::Result<()> {
+    const S: usize = 4; // upscale
+    const CELL: usize = 40 * S;
+    const TEXT: usize = 24;
+    let n = 16.min(test.len());
+    let (gw, gh) = (4 * CELL, 4 * (CELL + TEXT));
+    let mut img = image::RgbImage::from_pixel(gw as u32, gh as u32, image::Rgb([255, 255, 255]));
+    let nose = pred
+        .get("head_nose/predictions")
+        .and_then(|v| v.as_f32().ok());
+    let pose = pred
+        .get("head_pose/class_ids")
+        .and_then(|v| v.as_i64().ok());
+    for i in 0..n {
+        let (ox, oy) = ((i % 4) * CELL, (i / 4) * (CELL + TEXT));
+        let face: Array3<f32> = test.images.slice(s![i, .., .., ..]).to_owned();
+        for y in 0..CELL {
+            for x in 0..CELL {
+                let p = |c: usize| (face[[y / S, x / S, c]] * 255.0).round().clamp(0.0, 255.0) as u8;
+                img.put_pixel((ox + x) as u32, (oy + y) as u32, image::Rgb([p(0), p(1), p(2)]));
+            }
+        }
+        for k in 0..5 {
+            let (x, y) = (test.landmarks[[i, k, 0]], test.landmarks[[i, k, 1]]);
+            mark(&mut img, ox, oy, CELL, x, y, [0, 220, 0]);
+        }
+        if let Some(nz) = nose {
+            mark(&mut img, ox, oy, CELL, nz[[i, 0]], nz[[i, 1]], [230, 0, 0]);
+        }
+        let truth = POSE_SHORT[test.attributes[[i, 3]].clamp(0, 4) as usize];
+        let text = match pose {
+            Some(p) => format!("T:{truth} P:{}", POSE_SHORT[p[[i]].clamp(0, 4) as usize]),
+            None => format!("T:{truth}"),
+        };
+        draw_text(&mut img, ox + 3, oy + CELL + 6, &text, 2, [0, 0, 0]);
+    }
+    img.save(path)
+        .map_err(|e| staticflow::Error::io(path, e))
+}
+
+const POSE_SHORT: [&str; 5] = ["LPROF", "LEFT", "FRONT", "RIGHT", "RPROF"];
+
+fn mark(img: &mut image::RgbImage, ox: usize, oy: usize, cell: usize, x: f32, y: f32, c: [u8; 3]) {
+    let cx = (x * cell as f32) as i64;
+    let cy = (y * cell as f32) as i64;
+    for d in -3i64..=3 {
+        for (px, py) in [(cx + d, cy), (cx, cy + d)] {
+            if (0..cell as i64).contains(&px) && (0..cell as i64).contains(&py) {
+                img.put_pixel((ox as i64 + px) as u32, (oy as i64 + py) as u32, image::Rgb(c));
+            }
+        }
+    }
+}
+
+/// A 3x5 bitmap font for the characters the grid uses.
+fn glyph(c: char) -> [u8; 5] {
+    match c {
+        'C' => [0b111, 0b100, 0b100, 0b100, 0b111],
+        'E' => [0b111, 0b100, 0b110, 0b100, 0b111],
+        'F' => [0b111, 0b100, 0b110, 0b100, 0b100],
+        'G' => [0b111, 0b100, 0b101, 0b101, 0b111],
+        'H' => [0b101, 0b101, 0b111, 0b101, 0b101],
+        'I' => [0b111, 0b010, 0b010, 0b010, 0b111],
+        'L' => [0b100, 0b100, 0b100, 0b100, 0b111],
+        'N' => [0b101, 0b111, 0b111, 0b111, 0b101],
+        'O' => [0b111, 0b101, 0b101, 0b101, 0b111],
+        'P' => [0b111, 0b101, 0b111, 0b100, 0b100],
+        'R' => [0b110, 0b101, 0b110, 0b101, 0b101],
+        'T' => [0b111, 0b010, 0b010, 0b010, 0b010],
+        ':' => [0b000, 0b010, 0b000, 0b010, 0b000],
+        _ => [0; 5],
+    }
+}
+
+fn draw_text(img: &mut image::RgbImage, x0: usize, y0: usize, text: &str, scale: usize, c: [u8; 3]) {
+    for (k, ch) in text.chars().enumerate() {
+        let g = glyph(ch);
+        for (row, bits) in g.iter().enumerate() {
+            for col in 0..3 {
+                if bits & (0b100 >> col) != 0 {
+                    for dy in 0..scale {
+                        for dx in 0..scale {
+                            let x = x0 + k * 4 * scale + col * scale + dx;
+                            let y = y0 + row * scale + dy;
+                            if x < img.width() as usize && y < img.height() as usize {
+                                img.put_pixel(x as u32, y as u32, image::Rgb(c));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
