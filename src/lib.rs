@@ -45,6 +45,7 @@ pub use ops::nn::{
     log_softmax, softmax, softmax_cross_entropy_with_logits,
     sparse_softmax_cross_entropy_with_logits,
 };
+pub use ops::random::dropout;
 pub use ops::reduce::{
     l2_loss, mean_squared_error, reduce_max, reduce_max_all, reduce_mean, reduce_mean_all,
     reduce_sum, reduce_sum_all,

@@ -18,6 +18,7 @@ pub mod gemm;
 pub mod init;
 pub mod matmul;
 pub mod nn;
+pub mod random;
 pub mod reduce;
 pub mod state;
 pub mod unary;
@@ -138,6 +139,7 @@ op_set! {
     SoftmaxCrossEntropyWithLogits(nn::SoftmaxCrossEntropyWithLogits),
     SparseSoftmaxCrossEntropyWithLogits(nn::SparseSoftmaxCrossEntropyWithLogits),
     SparseXentGrad(nn::SparseXentGrad),
+    DropoutMask(random::DropoutMask),
 }
 
 /// Checks that an operand is f32, for op rules.
