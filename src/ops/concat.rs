@@ -4,7 +4,7 @@
 
 use super::array::{expect_arity, norm_axis, Elem};
 use super::{GradCtx, GradResult, KernelCtx, OpDef};
-use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
+use crate::graph::{Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, Slice as Range};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -25,7 +25,7 @@ fn concat_kernel<T: Elem>(
     axis: usize,
     out: &mut Value,
 ) -> Result<(), String> {
-    let mut shape = xs[0].shape().to_vec();
+    let mut shape: Dims = xs[0].shape().into();
     shape[axis] = 0;
     for (k, x) in xs.iter().enumerate() {
         let s = x.shape();
@@ -248,7 +248,7 @@ impl Slice {
 }
 
 fn slice_kernel<T: Elem>(x: &ArrayViewD<T>, s: &Slice, out: &mut Value) -> Result<(), String> {
-    let mut shape: SmallVec<[usize; 6]> = SmallVec::new();
+    let mut shape = Dims::new();
     for (k, &d) in x.shape().iter().enumerate() {
         shape.push(s.extent(k, d)?);
     }
