@@ -36,7 +36,9 @@ pub use ops::init;
 pub use autodiff::{gradients, gradients_with};
 pub use error::{Error, Result};
 pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
-pub use ops::array::{add_n, cast, expand_dims, flatten, reshape, squeeze, transpose};
+pub use ops::array::{
+    add_n, cast, expand_dims, flatten, reshape, reshape_like, squeeze, transpose,
+};
 pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
 pub use ops::concat::{concat, slice};
 pub use ops::gather::{argmax, embedding_lookup, gather, one_hot};

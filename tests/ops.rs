@@ -481,3 +481,25 @@ fn gradients_with_unknown_batch_use_runtime_shapes() {
     close(out.f32(1).unwrap(), &[1.0 - p, p - 1.0, -p, p]);
     close(out.f32(2).unwrap(), &[1., 1., 2., 2.]);
 }
+
+#[test]
+fn reshape_like_restores_runtime_shape() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [None, None, Some(2)]);
+    let flat = reshape(x, &[-1, 2]);
+    assert_eq!(flat.shape(), Shape(vec![None, Some(2)]));
+    let back = reshape_like(flat * 3.0, x);
+    assert_eq!(back.shape(), x.shape());
+    let dx = gradients(&[reduce_sum_all(back)], &[x]).unwrap()[0].unwrap();
+    let mut s = Session::new(&g);
+    let xs = ndarray::Array3::<f32>::ones((2, 3, 2));
+    let out = s
+        .run(&[back.into(), dx.into()], &[(x, (&xs).into())])
+        .unwrap();
+    assert_eq!(out.f32(0).unwrap(), &(xs.clone() * 3.0).into_dyn());
+    assert_eq!(out.f32(1).unwrap(), &(xs * 3.0).into_dyn());
+    let g2 = Graph::new();
+    let a = g2.placeholder("a", [2, 3]);
+    let b = g2.placeholder("b", [5]);
+    assert!(reshape_like(a, b).check().is_err());
+}

@@ -77,14 +77,16 @@ fn copy_reshaped(x: &ValueView, out: &mut Value, shape: &[usize]) {
     }
 }
 
-/// Adds a `ReshapeLike` node: `dy`'s elements in `like`'s runtime shape (gradient of every
-/// reshape-like op), skipped when the static shapes are equal and fully known.
-pub(crate) fn reshape_like<'g>(dy: Tensor<'g>, like: Tensor<'g>) -> Tensor<'g> {
-    let (ds, ls) = (dy.shape(), like.shape());
-    if ds == ls && ls.is_fully_known() {
-        return dy;
+/// `x`'s elements (row-major) in `like`'s runtime shape: e.g. `[B*T, n]` back to `[B, T, n]`
+/// when `B` and `T` are only known at run time. Only `like`'s shape is read; the element
+/// counts must agree (build error if both are known, runtime error otherwise). Returns `x`
+/// itself when both static shapes are equal and fully known. No gradient flows to `like`.
+pub fn reshape_like<'g>(x: Tensor<'g>, like: Tensor<'g>) -> Tensor<'g> {
+    let (xs, ls) = (x.shape(), like.shape());
+    if xs == ls && ls.is_fully_known() {
+        return x;
     }
-    like.graph().add(ReshapeLike, &[dy, like])
+    like.graph().add(ReshapeLike, &[x, like])
 }
 
 fn reshape_grad<'g>(c: &GradCtx<'g>) -> GradResult<'g> {
