@@ -40,7 +40,7 @@ pub use ops::array::{
     add_n, cast, expand_dims, flatten, reshape, reshape_like, squeeze, transpose,
 };
 pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
-pub use ops::concat::{concat, slice};
+pub use ops::concat::{concat, slice, stack};
 pub use ops::gather::{argmax, embedding_lookup, gather, one_hot};
 pub use ops::matmul::{matmul, matmul_t};
 pub use ops::nn::{

@@ -118,6 +118,11 @@ fn concat_and_slice() {
     check_gradients(&[a.clone()], |_, x| concat(&[x[0], x[0], x[0]], 0), 1e-2);
     let d = rand_array(&[4, 5, 3], 14);
     check_gradients(
+        &[a.clone(), a.clone()],
+        |_, x| stack(&[x[0], x[1]], -1),
+        1e-2,
+    );
+    check_gradients(
         &[d.clone()],
         |_, x| slice(x[0], &[1, 2, 0], &[2, -1, 2]),
         1e-2,

@@ -503,3 +503,17 @@ fn reshape_like_restores_runtime_shape() {
     let b = g2.placeholder("b", [5]);
     assert!(reshape_like(a, b).check().is_err());
 }
+
+#[test]
+fn stack_adds_an_axis() {
+    let g = Graph::new();
+    let a = g.constant(arr1(&[1.0f32, 2.0]));
+    let b = g.constant(arr1(&[3.0f32, 4.0]));
+    let s0 = stack(&[a, b], 0);
+    let s1 = stack(&[a, b], -1);
+    assert_eq!(s0.shape(), Shape::known(&[2, 2]));
+    let mut s = Session::new(&g);
+    let out = s.run(&[s0.into(), s1.into()], &[]).unwrap();
+    close(out.f32(0).unwrap(), &[1., 2., 3., 4.]);
+    close(out.f32(1).unwrap(), &[1., 3., 2., 4.]);
+}

@@ -141,6 +141,20 @@ pub fn concat<'g>(xs: &[Tensor<'g>], axis: i64) -> Tensor<'g> {
     first.graph().add(Concat { axis }, xs)
 }
 
+/// Stacks same-shaped tensors along a new axis `axis` (TF1's `tf.stack`): `n x [a, b]` with
+/// axis `0` -> `[n, a, b]`, axis `-1` -> `[a, b, n]`. Built from `expand_dims` and `concat`,
+/// so the gradient comes for free.
+///
+/// # Panics
+/// If `xs` is empty: there is no graph to add the node to.
+pub fn stack<'g>(xs: &[Tensor<'g>], axis: i64) -> Tensor<'g> {
+    let parts: SmallVec<[Tensor<'g>; 8]> = xs
+        .iter()
+        .map(|&x| super::array::expand_dims(x, axis))
+        .collect();
+    concat(&parts, axis)
+}
+
 /// The part of `dy` (the gradient of a concatenation) that belongs to operand `index`.
 /// Inputs `(dy, x_0, .., x_{n-1})`: the `x`s' runtime sizes along `axis` give the offsets.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
