@@ -62,6 +62,9 @@ pub use session::{Outputs, Session};
 /// Everything a model file usually needs.
 pub mod prelude {
     pub use crate::init;
-    pub use crate::train::{GradientDescent, Optimizer};
+    pub use crate::train::{
+        get_or_create_global_step, Adagrad, Adam, GradientDescent, Momentum, Optimizer, RMSProp,
+        Saver,
+    };
     pub use crate::*;
 }

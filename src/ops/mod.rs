@@ -20,6 +20,7 @@ pub mod matmul;
 pub mod nn;
 pub mod random;
 pub mod reduce;
+pub mod schedule;
 pub mod state;
 pub mod unary;
 
@@ -140,6 +141,11 @@ op_set! {
     SparseSoftmaxCrossEntropyWithLogits(nn::SparseSoftmaxCrossEntropyWithLogits),
     SparseXentGrad(nn::SparseXentGrad),
     DropoutMask(random::DropoutMask),
+    ApplyMomentum(apply::ApplyMomentum),
+    ApplyAdam(apply::ApplyAdam),
+    ApplyAdagrad(apply::ApplyAdagrad),
+    ApplyRMSProp(apply::ApplyRMSProp),
+    StepSchedule(schedule::StepSchedule),
 }
 
 /// Checks that an operand is f32, for op rules.
