@@ -92,33 +92,28 @@ fn nesterov_momentum_two_steps() {
     });
 }
 
-#[test]
-fn adam_two_steps() {
-    let (lr, b1, b2, eps) = (0.01f64, 0.9f64, 0.999f64, 1e-8f64);
+/// TF1's Adam in f64: `(lr, beta1, beta2, epsilon)`.
+fn adam_reference((lr, b1, b2, eps): (f64, f64, f64, f64)) -> impl FnMut(&mut [f64], &[f64], i32) {
     let (mut m, mut v) = ([0.0f64; 3], [0.0f64; 3]);
-    check_two_steps(Adam::new(0.01), move |w, g, t| {
+    move |w, g, t| {
         let lr_t = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
         for i in 0..3 {
             m[i] += (g[i] - m[i]) * (1.0 - b1);
             v[i] += (g[i] * g[i] - v[i]) * (1.0 - b2);
             w[i] -= lr_t * m[i] / (v[i].sqrt() + eps);
         }
-    });
+    }
+}
+
+#[test]
+fn adam_two_steps() {
+    check_two_steps(Adam::new(0.01), adam_reference((0.01, 0.9, 0.999, 1e-8)));
 }
 
 #[test]
 fn adam_custom_hyper_parameters_two_steps() {
-    let (lr, b1, b2, eps) = (0.05f64, 0.8f64, 0.99f64, 1e-3f64);
-    let (mut m, mut v) = ([0.0f64; 3], [0.0f64; 3]);
     let opt = Adam::new(0.05).beta1(0.8).beta2(0.99).epsilon(1e-3);
-    check_two_steps(opt, move |w, g, t| {
-        let lr_t = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
-        for i in 0..3 {
-            m[i] += (g[i] - m[i]) * (1.0 - b1);
-            v[i] += (g[i] * g[i] - v[i]) * (1.0 - b2);
-            w[i] -= lr_t * m[i] / (v[i].sqrt() + eps);
-        }
-    });
+    check_two_steps(opt, adam_reference((0.05, 0.8, 0.99, 1e-3)));
 }
 
 #[test]
