@@ -12,7 +12,7 @@ mod tensor;
 mod value;
 
 pub use dtype::DType;
-pub use shape::{broadcast_dims, Shape};
+pub use shape::{broadcast_dims, Dims, Shape};
 pub(crate) use tensor::same_graph as same_graph_pub;
 pub use tensor::{Fetch, Operation, Tensor};
 pub use value::{Value, ValueView};
