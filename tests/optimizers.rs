@@ -3,9 +3,7 @@
 
 use ndarray::{arr1, ArrayD};
 use staticflow::prelude::*;
-use staticflow::train::{
-    clip_by_global_norm, compute_gradients, exponential_decay, piecewise_constant,
-};
+use staticflow::train::compute_gradients;
 
 const W0: [f32; 3] = [1.0, -2.0, 0.5];
 const X: [f32; 3] = [0.5, 1.5, -1.0];
@@ -202,8 +200,10 @@ fn same_run_updates_see_start_values_bit_for_bit() {
             init::from_array(&arr1(&[-0.5f32, 0.25, 2.0]).into_dyn()),
         );
         let y = g.constant(arr1(&[1.0f32, -1.0, 0.5]));
-        let loss1 = l2_loss(tanh(ws) * w1 - y);
-        let loss2 = l2_loss(ws * ws * w2 + y);
+        // Gradient ops read the variables directly (d/dw1 = dy * ws, d/dws = dy * w1,
+        // d/dw2 = dy * ws), so an update run before them would be visible.
+        let loss1 = l2_loss(ws * w1 - y);
+        let loss2 = l2_loss(ws * w2 + y);
         // `ws` is updated only by task 1's op, but task 2's gradient depends on it.
         let adam = Adam::new(0.1);
         let (op1, op2) = if loss2_first {
