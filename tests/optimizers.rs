@@ -157,11 +157,17 @@ fn slots_are_named_after_scope_and_variable() {
     let g = Graph::new();
     let ws = g.variable("shared/w", init::ones(&[3]));
     let loss = l2_loss(ws);
-    Adam::new(1e-3).minimize(loss).unwrap();
-    Momentum::new(0.1, 0.9).minimize(loss).unwrap();
-    RMSProp::new(0.1).minimize(loss).unwrap();
-    Adagrad::new(0.1).minimize(loss).unwrap();
-    Adam::new(1e-3).minimize(loss).unwrap();
+    // Optimizers can be chosen at run time (e.g. from a command-line flag).
+    let opts: Vec<Box<dyn Optimizer>> = vec![
+        Box::new(Adam::new(1e-3)),
+        Box::new(Momentum::new(0.1, 0.9)),
+        Box::new(RMSProp::new(0.1)),
+        Box::new(Adagrad::new(0.1)),
+        Box::new(Adam::default()),
+    ];
+    for opt in &opts {
+        opt.minimize(loss).unwrap();
+    }
     let names: Vec<String> = g.global_variables().iter().map(|v| v.name()).collect();
     for want in [
         "Adam/beta1_power",
