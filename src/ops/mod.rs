@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod apply;
 pub mod binary;
+pub mod debug;
 pub mod gemm;
 pub mod init;
 pub mod matmul;
@@ -114,6 +115,7 @@ op_set! {
     BroadcastLike(reduce::BroadcastLike),
     L2Loss(reduce::L2Loss),
     ApplyGradientDescent(apply::ApplyGradientDescent),
+    Print(debug::Print),
 }
 
 /// Checks that an operand is f32, for op rules.
