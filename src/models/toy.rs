@@ -73,9 +73,9 @@ pub struct ToyTwoTask<'g> {
 
 /// Builds the toy network into `g` (use `Graph::with_seed(SEED)` for the reference graph).
 pub fn build(g: &Graph) -> Result<ToyTwoTask<'_>> {
-    let x = g.placeholder("x", &[None, Some(INPUTS)]);
-    let y1 = g.placeholder("y1", &[None, Some(1)]);
-    let y2 = g.placeholder("y2", &[None, Some(1)]);
+    let x = g.placeholder("x", [None, Some(INPUTS)]);
+    let y1 = g.placeholder("y1", [None, Some(1)]);
+    let y2 = g.placeholder("y2", [None, Some(1)]);
     let ws = g.variable("shared/w", init::glorot_uniform(&[INPUTS, HIDDEN]));
     let w1 = g.variable("task1/w", init::glorot_uniform(&[HIDDEN, 1]));
     let w2 = g.variable("task2/w", init::glorot_uniform(&[HIDDEN, 1]));
