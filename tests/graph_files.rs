@@ -163,6 +163,8 @@ fn constants_print_and_control_inputs_round_trip() {
         identity(y)
     };
     let _ = ids;
+    // f64 attributes (0.999 as f32, widened) must read back to the same bits.
+    let _decay = g0.non_trainable_variable("decay", init::constant(&[2], 0.999));
     let text = g0.to_json().unwrap();
     let g = Graph::from_json(&text).unwrap();
     assert_eq!(g.to_json().unwrap(), text);

@@ -18,13 +18,13 @@ use crate::init;
 use crate::ops::matmul::matmul;
 use crate::ops::reduce::l2_loss;
 use crate::ops::unary::relu;
-use crate::train::{GradientDescent as TaskOptimizer, Optimizer};
+use crate::train::{Adam as TaskOptimizer, Optimizer};
 use ndarray::{s, Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-/// The optimizer the three train ops use (Adam once it lands; gradient descent until then).
-pub const OPTIMIZER: &str = "GradientDescent";
+/// The optimizer the three train ops use.
+pub const OPTIMIZER: &str = "Adam";
 /// Learning rate of the three optimizers.
 pub const LEARNING_RATE: f32 = 1e-3;
 /// Input features.
