@@ -7,7 +7,9 @@
 //!
 //! Each case: a fresh session, 500 warm-up steps, then blocks of steps; the figure is the
 //! median over blocks of the mean time per step in the block (and, beside it, the median of
-//! individually timed steps, as the rust-peers harness measures). Prints a table, then one
+//! individually timed steps, as the rust-peers harness measures). On a busy machine the block
+//! figure is inflated by OS preemption (a few percent of steps take a whole ~4 ms time slice);
+//! the single-step median is the one to compare with the peers. Prints a table, then one
 //! JSON line. Set `TOY_PROFILE=1` to also print a per-kernel profile of one step per case.
 
 use staticflow::models::toy::{self, ToyData, ToyTwoTask};
