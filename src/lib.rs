@@ -27,6 +27,7 @@ pub mod autodiff;
 pub mod error;
 pub mod graph;
 pub mod io;
+pub mod models;
 pub mod ops;
 pub mod session;
 pub mod train;
@@ -36,11 +37,13 @@ pub use ops::init;
 pub use autodiff::{gradients, gradients_with};
 pub use error::{Error, Result};
 pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
+pub use io::{read_graph, to_dot, write_graph};
 pub use ops::array::{
     add_n, cast, expand_dims, flatten, reshape, reshape_like, squeeze, transpose,
 };
 pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
 pub use ops::concat::{concat, slice, stack};
+pub use ops::debug::{print, print_n};
 pub use ops::gather::{argmax, embedding_lookup, gather, one_hot};
 pub use ops::matmul::{matmul, matmul_t};
 pub use ops::nn::{

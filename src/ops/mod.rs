@@ -13,6 +13,7 @@ pub mod apply;
 pub mod array;
 pub mod binary;
 pub mod concat;
+pub mod debug;
 pub mod gather;
 pub mod gemm;
 pub mod init;
@@ -146,6 +147,7 @@ op_set! {
     ApplyAdagrad(apply::ApplyAdagrad),
     ApplyRMSProp(apply::ApplyRMSProp),
     StepSchedule(schedule::StepSchedule),
+    Print(debug::Print),
 }
 
 /// Checks that an operand is f32, for op rules.
