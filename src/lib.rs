@@ -27,6 +27,7 @@ pub mod autodiff;
 pub mod error;
 pub mod graph;
 pub mod io;
+pub mod layers;
 pub mod ops;
 pub mod session;
 pub mod train;
@@ -37,6 +38,7 @@ pub use autodiff::{gradients, gradients_with};
 pub use error::{Error, Result};
 pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
 pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
+pub use ops::lstm::{lstm, lstm_reverse};
 pub use ops::matmul::{matmul, matmul_t};
 pub use ops::reduce::{
     l2_loss, mean_squared_error, reduce_max, reduce_max_all, reduce_mean, reduce_mean_all,

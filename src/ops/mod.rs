@@ -13,6 +13,7 @@ pub mod apply;
 pub mod binary;
 pub mod gemm;
 pub mod init;
+pub mod lstm;
 pub mod matmul;
 pub mod reduce;
 pub mod state;
@@ -114,6 +115,11 @@ op_set! {
     BroadcastLike(reduce::BroadcastLike),
     L2Loss(reduce::L2Loss),
     ApplyGradientDescent(apply::ApplyGradientDescent),
+    LstmForward(lstm::LstmForward),
+    LstmOutput(lstm::LstmOutput),
+    LstmOutputGrad(lstm::LstmOutputGrad),
+    LstmBackward(lstm::LstmBackward),
+    LstmGradPart(lstm::LstmGradPart),
 }
 
 /// Checks that an operand is f32, for op rules.
