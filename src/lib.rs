@@ -27,6 +27,7 @@ pub mod autodiff;
 pub mod error;
 pub mod graph;
 pub mod io;
+pub mod layers;
 pub mod models;
 pub mod ops;
 pub mod session;
@@ -45,6 +46,7 @@ pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow
 pub use ops::concat::{concat, slice, stack};
 pub use ops::debug::{print, print_n};
 pub use ops::gather::{argmax, embedding_lookup, gather, one_hot};
+pub use ops::lstm::{lstm, lstm_reverse};
 pub use ops::matmul::{matmul, matmul_t};
 pub use ops::nn::{
     log_softmax, softmax, softmax_cross_entropy_with_logits,

@@ -17,6 +17,7 @@ pub mod debug;
 pub mod gather;
 pub mod gemm;
 pub mod init;
+pub mod lstm;
 pub mod matmul;
 pub mod nn;
 pub mod random;
@@ -121,6 +122,11 @@ op_set! {
     BroadcastLike(reduce::BroadcastLike),
     L2Loss(reduce::L2Loss),
     ApplyGradientDescent(apply::ApplyGradientDescent),
+    LstmForward(lstm::LstmForward),
+    LstmOutput(lstm::LstmOutput),
+    LstmOutputGrad(lstm::LstmOutputGrad),
+    LstmBackward(lstm::LstmBackward),
+    LstmGradPart(lstm::LstmGradPart),
     Reshape(array::Reshape),
     Flatten(array::Flatten),
     ExpandDims(array::ExpandDims),
