@@ -27,6 +27,7 @@ pub mod autodiff;
 pub mod error;
 pub mod graph;
 pub mod io;
+pub mod layers;
 pub mod ops;
 pub mod session;
 pub mod train;
@@ -36,8 +37,11 @@ pub use ops::init;
 pub use autodiff::{gradients, gradients_with};
 pub use error::{Error, Result};
 pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
+pub use layers::{conv2d_layer, dense, Activation};
 pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
+pub use ops::conv::{bias_add, conv2d, Padding};
 pub use ops::matmul::{matmul, matmul_t};
+pub use ops::pool::max_pool2d;
 pub use ops::reduce::{
     l2_loss, mean_squared_error, reduce_max, reduce_max_all, reduce_mean, reduce_mean_all,
     reduce_sum, reduce_sum_all,

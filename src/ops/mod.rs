@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 
 pub mod apply;
 pub mod binary;
+pub mod conv;
 pub mod gemm;
 pub mod init;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod state;
 pub mod unary;
@@ -114,6 +116,14 @@ op_set! {
     BroadcastLike(reduce::BroadcastLike),
     L2Loss(reduce::L2Loss),
     ApplyGradientDescent(apply::ApplyGradientDescent),
+    Conv2D(conv::Conv2D),
+    Conv2DBackpropInput(conv::Conv2DBackpropInput),
+    Conv2DBackpropFilter(conv::Conv2DBackpropFilter),
+    BiasAdd(conv::BiasAdd),
+    BiasAddGrad(conv::BiasAddGrad),
+    Invalid(conv::Invalid),
+    MaxPool(pool::MaxPool),
+    MaxPoolGrad(pool::MaxPoolGrad),
 }
 
 /// Checks that an operand is f32, for op rules.

@@ -1,0 +1,241 @@
+//! 2-D max pooling over NHWC data (TF1's `tf.nn.max_pool2d`) and its gradient.
+//!
+//! The gradient recomputes each window's argmax from the input instead of storing indices:
+//! the forward output stays a plain tensor, and the rescan costs one pass over `x`. Ties go
+//! to the first maximum in row-major window order, as in TF. Both kernels run one image per
+//! rayon task (each task writes only its own image).
+
+use super::conv::{static_out_dim, Geom, Padding};
+use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Max pooling of `x [n, h, w, c]` over `ksize` windows -> `[n, oh, ow, c]`. Padded positions
+/// never win (they count as `-inf`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MaxPool {
+    /// Window height and width.
+    pub ksize: [usize; 2],
+    /// Strides along height and width.
+    pub strides: [usize; 2],
+    /// Padding scheme.
+    pub padding: Padding,
+}
+
+/// Gradient of [`MaxPool`]: inputs `(x, dy)`, output `x`'s shape; each `dy` element goes to
+/// its window's (recomputed) argmax.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MaxPoolGrad {
+    /// Window of the forward pool.
+    pub ksize: [usize; 2],
+    /// Strides of the forward pool.
+    pub strides: [usize; 2],
+    /// Padding of the forward pool.
+    pub padding: Padding,
+}
+
+fn pool_infer(i: &TensorInfo, p: &MaxPool) -> Result<Shape, String> {
+    expect_f32("MaxPool", i)?;
+    let x = &i.shape;
+    if x.rank() != 4 {
+        return Err(format!(
+            "input must be rank 4 [batch, height, width, channels], got {x}"
+        ));
+    }
+    if p.ksize.contains(&0) || p.strides.contains(&0) {
+        return Err(format!(
+            "window and strides must be positive, got ksize {:?}, strides {:?}",
+            p.ksize, p.strides
+        ));
+    }
+    let oh = static_out_dim(x.dim(1), Some(p.ksize[0]), p.strides[0], p.padding)
+        .map_err(|e| format!("height: {e}"))?;
+    let ow = static_out_dim(x.dim(2), Some(p.ksize[1]), p.strides[1], p.padding)
+        .map_err(|e| format!("width: {e}"))?;
+    Ok(Shape(vec![x.dim(0), oh, ow, x.dim(3)]))
+}
+
+/// Channels handled per pass (stack buffers).
+const CB: usize = 64;
+
+impl OpDef for MaxPool {
+    fn kind(&self) -> &'static str {
+        "MaxPool"
+    }
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        if i.len() != 1 {
+            return Err(format!("takes one operand, got {}", i.len()));
+        }
+        Ok(Some(TensorInfo::new(i[0].dtype, pool_infer(i[0], self)?)))
+    }
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
+        let x = inputs[0].f32();
+        let g = Geom::new(x.shape(), self.ksize, self.strides, self.padding)?;
+        let x = x.as_standard_layout();
+        let x = x.as_slice().expect("standard layout");
+        let o = out.f32_buffer(&[g.n, g.oh, g.ow, g.c]);
+        let o = o.as_slice_mut().expect("buffers are contiguous");
+        let (c, img, oimg) = (g.c, g.h * g.w * g.c, g.oh * g.ow * g.c);
+        if o.is_empty() {
+            return Ok(());
+        }
+        o.par_chunks_mut(oimg).enumerate().for_each(|(n, oi)| {
+            let xi = &x[n * img..(n + 1) * img];
+            for oy in 0..g.oh {
+                let (y0, y1) = window(oy, g.sh, g.pt, g.kh, g.h);
+                for ox in 0..g.ow {
+                    let (x0, x1) = window(ox, g.sw, g.pl, g.kw, g.w);
+                    let dst = &mut oi[(oy * g.ow + ox) * c..][..c];
+                    dst.fill(f32::NEG_INFINITY);
+                    for iy in y0..y1 {
+                        for ix in x0..x1 {
+                            let src = &xi[(iy * g.w + ix) * c..][..c];
+                            for (d, &v) in dst.iter_mut().zip(src) {
+                                // `v > d` keeps the first maximum; NaN propagates like TF.
+                                if v > *d || v.is_nan() {
+                                    *d = v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+    fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
+        let dx = c.graph.add(
+            MaxPoolGrad {
+                ksize: self.ksize,
+                strides: self.strides,
+                padding: self.padding,
+            },
+            &[c.inputs[0], c.dy],
+        );
+        Ok(vec![Some(dx)])
+    }
+}
+
+/// Input index range `[start, end)` of window `o` along one axis, clipped to the input.
+#[inline]
+fn window(o: usize, s: usize, p: usize, k: usize, n: usize) -> (usize, usize) {
+    let start = (o * s) as isize - p as isize;
+    let a = start.max(0) as usize;
+    let b = ((start + k as isize).min(n as isize)).max(0) as usize;
+    (a, b.max(a))
+}
+
+impl OpDef for MaxPoolGrad {
+    fn kind(&self) -> &'static str {
+        "MaxPoolGrad"
+    }
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        if i.len() != 2 {
+            return Err(format!("takes (x, dy), got {} operands", i.len()));
+        }
+        let p = MaxPool {
+            ksize: self.ksize,
+            strides: self.strides,
+            padding: self.padding,
+        };
+        let y = pool_infer(i[0], &p)?;
+        if !y.compatible(&i[1].shape) {
+            return Err(format!(
+                "dy has shape {}, the pool's output has {y}",
+                i[1].shape
+            ));
+        }
+        Ok(Some(i[0].clone()))
+    }
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
+        let (x, dy) = (inputs[0].f32(), inputs[1].f32());
+        let g = Geom::new(x.shape(), self.ksize, self.strides, self.padding)?;
+        if dy.shape() != [g.n, g.oh, g.ow, g.c] {
+            return Err(format!(
+                "dy has shape {:?}, the pool's output has {:?}",
+                dy.shape(),
+                [g.n, g.oh, g.ow, g.c]
+            ));
+        }
+        let (x, dy) = (x.as_standard_layout(), dy.as_standard_layout());
+        let (x, dy) = (
+            x.as_slice().expect("standard layout"),
+            dy.as_slice().expect("standard layout"),
+        );
+        let o = out.f32_buffer(&[g.n, g.h, g.w, g.c]);
+        let o = o.as_slice_mut().expect("buffers are contiguous");
+        let (c, img, oimg) = (g.c, g.h * g.w * g.c, g.oh * g.ow * g.c);
+        if o.is_empty() {
+            return Ok(());
+        }
+        o.par_chunks_mut(img).enumerate().for_each(|(n, di)| {
+            di.fill(0.0);
+            let xi = &x[n * img..(n + 1) * img];
+            let dyi = &dy[n * oimg..(n + 1) * oimg];
+            let mut best = [0f32; CB];
+            let mut arg = [0usize; CB];
+            for oy in 0..g.oh {
+                let (y0, y1) = window(oy, g.sh, g.pt, g.kh, g.h);
+                for ox in 0..g.ow {
+                    let (x0, x1) = window(ox, g.sw, g.pl, g.kw, g.w);
+                    if y0 == y1 || x0 == x1 {
+                        continue;
+                    }
+                    let dyp = &dyi[(oy * g.ow + ox) * c..][..c];
+                    for cb in (0..c).step_by(CB) {
+                        let nc = CB.min(c - cb);
+                        let (best, arg) = (&mut best[..nc], &mut arg[..nc]);
+                        best.fill(f32::NEG_INFINITY);
+                        let first = (y0 * g.w + x0) * c + cb;
+                        arg.iter_mut().enumerate().for_each(|(j, a)| *a = first + j);
+                        for iy in y0..y1 {
+                            for ix in x0..x1 {
+                                let base = (iy * g.w + ix) * c + cb;
+                                let src = &xi[base..base + nc];
+                                for j in 0..nc {
+                                    if src[j] > best[j] {
+                                        best[j] = src[j];
+                                        arg[j] = base + j;
+                                    }
+                                }
+                            }
+                        }
+                        for j in 0..nc {
+                            di[arg[j]] += dyp[cb + j];
+                        }
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// Max pooling of NHWC `x [batch, h, w, c]` over `ksize` windows moved by `strides` ->
+/// `[batch, oh, ow, c]` (TF1's `tf.nn.max_pool2d`; output sizes as in [`conv2d`](super::conv::conv2d)).
+pub fn max_pool2d(
+    x: Tensor<'_>,
+    ksize: [usize; 2],
+    strides: [usize; 2],
+    padding: Padding,
+) -> Tensor<'_> {
+    x.graph().add(
+        MaxPool {
+            ksize,
+            strides,
+            padding,
+        },
+        &[x],
+    )
+}
