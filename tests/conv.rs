@@ -332,7 +332,6 @@ fn conv_layer_stack_gradients() {
         &x,
         |x| {
             let h = conv2d_layer(x, 3, [3, 3], [1, 1], Padding::Same, Activation::Tanh, "c1");
-            let h = max_pool2d(h, [2, 2], [2, 2], Padding::Valid);
             let h = conv2d_layer(
                 h,
                 2,
@@ -346,6 +345,45 @@ fn conv_layer_stack_gradients() {
         },
         2e-2,
     );
+}
+
+#[test]
+fn fused_conv_bias_act_matches_separate_ops() {
+    // The layer's fused node against conv2d + bias_add (+ relu): values and all gradients.
+    let x = rand_array(&[3, 7, 7, 4], 84);
+    let f = rand_array(&[3, 3, 4, 5], 85);
+    let b = rand_array(&[5], 86);
+    for relu_on in [true, false] {
+        for (s, p) in [([1, 1], Padding::Same), ([2, 2], Padding::Valid)] {
+            let g = Graph::new();
+            let (xt, ft, bt) = (
+                g.constant(x.clone()),
+                g.constant(f.clone()),
+                g.constant(b.clone()),
+            );
+            let fused = staticflow::ops::conv::conv2d_bias_act(xt, ft, bt, s, p, relu_on);
+            let plain = bias_add(conv2d(xt, ft, s, p), bt);
+            let plain = if relu_on { relu(plain) } else { plain };
+            let r = g.constant(rand_array(&fused.shape().to_vec().unwrap(), 87));
+            let mut fetch = vec![fused, plain];
+            for y in [fused, plain] {
+                let gr = gradients(&[reduce_sum_all(y * r)], &[xt, ft, bt]).unwrap();
+                fetch.extend(gr.into_iter().map(|t| t.unwrap()));
+            }
+            let mut sess = Session::new(&g);
+            let fetches: Vec<Fetch> = fetch.iter().map(|t| t.into()).collect();
+            let out = sess.run(&fetches, &[]).unwrap();
+            assert_close(out.f32(0).unwrap(), out.f32(1).unwrap(), 1e-5, "forward");
+            for k in 0..3 {
+                assert_close(
+                    out.f32(2 + k).unwrap(),
+                    out.f32(5 + k).unwrap(),
+                    1e-5,
+                    "gradient",
+                );
+            }
+        }
+    }
 }
 
 #[test]

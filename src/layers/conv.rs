@@ -3,7 +3,7 @@
 use super::Activation;
 use crate::graph::Tensor;
 use crate::init;
-use crate::ops::conv::{bias_add, conv2d, invalid, Padding};
+use crate::ops::conv::{conv2d_bias_act, invalid, Padding};
 
 /// A built convolution layer: its output and its variables.
 #[derive(Clone, Copy, Debug)]
@@ -53,7 +53,11 @@ impl<'g> Conv2DLayer<'g> {
             init::glorot_uniform(&[kernel[0], kernel[1], in_c, filters]),
         );
         let bias = g.variable("bias", init::zeros(&[filters]));
-        let output = activation.apply(bias_add(conv2d(x, k, strides, padding), bias));
+        // One fused node for the bias and a relu; other activations are applied after it.
+        let output = match activation {
+            Activation::Relu => conv2d_bias_act(x, k, bias, strides, padding, true),
+            a => a.apply(conv2d_bias_act(x, k, bias, strides, padding, false)),
+        };
         Conv2DLayer {
             output,
             kernel: k,

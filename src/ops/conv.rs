@@ -185,8 +185,78 @@ fn with_scratch<R>(
     })
 }
 
-/// Writes the column matrix of images `[i0, i0 + count)` into `cols` (`[count·oh·ow, K]`).
-fn im2col(x: &[f32], g: &Geom, i0: usize, count: usize, cols: &mut [f32]) {
+/// Copies a short run (a few pixels' channels) without a `memcpy` call per run.
+#[inline(always)]
+fn copy_run(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    let src = &src[..n];
+    let mut i = 0;
+    while i + 16 <= n {
+        dst[i..i + 16].copy_from_slice(&src[i..i + 16]);
+        i += 16;
+    }
+    while i + 4 <= n {
+        dst[i..i + 4].copy_from_slice(&src[i..i + 4]);
+        i += 4;
+    }
+    while i < n {
+        dst[i] = src[i];
+        i += 1;
+    }
+}
+
+/// `dst += src` over a short run.
+#[inline(always)]
+fn add_run(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    for (d, &s) in dst.iter_mut().zip(&src[..n]) {
+        *d += s;
+    }
+}
+
+/// Runs the body of a kernel compiled for AVX-512 when the CPU has it (the crate is built
+/// for baseline x86-64, so plain loops would otherwise use SSE2 only).
+macro_rules! dispatch_avx512 {
+    ($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),* $(,)?) => $imp:ident) => {
+        $(#[$m])*
+        pub(crate) fn $name($($a: $t),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
+                unsafe fn wide($($a: $t),*) {
+                    $imp($($a),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                {
+                    // SAFETY: the CPU supports the features `wide` is compiled for.
+                    unsafe { wide($($a),*) };
+                    return;
+                }
+            }
+            $imp($($a),*)
+        }
+    };
+}
+pub(crate) use dispatch_avx512;
+
+dispatch_avx512! {
+    /// `v = max(v, 0)`.
+    fn relu_in_place(v: &mut [f32]) => relu_impl
+}
+
+#[inline(always)]
+fn relu_impl(v: &mut [f32]) {
+    v.iter_mut().for_each(|x| *x = x.max(0.0));
+}
+
+dispatch_avx512! {
+    /// Writes the column matrix of images `[i0, i0 + count)` into `cols` (`[count·oh·ow, K]`).
+    fn im2col(x: &[f32], g: &Geom, i0: usize, count: usize, cols: &mut [f32]) => im2col_impl
+}
+
+#[inline(always)]
+fn im2col_impl(x: &[f32], g: &Geom, i0: usize, count: usize, cols: &mut [f32]) {
     let (c, k) = (g.c, g.k());
     let row_len = g.kw * c;
     let mut rows = cols.chunks_exact_mut(k);
@@ -203,16 +273,21 @@ fn im2col(x: &[f32], g: &Geom, i0: usize, count: usize, cols: &mut [f32]) {
                 for j in 0..nky {
                     let src = ((iy0 + j) * g.w + ix0) * c;
                     let dst = (ky0 + j) * row_len + kx0 * c;
-                    row[dst..dst + nkx * c].copy_from_slice(&xi[src..src + nkx * c]);
+                    copy_run(&mut row[dst..dst + nkx * c], &xi[src..]);
                 }
             }
         }
     }
 }
 
-/// Adds the column matrix `cols` of images `[0, count)` of a chunk into `dx` (that chunk's
-/// images, already zeroed).
-fn col2im(cols: &[f32], g: &Geom, dx: &mut [f32]) {
+dispatch_avx512! {
+    /// Adds the column matrix `cols` of a chunk's images into `dx` (that chunk's images,
+    /// already zeroed).
+    fn col2im(cols: &[f32], g: &Geom, dx: &mut [f32]) => col2im_impl
+}
+
+#[inline(always)]
+fn col2im_impl(cols: &[f32], g: &Geom, dx: &mut [f32]) {
     let (c, k) = (g.c, g.k());
     let row_len = g.kw * c;
     let mut rows = cols.chunks_exact(k);
@@ -225,21 +300,11 @@ fn col2im(cols: &[f32], g: &Geom, dx: &mut [f32]) {
                 for j in 0..nky {
                     let d = ((iy0 + j) * g.w + ix0) * c;
                     let s = (ky0 + j) * row_len + kx0 * c;
-                    for (o, &v) in dx_slice(dxi, d, nkx * c)
-                        .iter_mut()
-                        .zip(&row[s..s + nkx * c])
-                    {
-                        *o += v;
-                    }
+                    add_run(&mut dxi[d..d + nkx * c], &row[s..]);
                 }
             }
         }
     }
-}
-
-#[inline(always)]
-fn dx_slice(d: &mut [f32], at: usize, len: usize) -> &mut [f32] {
-    &mut d[at..at + len]
 }
 
 fn mat(s: &[f32], r: usize, c: usize) -> ArrayView2<'_, f32> {
@@ -249,8 +314,16 @@ fn mat_mut(s: &mut [f32], r: usize, c: usize) -> ArrayViewMut2<'_, f32> {
     ArrayViewMut2::from_shape((r, c), s).expect("length checked")
 }
 
-/// `out[n, oh, ow, oc] = conv(x, filter)`; `filter` is `[K, oc]` contiguous.
-pub(crate) fn conv2d_forward(x: &[f32], g: &Geom, filter: &[f32], oc: usize, out: &mut [f32]) {
+/// `out[n, oh, ow, oc] = act(conv(x, filter) + bias)`; `filter` is `[K, oc]` contiguous.
+pub(crate) fn conv2d_forward(
+    x: &[f32],
+    g: &Geom,
+    filter: &[f32],
+    oc: usize,
+    bias: Option<&[f32]>,
+    relu: bool,
+    out: &mut [f32],
+) {
     let (k, opix) = (g.k(), g.opix());
     if out.is_empty() {
         return;
@@ -262,10 +335,17 @@ pub(crate) fn conv2d_forward(x: &[f32], g: &Geom, filter: &[f32], oc: usize, out
         .for_each(|(ci, o)| {
             let count = o.len() / (opix * oc);
             let rows = count * opix;
+            if let Some(b) = bias {
+                o.chunks_exact_mut(oc).for_each(|r| r.copy_from_slice(b));
+            }
             with_scratch(&COLS, rows * k, |cols| {
                 im2col(x, g, ci * ipc, count, cols);
-                super::gemm::sgemm_serial(mat(cols, rows, k), f, mat_mut(o, rows, oc), false);
+                let acc = bias.is_some();
+                super::gemm::sgemm_serial(mat(cols, rows, k), f, mat_mut(o, rows, oc), acc);
             });
+            if relu {
+                relu_in_place(o);
+            }
         });
 }
 
@@ -447,6 +527,8 @@ impl OpDef for Conv2D {
             &g,
             f.as_slice().expect("standard layout"),
             oc,
+            None,
+            false,
             o.as_slice_mut().expect("buffers are contiguous"),
         );
         Ok(())
@@ -586,6 +668,110 @@ pub fn conv2d<'g>(
     padding: Padding,
 ) -> Tensor<'g> {
     x.graph().add(Conv2D { strides, padding }, &[x, filter])
+}
+
+/// `conv2d` + `bias_add` (+ `relu`) in one kernel, as the convolution layer builds it: inputs
+/// `(x [n, h, w, in_c], filter [kh, kw, in_c, out_c], bias [out_c])` -> `[n, oh, ow, out_c]`.
+/// The bias is written before the GEMM accumulates onto it and the relu runs on each chunk
+/// while it is in cache, saving two passes over the output. Gradients are those of the
+/// unfused ops.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conv2DBiasAct {
+    /// Strides along height and width.
+    pub strides: [usize; 2],
+    /// Padding scheme.
+    pub padding: Padding,
+    /// Apply `relu` after adding the bias.
+    pub relu: bool,
+}
+
+impl OpDef for Conv2DBiasAct {
+    fn kind(&self) -> &'static str {
+        "Conv2DBiasAct"
+    }
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        if i.len() != 3 {
+            return Err(format!(
+                "takes (input, filter, bias), got {} operands",
+                i.len()
+            ));
+        }
+        let s = conv_infer(i, self.strides, self.padding, "Conv2DBiasAct")?;
+        expect_f32("Conv2DBiasAct", i[2])?;
+        let b = &i[2].shape;
+        if b.rank() != 1 || (b.dim(0).is_some() && s.dim(3).is_some() && b.dim(0) != s.dim(3)) {
+            return Err(format!(
+                "bias must be [out_channels] = [{}], got {b}",
+                s.dim(3).map_or("?".into(), |d| d.to_string())
+            ));
+        }
+        Ok(Some(TensorInfo::new(i[0].dtype, s)))
+    }
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
+        let (x, f, b) = (inputs[0].f32(), inputs[1].f32(), inputs[2].f32());
+        let (g, oc) = conv_geom(x.shape(), f.shape(), self.strides, self.padding)?;
+        if b.shape() != [oc] {
+            return Err(format!("bias {:?} must be [{oc}]", b.shape()));
+        }
+        let (x, f, b) = (
+            x.as_standard_layout(),
+            f.as_standard_layout(),
+            b.as_standard_layout(),
+        );
+        let o = out.f32_buffer(&[g.n, g.oh, g.ow, oc]);
+        conv2d_forward(
+            x.as_slice().expect("standard layout"),
+            &g,
+            f.as_slice().expect("standard layout"),
+            oc,
+            Some(b.as_slice().expect("standard layout")),
+            self.relu,
+            o.as_slice_mut().expect("buffers are contiguous"),
+        );
+        Ok(())
+    }
+    fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
+        let (x, f) = (c.inputs[0], c.inputs[1]);
+        let dz = if self.relu {
+            super::binary::binary(super::binary::BinaryKind::ReluGrad, c.dy, c.output)
+        } else {
+            c.dy
+        };
+        let (strides, padding) = (self.strides, self.padding);
+        let dx = c
+            .graph
+            .add(Conv2DBackpropInput { strides, padding }, &[x, f, dz]);
+        let df = c
+            .graph
+            .add(Conv2DBackpropFilter { strides, padding }, &[x, f, dz]);
+        let db = c.graph.add(BiasAddGrad, &[dz]);
+        Ok(vec![Some(dx), Some(df), Some(db)])
+    }
+}
+
+/// `act(conv2d(x, filter) + bias)` as one node (see [`Conv2DBiasAct`]); `relu` selects the
+/// activation (none otherwise).
+pub fn conv2d_bias_act<'g>(
+    x: Tensor<'g>,
+    filter: Tensor<'g>,
+    bias: Tensor<'g>,
+    strides: [usize; 2],
+    padding: Padding,
+    relu: bool,
+) -> Tensor<'g> {
+    x.graph().add(
+        Conv2DBiasAct {
+            strides,
+            padding,
+            relu,
+        },
+        &[x, filter, bias],
+    )
 }
 
 /// Adds a bias `b [c]` along the last axis of `x [..., c]` (TF1's `tf.nn.bias_add`).

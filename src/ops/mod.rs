@@ -117,6 +117,7 @@ op_set! {
     L2Loss(reduce::L2Loss),
     ApplyGradientDescent(apply::ApplyGradientDescent),
     Conv2D(conv::Conv2D),
+    Conv2DBiasAct(conv::Conv2DBiasAct),
     Conv2DBackpropInput(conv::Conv2DBackpropInput),
     Conv2DBackpropFilter(conv::Conv2DBackpropFilter),
     BiasAdd(conv::BiasAdd),

@@ -1,11 +1,12 @@
 //! 2-D max pooling over NHWC data (TF1's `tf.nn.max_pool2d`) and its gradient.
 //!
-//! The gradient recomputes each window's argmax from the input instead of storing indices:
-//! the forward output stays a plain tensor, and the rescan costs one pass over `x`. Ties go
-//! to the first maximum in row-major window order, as in TF. Both kernels run one image per
+//! The gradient stores no argmax indices: like TF's `MaxPoolGrad` it takes the input and
+//! the pool's output and sends each `dy` to the first window position (row-major) where
+//! `x == y`, so the forward output stays a plain tensor and ties go to the first maximum, as
+//! in TF. Both kernels run one image per
 //! rayon task (each task writes only its own image).
 
-use super::conv::{static_out_dim, Geom, Padding};
+use super::conv::{dispatch_avx512, static_out_dim, Geom, Padding};
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use rayon::prelude::*;
@@ -23,8 +24,8 @@ pub struct MaxPool {
     pub padding: Padding,
 }
 
-/// Gradient of [`MaxPool`]: inputs `(x, dy)`, output `x`'s shape; each `dy` element goes to
-/// its window's (recomputed) argmax.
+/// Gradient of [`MaxPool`]: inputs `(x, y, dy)` with `y` the pool's output, output `x`'s
+/// shape; each `dy` element goes to the first position of its window where `x == y`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MaxPoolGrad {
     /// Window of the forward pool.
@@ -81,32 +82,13 @@ impl OpDef for MaxPool {
         let x = x.as_slice().expect("standard layout");
         let o = out.f32_buffer(&[g.n, g.oh, g.ow, g.c]);
         let o = o.as_slice_mut().expect("buffers are contiguous");
-        let (c, img, oimg) = (g.c, g.h * g.w * g.c, g.oh * g.ow * g.c);
+        let (img, oimg) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
         if o.is_empty() {
             return Ok(());
         }
-        o.par_chunks_mut(oimg).enumerate().for_each(|(n, oi)| {
-            let xi = &x[n * img..(n + 1) * img];
-            for oy in 0..g.oh {
-                let (y0, y1) = window(oy, g.sh, g.pt, g.kh, g.h);
-                for ox in 0..g.ow {
-                    let (x0, x1) = window(ox, g.sw, g.pl, g.kw, g.w);
-                    let dst = &mut oi[(oy * g.ow + ox) * c..][..c];
-                    dst.fill(f32::NEG_INFINITY);
-                    for iy in y0..y1 {
-                        for ix in x0..x1 {
-                            let src = &xi[(iy * g.w + ix) * c..][..c];
-                            for (d, &v) in dst.iter_mut().zip(src) {
-                                // `v > d` keeps the first maximum; NaN propagates like TF.
-                                if v > *d || v.is_nan() {
-                                    *d = v;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        });
+        o.par_chunks_mut(oimg)
+            .enumerate()
+            .for_each(|(n, oi)| pool_image(&x[n * img..(n + 1) * img], &g, oi));
         Ok(())
     }
     fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
@@ -116,7 +98,7 @@ impl OpDef for MaxPool {
                 strides: self.strides,
                 padding: self.padding,
             },
-            &[c.inputs[0], c.dy],
+            &[c.inputs[0], c.output, c.dy],
         );
         Ok(vec![Some(dx)])
     }
@@ -136,8 +118,8 @@ impl OpDef for MaxPoolGrad {
         "MaxPoolGrad"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 2 {
-            return Err(format!("takes (x, dy), got {} operands", i.len()));
+        if i.len() != 3 {
+            return Err(format!("takes (x, y, dy), got {} operands", i.len()));
         }
         let p = MaxPool {
             ksize: self.ksize,
@@ -145,11 +127,13 @@ impl OpDef for MaxPoolGrad {
             padding: self.padding,
         };
         let y = pool_infer(i[0], &p)?;
-        if !y.compatible(&i[1].shape) {
-            return Err(format!(
-                "dy has shape {}, the pool's output has {y}",
-                i[1].shape
-            ));
+        for (k, what) in [(1, "y"), (2, "dy")] {
+            if !y.compatible(&i[k].shape) {
+                return Err(format!(
+                    "{what} has shape {}, the pool's output has {y}",
+                    i[k].shape
+                ));
+            }
         }
         Ok(Some(i[0].clone()))
     }
@@ -159,66 +143,105 @@ impl OpDef for MaxPoolGrad {
         inputs: &[ValueView],
         out: &mut Value,
     ) -> Result<(), String> {
-        let (x, dy) = (inputs[0].f32(), inputs[1].f32());
+        let (x, y, dy) = (inputs[0].f32(), inputs[1].f32(), inputs[2].f32());
         let g = Geom::new(x.shape(), self.ksize, self.strides, self.padding)?;
-        if dy.shape() != [g.n, g.oh, g.ow, g.c] {
+        let oshape = [g.n, g.oh, g.ow, g.c];
+        if dy.shape() != oshape || y.shape() != oshape {
             return Err(format!(
-                "dy has shape {:?}, the pool's output has {:?}",
+                "y {:?} and dy {:?} must have the pool's output shape {oshape:?}",
+                y.shape(),
                 dy.shape(),
-                [g.n, g.oh, g.ow, g.c]
             ));
         }
-        let (x, dy) = (x.as_standard_layout(), dy.as_standard_layout());
-        let (x, dy) = (
+        let (x, y, dy) = (
+            x.as_standard_layout(),
+            y.as_standard_layout(),
+            dy.as_standard_layout(),
+        );
+        let (x, y, dy) = (
             x.as_slice().expect("standard layout"),
+            y.as_slice().expect("standard layout"),
             dy.as_slice().expect("standard layout"),
         );
         let o = out.f32_buffer(&[g.n, g.h, g.w, g.c]);
         let o = o.as_slice_mut().expect("buffers are contiguous");
-        let (c, img, oimg) = (g.c, g.h * g.w * g.c, g.oh * g.ow * g.c);
+        let (img, oimg) = (g.h * g.w * g.c, g.oh * g.ow * g.c);
         if o.is_empty() {
             return Ok(());
         }
         o.par_chunks_mut(img).enumerate().for_each(|(n, di)| {
-            di.fill(0.0);
-            let xi = &x[n * img..(n + 1) * img];
-            let dyi = &dy[n * oimg..(n + 1) * oimg];
-            let mut best = [0f32; CB];
-            let mut arg = [0usize; CB];
-            for oy in 0..g.oh {
-                let (y0, y1) = window(oy, g.sh, g.pt, g.kh, g.h);
-                for ox in 0..g.ow {
-                    let (x0, x1) = window(ox, g.sw, g.pl, g.kw, g.w);
-                    if y0 == y1 || x0 == x1 {
-                        continue;
-                    }
-                    let dyp = &dyi[(oy * g.ow + ox) * c..][..c];
-                    for cb in (0..c).step_by(CB) {
-                        let nc = CB.min(c - cb);
-                        let (best, arg) = (&mut best[..nc], &mut arg[..nc]);
-                        best.fill(f32::NEG_INFINITY);
-                        let first = (y0 * g.w + x0) * c + cb;
-                        arg.iter_mut().enumerate().for_each(|(j, a)| *a = first + j);
-                        for iy in y0..y1 {
-                            for ix in x0..x1 {
-                                let base = (iy * g.w + ix) * c + cb;
-                                let src = &xi[base..base + nc];
-                                for j in 0..nc {
-                                    if src[j] > best[j] {
-                                        best[j] = src[j];
-                                        arg[j] = base + j;
-                                    }
-                                }
-                            }
-                        }
-                        for j in 0..nc {
-                            di[arg[j]] += dyp[cb + j];
+            let r = n * oimg..(n + 1) * oimg;
+            pool_grad_image(&x[n * img..(n + 1) * img], &y[r.clone()], &dy[r], &g, di)
+        });
+        Ok(())
+    }
+}
+
+dispatch_avx512! {
+    /// Max pooling of one image `xi [h, w, c]` into `oi [oh, ow, c]`.
+    fn pool_image(xi: &[f32], g: &Geom, oi: &mut [f32]) => pool_image_impl
+}
+
+#[inline(always)]
+fn pool_image_impl(xi: &[f32], g: &Geom, oi: &mut [f32]) {
+    let c = g.c;
+    for oy in 0..g.oh {
+        let (y0, y1) = window(oy, g.sh, g.pt, g.kh, g.h);
+        for ox in 0..g.ow {
+            let (x0, x1) = window(ox, g.sw, g.pl, g.kw, g.w);
+            let dst = &mut oi[(oy * g.ow + ox) * c..][..c];
+            dst.fill(f32::NEG_INFINITY);
+            for iy in y0..y1 {
+                for ix in x0..x1 {
+                    let src = &xi[(iy * g.w + ix) * c..][..c];
+                    for (d, &v) in dst.iter_mut().zip(src) {
+                        // NaN propagates like TF.
+                        if v > *d || v.is_nan() {
+                            *d = v;
                         }
                     }
                 }
             }
-        });
-        Ok(())
+        }
+    }
+}
+
+dispatch_avx512! {
+    /// Gradient of one image's pool: `di [h, w, c]` from `xi`, its pooled `yi` and `dyi`.
+    fn pool_grad_image(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, di: &mut [f32]) => pool_grad_image_impl
+}
+
+#[inline(always)]
+fn pool_grad_image_impl(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, di: &mut [f32]) {
+    let c = g.c;
+    di.fill(0.0);
+    let mut taken = [false; CB];
+    for oy in 0..g.oh {
+        let (y0, y1) = window(oy, g.sh, g.pt, g.kh, g.h);
+        for ox in 0..g.ow {
+            let (x0, x1) = window(ox, g.sw, g.pl, g.kw, g.w);
+            let at = (oy * g.ow + ox) * c;
+            for cb in (0..c).step_by(CB) {
+                let nc = CB.min(c - cb);
+                let taken = &mut taken[..nc];
+                taken.fill(false);
+                let yv = &yi[at + cb..][..nc];
+                let dv = &dyi[at + cb..][..nc];
+                for iy in y0..y1 {
+                    for ix in x0..x1 {
+                        let base = (iy * g.w + ix) * c + cb;
+                        let xv = &xi[base..base + nc];
+                        let dst = &mut di[base..base + nc];
+                        for j in 0..nc {
+                            // The first position equal to the max takes the gradient.
+                            let hit = xv[j] == yv[j] && !taken[j];
+                            dst[j] += if hit { dv[j] } else { 0.0 };
+                            taken[j] |= hit;
+                        }
+                    }
+                }
+            }
+        }
     }
 }
 
