@@ -53,7 +53,7 @@ fn main() {
             times[0]
         );
         let mut agg: Vec<(String, f64)> = Vec::new();
-        for _ in 0..20 {
+        for _ in 0..iters {
             let (_, prof) = sess.run_profiled(&[fetch], &feeds).unwrap();
             for e in prof.entries {
                 let key = format!("{:<22} {:<40}", e.op, e.name);
@@ -65,7 +65,7 @@ fn main() {
         }
         let total: f64 = agg.iter().map(|(_, t)| t).sum();
         println!(
-            "  sum of per-op minima over 10 profiled runs: {:.2} ms",
+            "  sum of per-op minima over {iters} profiled runs: {:.2} ms",
             total / 1e3
         );
         if std::env::var("PROFILE").is_ok() {

@@ -31,6 +31,9 @@ use std::cell::RefCell;
 /// the GEMM's packed panels).
 pub const COLS_TARGET_BYTES: usize = 384 * 1024;
 
+/// Like [`COLS_TARGET_BYTES`] for the filter gradient.
+pub const DFILTER_COLS_TARGET_BYTES: usize = 160 * 1024;
+
 /// Padding scheme, with TF semantics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Padding {
@@ -157,9 +160,9 @@ impl Geom {
         (k0, (start + k0 as isize) as usize, k1 - k0)
     }
     /// Images per chunk so that a chunk's column matrix is about `COLS_TARGET_BYTES`.
-    fn images_per_chunk(&self) -> usize {
+    fn images_per_chunk(&self, target_bytes: usize) -> usize {
         let per = self.opix() * self.k() * 4;
-        (COLS_TARGET_BYTES / per.max(1)).clamp(1, self.n.max(1))
+        (target_bytes / per.max(1)).clamp(1, self.n.max(1))
     }
 }
 
@@ -185,23 +188,31 @@ fn with_scratch<R>(
     })
 }
 
-/// Copies a short run (a few pixels' channels) without a `memcpy` call per run.
+/// Copies a short run (a few pixels' channels) with fixed-size moves instead of a `memcpy`
+/// call: runs of 4..=32 floats take two overlapping moves of 4, 8 or 16 floats.
 #[inline(always)]
 fn copy_run(dst: &mut [f32], src: &[f32]) {
     let n = dst.len();
     let src = &src[..n];
-    let mut i = 0;
-    while i + 16 <= n {
-        dst[i..i + 16].copy_from_slice(&src[i..i + 16]);
-        i += 16;
+    #[inline(always)]
+    fn two<const W: usize>(dst: &mut [f32], src: &[f32]) {
+        let n = dst.len();
+        let a: [f32; W] = src[..W].try_into().expect("len >= W");
+        let b: [f32; W] = src[n - W..].try_into().expect("len >= W");
+        dst[..W].copy_from_slice(&a);
+        dst[n - W..].copy_from_slice(&b);
     }
-    while i + 4 <= n {
-        dst[i..i + 4].copy_from_slice(&src[i..i + 4]);
-        i += 4;
-    }
-    while i < n {
-        dst[i] = src[i];
-        i += 1;
+    match n {
+        0 => {}
+        1..=3 => {
+            for i in 0..n {
+                dst[i] = src[i];
+            }
+        }
+        4..=8 => two::<4>(dst, src),
+        9..=16 => two::<8>(dst, src),
+        17..=32 => two::<16>(dst, src),
+        _ => dst.copy_from_slice(src),
     }
 }
 
@@ -328,7 +339,7 @@ pub(crate) fn conv2d_forward(
     if out.is_empty() {
         return;
     }
-    let ipc = g.images_per_chunk();
+    let ipc = g.images_per_chunk(COLS_TARGET_BYTES);
     let f = mat(filter, k, oc);
     out.par_chunks_mut(ipc * opix * oc)
         .enumerate()
@@ -336,7 +347,7 @@ pub(crate) fn conv2d_forward(
             let count = o.len() / (opix * oc);
             let rows = count * opix;
             if let Some(b) = bias {
-                o.chunks_exact_mut(oc).for_each(|r| r.copy_from_slice(b));
+                o.chunks_exact_mut(oc).for_each(|r| copy_run(r, b));
             }
             with_scratch(&COLS, rows * k, |cols| {
                 im2col(x, g, ci * ipc, count, cols);
@@ -361,7 +372,7 @@ pub(crate) fn conv2d_backward_input(
     if dx.is_empty() {
         return;
     }
-    let ipc = g.images_per_chunk();
+    let ipc = g.images_per_chunk(COLS_TARGET_BYTES);
     let ft = mat(filter, k, oc).reversed_axes();
     dx.par_chunks_mut(ipc * g.img())
         .enumerate()
@@ -387,7 +398,8 @@ pub(crate) fn conv2d_backward_filter(x: &[f32], g: &Geom, dy: &[f32], oc: usize,
     if df.is_empty() || g.n == 0 || opix == 0 {
         return;
     }
-    let ipc = g.images_per_chunk();
+    // Smaller chunks here: the transposed GEMM is faster on short column matrices.
+    let ipc = g.images_per_chunk(DFILTER_COLS_TARGET_BYTES);
     let nchunks = g.n.div_ceil(ipc);
     let groups = rayon::current_num_threads().clamp(1, nchunks);
     let kn = k * oc;
@@ -738,7 +750,7 @@ impl OpDef for Conv2DBiasAct {
     fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
         let (x, f) = (c.inputs[0], c.inputs[1]);
         let dz = if self.relu {
-            super::binary::binary(super::binary::BinaryKind::ReluGrad, c.dy, c.output)
+            c.graph.add(ReluGradPar, &[c.dy, c.output])
         } else {
             c.dy
         };
@@ -873,13 +885,126 @@ impl OpDef for BiasAddGrad {
         let c = *dy.shape().last().unwrap_or(&0);
         let o = out.f32_buffer(&[c]);
         let o = o.as_slice_mut().expect("buffers are contiguous");
-        o.fill(0.0);
-        if c == 0 {
+        column_sums(dy.as_slice().expect("standard layout"), c, o);
+        Ok(())
+    }
+}
+
+/// Rows per task below which column sums and relu masks stay on the calling thread.
+const PAR_MIN_ELEMS: usize = 1 << 16;
+
+/// `out[j] = sum_i m[i, j]` for row-major `m [rows, c]`, split over the pool for large `m`.
+fn column_sums(m: &[f32], c: usize, out: &mut [f32]) {
+    out.fill(0.0);
+    if c == 0 || m.is_empty() {
+        return;
+    }
+    let rows = m.len() / c;
+    let groups = if m.len() < PAR_MIN_ELEMS {
+        1
+    } else {
+        rayon::current_num_threads().clamp(1, rows)
+    };
+    if groups == 1 {
+        add_rows(m, c, out);
+        return;
+    }
+    with_scratch(&PARTIALS, groups * c, |parts| {
+        parts.par_chunks_mut(c).enumerate().for_each(|(t, p)| {
+            p.fill(0.0);
+            let (r0, r1) = (t * rows / groups, (t + 1) * rows / groups);
+            add_rows(&m[r0 * c..r1 * c], c, p);
+        });
+        for p in parts.chunks_exact(c) {
+            add_run(out, p);
+        }
+    });
+}
+
+dispatch_avx512! {
+    /// `acc += sum of the rows of m [.., c]`.
+    fn add_rows(m: &[f32], c: usize, acc: &mut [f32]) => add_rows_impl
+}
+
+#[inline(always)]
+fn add_rows_impl(m: &[f32], c: usize, acc: &mut [f32]) {
+    // Sum flat blocks of several whole rows (≤ 128 floats) so the inner loop is long.
+    let per = (128 / c).max(1);
+    let l = per * c;
+    if l <= 128 {
+        let mut wide = [0f32; 128];
+        let blocks = m.chunks_exact(l);
+        let rest = blocks.remainder();
+        for b in blocks {
+            for (w, &v) in wide[..l].iter_mut().zip(b) {
+                *w += v;
+            }
+        }
+        for r in wide[..l].chunks_exact(c).chain(rest.chunks_exact(c)) {
+            add_run(acc, r);
+        }
+    } else {
+        for row in m.chunks_exact(c) {
+            add_run(acc, row);
+        }
+    }
+}
+
+dispatch_avx512! {
+    /// `out = dy * (y > 0)`.
+    fn relu_grad_run(dy: &[f32], y: &[f32], out: &mut [f32]) => relu_grad_impl
+}
+
+#[inline(always)]
+fn relu_grad_impl(dy: &[f32], y: &[f32], out: &mut [f32]) {
+    for ((o, &d), &y) in out.iter_mut().zip(dy).zip(y) {
+        *o = if y > 0.0 { d } else { 0.0 };
+    }
+}
+
+/// Relu's gradient `dy * (y > 0)` from `(dy, y)` with `y = relu(..)`, split over the rayon
+/// pool (the fused conv layer's backward pass; the generic element-wise op is serial).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReluGradPar;
+
+impl OpDef for ReluGradPar {
+    fn kind(&self) -> &'static str {
+        "ReluGrad"
+    }
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        if i.len() != 2 || !i[0].shape.compatible(&i[1].shape) {
+            return Err("takes (dy, y) of one shape".into());
+        }
+        expect_f32("ReluGrad", i[0])?;
+        expect_f32("ReluGrad", i[1])?;
+        Ok(Some(i[0].clone()))
+    }
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
+        let (dy, y) = (inputs[0].f32(), inputs[1].f32());
+        if dy.shape() != y.shape() {
+            return Err(format!("dy {:?} vs y {:?}", dy.shape(), y.shape()));
+        }
+        let (dy, y) = (dy.as_standard_layout(), y.as_standard_layout());
+        let (dy, y) = (
+            dy.as_slice().expect("standard layout"),
+            y.as_slice().expect("standard layout"),
+        );
+        let o = out.f32_buffer(inputs[0].shape());
+        let o = o.as_slice_mut().expect("buffers are contiguous");
+        let chunk = PAR_MIN_ELEMS.max(o.len().div_ceil(4 * rayon::current_num_threads()));
+        if o.len() <= chunk {
+            relu_grad_run(dy, y, o);
             return Ok(());
         }
-        for row in dy.as_slice().expect("standard layout").chunks_exact(c) {
-            o.iter_mut().zip(row).for_each(|(o, &v)| *o += v);
-        }
+        o.par_chunks_mut(chunk).enumerate().for_each(|(t, oc)| {
+            let r = t * chunk..t * chunk + oc.len();
+            relu_grad_run(&dy[r.clone()], &y[r], oc)
+        });
         Ok(())
     }
 }

@@ -122,6 +122,7 @@ op_set! {
     Conv2DBackpropFilter(conv::Conv2DBackpropFilter),
     BiasAdd(conv::BiasAdd),
     BiasAddGrad(conv::BiasAddGrad),
+    ReluGradPar(conv::ReluGradPar),
     Invalid(conv::Invalid),
     MaxPool(pool::MaxPool),
     MaxPoolGrad(pool::MaxPoolGrad),

@@ -193,16 +193,64 @@ fn pool_image_impl(xi: &[f32], g: &Geom, oi: &mut [f32]) {
             dst.fill(f32::NEG_INFINITY);
             for iy in y0..y1 {
                 for ix in x0..x1 {
-                    let src = &xi[(iy * g.w + ix) * c..][..c];
-                    for (d, &v) in dst.iter_mut().zip(src) {
-                        // NaN propagates like TF.
-                        if v > *d || v.is_nan() {
-                            *d = v;
-                        }
-                    }
+                    max_run(dst, &xi[(iy * g.w + ix) * c..][..c]);
                 }
             }
         }
+    }
+}
+
+/// Lanes per fixed-size block (one AVX-512 register).
+const W: usize = 16;
+
+/// `dst = max(dst, src)` element-wise; NaN propagates like TF.
+#[inline(always)]
+fn max_run(dst: &mut [f32], src: &[f32]) {
+    #[inline(always)]
+    fn one(d: &mut f32, v: f32) {
+        if v > *d || v.is_nan() {
+            *d = v;
+        }
+    }
+    let mut d = dst.chunks_exact_mut(W);
+    let mut s = src.chunks_exact(W);
+    for (d, s) in (&mut d).zip(&mut s) {
+        let d: &mut [f32; W] = d.try_into().expect("W lanes");
+        let s: &[f32; W] = s.try_into().expect("W lanes");
+        for j in 0..W {
+            one(&mut d[j], s[j]);
+        }
+    }
+    for (d, &v) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        one(d, v);
+    }
+}
+
+/// One window position of the pool gradient: where `x == y` the position takes what is left
+/// of `dy` in `rem` (all of it for the first hit, 0 for later ties); `ADD` accumulates into
+/// `dst` (overlapping windows) instead of assigning.
+#[inline(always)]
+fn grad_run<const ADD: bool>(dst: &mut [f32], x: &[f32], y: &[f32], rem: &mut [f32]) {
+    #[inline(always)]
+    fn one<const ADD: bool>(d: &mut f32, x: f32, y: f32, r: &mut f32) {
+        let hit = x == y;
+        let v = if hit { *r } else { 0.0 };
+        *d = if ADD { *d + v } else { v };
+        *r = if hit { 0.0 } else { *r };
+    }
+    let n = dst.len();
+    let full = n / W * W;
+    for b in (0..full).step_by(W) {
+        let d: &mut [f32; W] = (&mut dst[b..b + W]).try_into().expect("W lanes");
+        let xs: &[f32; W] = x[b..b + W].try_into().expect("W lanes");
+        let ys: &[f32; W] = y[b..b + W].try_into().expect("W lanes");
+        let r: &mut [f32; W] = (&mut rem[b..b + W]).try_into().expect("W lanes");
+        for j in 0..W {
+            one::<ADD>(&mut d[j], xs[j], ys[j], &mut r[j]);
+        }
+    }
+    for j in full..n {
+        one::<ADD>(&mut dst[j], x[j], y[j], &mut rem[j]);
     }
 }
 
@@ -214,8 +262,22 @@ dispatch_avx512! {
 #[inline(always)]
 fn pool_grad_image_impl(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, di: &mut [f32]) {
     let c = g.c;
-    di.fill(0.0);
-    let mut taken = [false; CB];
+    // Windows that tile the input (stride = window, no padding before) touch each input
+    // position at most once: assign instead of accumulating, and zero only what no window
+    // covers.
+    let tiles = g.sh == g.kh && g.sw == g.kw && g.pt == 0 && g.pl == 0;
+    if tiles {
+        let (hy, wx) = ((g.oh * g.kh).min(g.h), (g.ow * g.kw).min(g.w));
+        di[hy * g.w * c..].fill(0.0);
+        if wx < g.w {
+            for row in di[..hy * g.w * c].chunks_exact_mut(g.w * c) {
+                row[wx * c..].fill(0.0);
+            }
+        }
+    } else {
+        di.fill(0.0);
+    }
+    let mut rem = [0f32; CB];
     for oy in 0..g.oh {
         let (y0, y1) = window(oy, g.sh, g.pt, g.kh, g.h);
         for ox in 0..g.ow {
@@ -223,20 +285,18 @@ fn pool_grad_image_impl(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, di: &mut 
             let at = (oy * g.ow + ox) * c;
             for cb in (0..c).step_by(CB) {
                 let nc = CB.min(c - cb);
-                let taken = &mut taken[..nc];
-                taken.fill(false);
                 let yv = &yi[at + cb..][..nc];
-                let dv = &dyi[at + cb..][..nc];
+                let rem = &mut rem[..nc];
+                rem.copy_from_slice(&dyi[at + cb..][..nc]);
                 for iy in y0..y1 {
                     for ix in x0..x1 {
                         let base = (iy * g.w + ix) * c + cb;
                         let xv = &xi[base..base + nc];
                         let dst = &mut di[base..base + nc];
-                        for j in 0..nc {
-                            // The first position equal to the max takes the gradient.
-                            let hit = xv[j] == yv[j] && !taken[j];
-                            dst[j] += if hit { dv[j] } else { 0.0 };
-                            taken[j] |= hit;
+                        if tiles {
+                            grad_run::<false>(dst, xv, yv, rem);
+                        } else {
+                            grad_run::<true>(dst, xv, yv, rem);
                         }
                     }
                 }
