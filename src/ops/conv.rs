@@ -205,8 +205,8 @@ fn copy_run(dst: &mut [f32], src: &[f32]) {
     match n {
         0 => {}
         1..=3 => {
-            for i in 0..n {
-                dst[i] = src[i];
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = v;
             }
         }
         4..=8 => two::<4>(dst, src),
