@@ -9,7 +9,11 @@ fn main() {
     let xs = ndarray::Array4::<f32>::from_shape_fn((64, 40, 40, 16), |(a, b, c, d)| {
         ((a * 7 + b * 3 + c * 5 + d * 11) % 17) as f32
     });
-    let fetch = if std::env::args().nth(1).as_deref() == Some("grad") { gx.op() } else { y.op() };
+    let fetch = if std::env::args().nth(1).as_deref() == Some("grad") {
+        gx.op()
+    } else {
+        y.op()
+    };
     let mut best = f64::MAX;
     for _ in 0..200 {
         let t = std::time::Instant::now();
