@@ -1,5 +1,5 @@
-//! Times the reference MTFL CNN's conv stack at batch 64: forward, and forward + backward
-//! (gradients of every conv kernel and bias). `cargo run --release --example conv_bench`.
+//! Times the reference MTFL CNN at batch 64: the conv stack's forward pass, the whole
+//! network's forward + gradients of every variable, and a plain SGD train step. `cargo run --release --example conv_bench`.
 use staticflow::prelude::*;
 use std::time::Instant;
 
@@ -20,7 +20,14 @@ fn main() {
     let h = pool(conv2d_layer(h, 48, [3, 3], s, p, r, "conv2"));
     let h = pool(conv2d_layer(h, 64, [3, 3], s, p, r, "conv3"));
     let h = conv2d_layer(h, 64, [2, 2], s, p, r, "conv4");
-    let loss = l2_loss(h);
+    // The heads of the reference network (nose MSE + pose softmax cross-entropy) on a dense 100.
+    let fc = dense(flatten(h), 100, r, "fc");
+    let nose = dense(fc, 2, Activation::None, "nose");
+    let pose = dense(fc, 5, Activation::None, "pose");
+    let nose_t = g.placeholder("nose_t", [None, Some(2)]);
+    let pose_t = g.placeholder_typed("pose_t", DType::I64, [None]);
+    let loss = reduce_mean_all(square(nose - nose_t))
+        + reduce_mean_all(sparse_softmax_cross_entropy_with_logits(pose_t, pose));
     let vars = g.trainable_variables();
     let grads: Vec<Tensor> = gradients(&[loss], &vars)
         .unwrap()
@@ -29,14 +36,25 @@ fn main() {
         .collect();
     let ops: Vec<Operation> = grads.iter().map(|t| t.op()).collect();
     let bwd = staticflow::group(&g, &ops);
+    let train = GradientDescent::new(0.01).minimize(loss).unwrap();
     let mut sess = Session::new(&g);
     sess.run(&[g.global_variables_initializer().into()], &[])
         .unwrap();
     let xs = ndarray::Array4::<f32>::from_shape_fn((batch, 40, 40, 3), |(a, b, c, d)| {
         ((a * 7 + b * 3 + c * 5 + d) % 17) as f32 / 17.0
     });
-    let feeds = [(x, (&xs).into())];
-    for (label, fetch) in [("forward", Fetch::Op(h.op())), ("fwd+bwd", Fetch::Op(bwd))] {
+    let nt = ndarray::Array2::<f32>::from_elem((batch, 2), 0.5);
+    let pt = ndarray::Array1::<i64>::from_shape_fn(batch, |i| (i % 5) as i64);
+    let feeds = [
+        (x, (&xs).into()),
+        (nose_t, (&nt).into()),
+        (pose_t, (&pt).into()),
+    ];
+    for (label, fetch) in [
+        ("conv stack forward", Fetch::Op(h.op())),
+        ("whole net forward + all gradients", Fetch::Op(bwd)),
+        ("train step (SGD)", Fetch::Op(train)),
+    ] {
         for _ in 0..5 {
             sess.run(&[fetch], &feeds).unwrap();
         }

@@ -427,6 +427,12 @@ fn static_shapes_with_unknown_batch() {
     let d = g.placeholder("d", [None, Some(7)]);
     let y = dense(d, 100, Activation::Relu, "fc");
     assert_eq!(y.shape(), Shape(vec![None, Some(100)]));
+    let y = dense(flatten(h), 100, Activation::Relu, "fc_on_conv");
+    assert_eq!(y.shape(), Shape(vec![None, Some(100)]));
+    assert_eq!(
+        g.tensor_by_name("fc_on_conv/kernel").unwrap().shape(),
+        Shape::known(&[5 * 5 * 64, 100])
+    );
     // Unknown spatial size stays unknown.
     let u = g.placeholder("u", [None, None, Some(9), Some(3)]);
     let y = conv2d_layer(u, 4, [3, 3], [2, 2], Padding::Same, Activation::None, "cu");
