@@ -256,7 +256,10 @@ impl Graph {
             &[],
             Some(name),
         );
+        // The initializer lives under the variable's full name (`dense/kernel/Assign`), not
+        // under the current scope again (`dense/dense/kernel/Assign`).
         let scope = var.name();
+        let _top = self.top_level();
         let _s = self.name_scope(&scope);
         let seed = self.next_op_seed();
         let value = self.add_named(Fill { init, seed }, &[], Some("initial_value"));
