@@ -19,6 +19,7 @@ pub mod gemm;
 pub mod init;
 pub mod matmul;
 pub mod nn;
+pub mod random;
 pub mod reduce;
 pub mod schedule;
 pub mod state;
@@ -140,6 +141,7 @@ op_set! {
     SoftmaxCrossEntropyWithLogits(nn::SoftmaxCrossEntropyWithLogits),
     SparseSoftmaxCrossEntropyWithLogits(nn::SparseSoftmaxCrossEntropyWithLogits),
     SparseXentGrad(nn::SparseXentGrad),
+    DropoutMask(random::DropoutMask),
     ApplyMomentum(apply::ApplyMomentum),
     ApplyAdam(apply::ApplyAdam),
     ApplyAdagrad(apply::ApplyAdagrad),
