@@ -52,5 +52,7 @@ fn initializer_nodes_sit_under_their_variable_once() {
     let v = g.variable("shared/w/m", init::zeros(&[2]));
     assert_eq!(v.name(), "Adam/shared/w/m");
     assert!(g.tensor_by_name("Adam/shared/w/m/initial_value").is_some());
-    assert!(g.tensor_by_name("Adam/Adam/shared/w/m/initial_value").is_none());
+    assert!(g
+        .tensor_by_name("Adam/Adam/shared/w/m/initial_value")
+        .is_none());
 }
