@@ -4,7 +4,7 @@
 //! cargo run --release --example face_landmarks -- [--steps 1000] [--weighting fixed|uncertainty|dwa|alternate|all]
 //!     [--heads nose,pose[,left_eye,right_eye,mouth_left,mouth_right,gender,smile,glasses]]
 //!     [--data DIR] [--seed 0] [--batch 64] [--lr 0.001] [--input-scaling standardize|unit]
-//!     [--label-scaling on|off] [--grid face_landmarks_grid.png]
+//!     [--label-scaling on|off] [--augment flip|none] [--grid face_landmarks_grid.png]
 //! ```
 //!
 //! Network: 40x40x3 input; conv 16 5x5 same relu, maxpool 2; conv 48 3x3 relu, maxpool 2;
@@ -40,6 +40,7 @@ struct Args {
     lr: f32,
     input_scaling: String,
     label_scaling: bool,
+    augment: String,
     grid: PathBuf,
 }
 
@@ -55,6 +56,7 @@ impl Default for Args {
             lr: 1e-3,
             input_scaling: "standardize".into(),
             label_scaling: true,
+            augment: "flip".into(),
             grid: PathBuf::from("face_landmarks_grid.png"),
         }
     }
@@ -62,7 +64,7 @@ impl Default for Args {
 
 const USAGE: &str = "usage: face_landmarks [--steps N] [--weighting fixed|uncertainty|dwa|alternate|all] \
 [--heads nose,pose,...] [--data DIR] [--seed S] [--batch B] [--lr LR] \
-[--input-scaling standardize|unit] [--label-scaling on|off] [--grid FILE.png]";
+[--input-scaling standardize|unit] [--label-scaling on|off] [--augment flip|none] [--grid FILE.png]";
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args::default();
@@ -72,7 +74,9 @@ fn parse_args() -> Result<Args, String> {
             println!("{USAGE}");
             std::process::exit(0);
         }
-        let v = it.next().ok_or_else(|| format!("{k} needs a value\n{USAGE}"))?;
+        let v = it
+            .next()
+            .ok_or_else(|| format!("{k} needs a value\n{USAGE}"))?;
         let num = |what: &str| format!("{k}: expected {what}, got `{v}`");
         match k.as_str() {
             "--steps" => a.steps = v.parse().map_err(|_| num("an integer"))?,
@@ -85,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
             "--input-scaling" => a.input_scaling = v,
             "--label-scaling" => a.label_scaling = v == "on",
             "--grid" => a.grid = PathBuf::from(v),
+            "--augment" => a.augment = v,
             _ => return Err(format!("unknown option {k}\n{USAGE}")),
         }
     }
@@ -108,52 +113,91 @@ fn task_of(name: &str) -> Option<Task> {
         .map(Task::Attribute)
 }
 
-/// Labels of every task for a split, keyed by head name.
-fn labels(split: &mtfl::MtflSplit, tasks: &[(String, Task)]) -> Vec<(String, Label)> {
-    tasks
-        .iter()
-        .map(|(name, t)| {
-            let l = match t {
-                Task::Landmark(k) => Label::F32(split.landmark(*k)),
-                Task::Attribute(k) => Label::I64(split.attribute(*k)),
-            };
-            (format!("head_{name}"), l)
-        })
-        .collect()
-}
-
-#[derive(Clone, Debug)]
-enum Label {
-    F32(Array2<f32>),
-    I64(Array1<i64>),
-}
-
+/// A split's arrays and the tasks to feed.
 struct Split {
     images: Array4<f32>,
-    labels: Vec<(String, Label)>,
+    landmarks: Array3<f32>,
+    attributes: Array2<i64>,
+    tasks: Vec<(String, Task)>,
 }
 
+/// Mirror image of landmark `k` (left and right swap).
+const MIRROR: [usize; 5] = [1, 0, 2, 4, 3];
+
 impl Split {
-    fn batch(&self, idx: &[usize]) -> Batch {
-        let mut b = Batch::new().feature("x", self.images.select(Axis(0), idx));
-        for (name, l) in &self.labels {
-            b = match l {
-                Label::F32(a) => b.label(name, a.select(Axis(0), idx)),
-                Label::I64(a) => b.label(name, a.select(Axis(0), idx)),
+    fn new(s: &mtfl::MtflSplit, tasks: &[(String, Task)]) -> Self {
+        Split {
+            images: s.images.clone(),
+            landmarks: s.landmarks.clone(),
+            attributes: s.attributes.clone(),
+            tasks: tasks.to_vec(),
+        }
+    }
+
+    /// Labels of a task for the given examples, mirrored where `flip` says so.
+    fn batch(&self, idx: &[usize], flip: &[bool]) -> Batch {
+        let mut x = self.images.select(Axis(0), idx);
+        for (i, f) in flip.iter().enumerate() {
+            if *f {
+                let row = x.slice(s![i, .., ..;-1, ..]).to_owned();
+                x.index_axis_mut(Axis(0), i).assign(&row);
+            }
+        }
+        let mut b = Batch::new().feature("x", x);
+        let fl = |i: usize| flip.get(i).copied().unwrap_or(false);
+        for (name, t) in &self.tasks {
+            let hn = format!("head_{name}");
+            b = match t {
+                Task::Landmark(k) => {
+                    let y = Array2::from_shape_fn((idx.len(), 2), |(i, c)| {
+                        if fl(i) {
+                            let v = self.landmarks[[idx[i], MIRROR[*k], c]];
+                            if c == 0 {
+                                1.0 - v
+                            } else {
+                                v
+                            }
+                        } else {
+                            self.landmarks[[idx[i], *k, c]]
+                        }
+                    });
+                    b.label(&hn, y)
+                }
+                Task::Attribute(k) => {
+                    let y = Array1::from_shape_fn(idx.len(), |i| {
+                        let v = self.attributes[[idx[i], *k]];
+                        if fl(i) && *k == 3 {
+                            4 - v
+                        } else {
+                            v
+                        }
+                    });
+                    b.label(&hn, y)
+                }
             };
         }
         b
     }
 }
 
-/// Shuffled, repeated, batched training input with the next batch prefetched.
-fn train_input(data: Arc<Split>, batch: usize, seed: u64) -> Dataset<Batch> {
+/// Shuffled, repeated, batched training input (optionally with random horizontal flips)
+/// with the next batch prefetched.
+fn train_input(data: Arc<Split>, batch: usize, seed: u64, flip: bool) -> Dataset<Batch> {
+    use rand::{Rng, SeedableRng};
     let n = data.images.len_of(Axis(0));
+    let rng = std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(seed ^ 0xF11F));
     Dataset::from_vec((0..n).collect::<Vec<usize>>())
         .shuffle(n, seed)
         .repeat(None)
         .batch(batch, true)
-        .map_sequential(move |idx: Array1<usize>| Ok(data.batch(idx.as_slice().unwrap_or(&[]))))
+        .map_sequential(move |idx: Array1<usize>| {
+            let idx = idx.to_vec();
+            let flips: Vec<bool> = match (flip, rng.lock()) {
+                (true, Ok(mut r)) => idx.iter().map(|_| r.gen_bool(0.5)).collect(),
+                _ => vec![],
+            };
+            Ok(data.batch(&idx, &flips))
+        })
         .prefetch(2)
 }
 
@@ -162,7 +206,7 @@ fn eval_input(data: Arc<Split>, batch: usize) -> Dataset<Batch> {
     let n = data.images.len_of(Axis(0));
     Dataset::from_vec((0..n).collect::<Vec<usize>>())
         .batch(batch, false)
-        .map_sequential(move |idx: Array1<usize>| Ok(data.batch(idx.as_slice().unwrap_or(&[]))))
+        .map_sequential(move |idx: Array1<usize>| Ok(data.batch(&idx.to_vec(), &[])))
 }
 
 /// Result of one training run.
@@ -209,17 +253,42 @@ fn train_once(
     };
     let same = Padding::Same;
     let pool = |t| max_pool2d(t, [2, 2], [2, 2], Padding::Valid);
-    let h = pool(conv2d_layer(h, 16, [5, 5], [1, 1], same, Activation::Relu, "conv1"));
-    let h = pool(conv2d_layer(h, 48, [3, 3], [1, 1], same, Activation::Relu, "conv2"));
-    let h = pool(conv2d_layer(h, 64, [3, 3], [1, 1], same, Activation::Relu, "conv3"));
+    let h = pool(conv2d_layer(
+        h,
+        16,
+        [5, 5],
+        [1, 1],
+        same,
+        Activation::Relu,
+        "conv1",
+    ));
+    let h = pool(conv2d_layer(
+        h,
+        48,
+        [3, 3],
+        [1, 1],
+        same,
+        Activation::Relu,
+        "conv2",
+    ));
+    let h = pool(conv2d_layer(
+        h,
+        64,
+        [3, 3],
+        [1, 1],
+        same,
+        Activation::Relu,
+        "conv3",
+    ));
     let h = conv2d_layer(h, 64, [2, 2], [1, 1], same, Activation::Relu, "conv4");
     let h = dense(flatten(h), 100, Activation::Relu, "fc");
 
     let mut heads: Vec<Box<dyn Head>> = Vec::new();
-    for ((name, t), (_, l)) in tasks.iter().zip(&train.labels) {
+    for (name, t) in tasks {
         let hn = format!("head_{name}");
-        heads.push(match (t, l) {
-            (Task::Landmark(_), Label::F32(y)) => {
+        heads.push(match t {
+            Task::Landmark(k) => {
+                let y = train.landmarks.index_axis(Axis(1), *k);
                 let mut head = RegressionHead::new(&hn, 2);
                 if args.label_scaling {
                     let m = y.mean_axis(Axis(0)).expect("non-empty");
@@ -228,10 +297,7 @@ fn train_once(
                 }
                 Box::new(head)
             }
-            (Task::Attribute(k), _) => {
-                Box::new(MultiClassHead::new(&hn, mtfl::ATTRIBUTE_CLASSES[*k]))
-            }
-            _ => unreachable!("labels follow tasks"),
+            Task::Attribute(k) => Box::new(MultiClassHead::new(&hn, mtfl::ATTRIBUTE_CLASSES[*k])),
         });
     }
     let logits: Vec<Tensor> = heads
@@ -247,16 +313,22 @@ fn train_once(
         .collect();
     let w: Weighting = weighting.parse()?;
     let opt = Adam::new(args.lr);
-    let spec = MultiHead::new(heads)
-        .with_weighting(w)
-        .create_spec(&logits, Mode::Train, Some(&opt))?;
+    let spec =
+        MultiHead::new(heads)
+            .with_weighting(w)
+            .create_spec(&logits, Mode::Train, Some(&opt))?;
     let mut est = Estimator::new(&g, &[("x", x)], spec)?;
-    let input = train_input(Arc::clone(train), args.batch, args.seed);
+    let input = train_input(
+        Arc::clone(train),
+        args.batch,
+        args.seed,
+        args.augment == "flip",
+    );
     let report = est.train(input.iter(), args.steps)?;
     let metrics = est.evaluate(eval_input(Arc::clone(test), 500).iter())?;
     let weights = est.head_weights()?;
     let grid: Vec<usize> = (0..16).collect();
-    let predictions = est.predict(std::iter::once(Ok(test.batch(&grid))))?;
+    let predictions = est.predict(std::iter::once(Ok(test.batch(&grid, &[]))))?;
     Ok(Run {
         weighting: weighting.to_string(),
         metrics,
@@ -320,14 +392,8 @@ fn run(args: &Args) -> staticflow::Result<()> {
         images_per_s
     );
     let stats = channel_stats(&tr.images);
-    let train = Arc::new(Split {
-        labels: labels(&tr, &tasks),
-        images: tr.images,
-    });
-    let test = Arc::new(Split {
-        labels: labels(&te, &tasks),
-        images: te.images.clone(),
-    });
+    let train = Arc::new(Split::new(&tr, &tasks));
+    let test = Arc::new(Split::new(&te, &tasks));
 
     let strategies: Vec<String> = if args.weighting == "all" {
         ["fixed", "uncertainty", "dwa", "alternate"]
@@ -360,7 +426,9 @@ fn run(args: &Args) -> staticflow::Result<()> {
     }
     if runs.len() > 1 {
         println!();
-        println!("| weighting | loss | rmse/head_nose | accuracy/head_pose | steps/s | final weights |");
+        println!(
+            "| weighting | loss | rmse/head_nose | accuracy/head_pose | steps/s | final weights |"
+        );
         println!("|---|---|---|---|---|---|");
         for r in &runs {
             let m = |k: &str| {
@@ -438,8 +506,13 @@ fn write_grid(
         let face: Array3<f32> = test.images.slice(s![i, .., .., ..]).to_owned();
         for y in 0..CELL {
             for x in 0..CELL {
-                let p = |c: usize| (face[[y / S, x / S, c]] * 255.0).round().clamp(0.0, 255.0) as u8;
-                img.put_pixel((ox + x) as u32, (oy + y) as u32, image::Rgb([p(0), p(1), p(2)]));
+                let p =
+                    |c: usize| (face[[y / S, x / S, c]] * 255.0).round().clamp(0.0, 255.0) as u8;
+                img.put_pixel(
+                    (ox + x) as u32,
+                    (oy + y) as u32,
+                    image::Rgb([p(0), p(1), p(2)]),
+                );
             }
         }
         for k in 0..5 {
@@ -456,8 +529,7 @@ fn write_grid(
         };
         draw_text(&mut img, ox + 3, oy + CELL + 6, &text, 2, [0, 0, 0]);
     }
-    img.save(path)
-        .map_err(|e| staticflow::Error::io(path, e))
+    img.save(path).map_err(|e| staticflow::Error::io(path, e))
 }
 
 const POSE_SHORT: [&str; 5] = ["LPROF", "LEFT", "FRONT", "RIGHT", "RPROF"];
@@ -468,7 +540,11 @@ fn mark(img: &mut image::RgbImage, ox: usize, oy: usize, cell: usize, x: f32, y:
     for d in -3i64..=3 {
         for (px, py) in [(cx + d, cy), (cx, cy + d)] {
             if (0..cell as i64).contains(&px) && (0..cell as i64).contains(&py) {
-                img.put_pixel((ox as i64 + px) as u32, (oy as i64 + py) as u32, image::Rgb(c));
+                img.put_pixel(
+                    (ox as i64 + px) as u32,
+                    (oy as i64 + py) as u32,
+                    image::Rgb(c),
+                );
             }
         }
     }
@@ -494,7 +570,14 @@ fn glyph(c: char) -> [u8; 5] {
     }
 }
 
-fn draw_text(img: &mut image::RgbImage, x0: usize, y0: usize, text: &str, scale: usize, c: [u8; 3]) {
+fn draw_text(
+    img: &mut image::RgbImage,
+    x0: usize,
+    y0: usize,
+    text: &str,
+    scale: usize,
+    c: [u8; 3],
+) {
     for (k, ch) in text.chars().enumerate() {
         let g = glyph(ch);
         for (row, bits) in g.iter().enumerate() {
