@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --example face_landmarks -- [--steps 1000] [--weighting fixed|uncertainty|dwa|alternate|all]
 //!     [--heads nose,pose[,left_eye,right_eye,mouth_left,mouth_right,gender,smile,glasses]]
-//!     [--data DIR] [--seed 0] [--batch 64] [--lr 0.001] [--input-scaling standardize|unit]
+//!     [--data DIR] [--seed 0] [--batch 64] [--lr 0.001] [--input-scaling standardize|per_image|unit]
 //!     [--label-scaling on|off] [--augment flip|none] [--grid face_landmarks_grid.png]
 //! ```
 //!
@@ -18,11 +18,10 @@ use ndarray::{s, Array1, Array2, Array3, Array4, Axis};
 use staticflow::data::image::{ImageOptions, OnError};
 use staticflow::data::{mtfl, Dataset};
 use staticflow::heads::{
-    Batch, Estimator, Head, Mode, MultiClassHead, MultiHead, RegressionHead, Weighting,
+    Batch, Estimator, Head, MultiClassHead, MultiHead, RegressionHead, Weighting,
 };
-use staticflow::layers::{conv2d_layer, dense, Activation};
+use staticflow::models::face_landmarks;
 use staticflow::prelude::*;
-use staticflow::{flatten, max_pool2d, Padding};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -64,7 +63,7 @@ impl Default for Args {
 
 const USAGE: &str = "usage: face_landmarks [--steps N] [--weighting fixed|uncertainty|dwa|alternate|all] \
 [--heads nose,pose,...] [--data DIR] [--seed S] [--batch B] [--lr LR] \
-[--input-scaling standardize|unit] [--label-scaling on|off] [--augment flip|none] [--grid FILE.png]";
+[--input-scaling standardize|per_image|unit] [--label-scaling on|off] [--augment flip|none] [--grid FILE.png]";
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args::default();
@@ -218,6 +217,18 @@ struct Run {
     predictions: BTreeMap<String, Value>,
 }
 
+/// `tf.image.per_image_standardization`: each image minus its mean, divided by
+/// `max(std, 1/sqrt(pixels))`.
+fn per_image_standardization(images: &mut Array4<f32>) {
+    for mut im in images.outer_iter_mut() {
+        let n = im.len() as f32;
+        let mean = im.sum() / n;
+        let var = im.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+        let sd = var.sqrt().max(1.0 / n.sqrt());
+        im.mapv_inplace(|v| (v - mean) / sd);
+    }
+}
+
 /// Per-channel mean and std of the training images (for input standardisation).
 fn channel_stats(images: &Array4<f32>) -> (Vec<f32>, Vec<f32>) {
     let flat = images
@@ -239,50 +250,6 @@ fn train_once(
     input_stats: &(Vec<f32>, Vec<f32>),
 ) -> staticflow::Result<Run> {
     let g = Graph::with_seed(args.seed);
-    let x = g.placeholder("x", &[None, Some(40), Some(40), Some(3)]);
-    // Input scaling: `unit` feeds [0, 1] pixels as they are; `standardize` subtracts the
-    // training set's per-channel mean and divides by its std.
-    let h = if args.input_scaling == "standardize" {
-        let m = ndarray::Array4::from_shape_vec((1, 1, 1, 3), input_stats.0.clone())
-            .expect("3 channels");
-        let s = ndarray::Array4::from_shape_vec((1, 1, 1, 3), input_stats.1.clone())
-            .expect("3 channels");
-        (x - g.constant(m).named("input_mean")) / g.constant(s).named("input_std")
-    } else {
-        x
-    };
-    let same = Padding::Same;
-    let pool = |t| max_pool2d(t, [2, 2], [2, 2], Padding::Valid);
-    let h = pool(conv2d_layer(
-        h,
-        16,
-        [5, 5],
-        [1, 1],
-        same,
-        Activation::Relu,
-        "conv1",
-    ));
-    let h = pool(conv2d_layer(
-        h,
-        48,
-        [3, 3],
-        [1, 1],
-        same,
-        Activation::Relu,
-        "conv2",
-    ));
-    let h = pool(conv2d_layer(
-        h,
-        64,
-        [3, 3],
-        [1, 1],
-        same,
-        Activation::Relu,
-        "conv3",
-    ));
-    let h = conv2d_layer(h, 64, [2, 2], [1, 1], same, Activation::Relu, "conv4");
-    let h = dense(flatten(h), 100, Activation::Relu, "fc");
-
     let mut heads: Vec<Box<dyn Head>> = Vec::new();
     for (name, t) in tasks {
         let hn = format!("head_{name}");
@@ -300,23 +267,18 @@ fn train_once(
             Task::Attribute(k) => Box::new(MultiClassHead::new(&hn, mtfl::ATTRIBUTE_CLASSES[*k])),
         });
     }
-    let logits: Vec<Tensor> = heads
-        .iter()
-        .map(|hd| {
-            dense(
-                h,
-                hd.logits_dimension(),
-                Activation::None,
-                &format!("{}_logits", hd.name()),
-            )
-        })
-        .collect();
     let w: Weighting = weighting.parse()?;
     let opt = Adam::new(args.lr);
-    let spec =
-        MultiHead::new(heads)
-            .with_weighting(w)
-            .create_spec(&logits, Mode::Train, Some(&opt))?;
+    // Input scaling: `standardize` subtracts the training set's per-channel mean and divides
+    // by its std in the graph; `unit` and `per_image` feed the arrays as they are.
+    let stats = (args.input_scaling == "standardize")
+        .then(|| (input_stats.0.as_slice(), input_stats.1.as_slice()));
+    let (x, spec) = face_landmarks::build(
+        &g,
+        MultiHead::new(heads).with_weighting(w),
+        stats,
+        Some(&opt),
+    )?;
     let mut est = Estimator::new(&g, &[("x", x)], spec)?;
     let input = train_input(
         Arc::clone(train),
@@ -392,8 +354,13 @@ fn run(args: &Args) -> staticflow::Result<()> {
         images_per_s
     );
     let stats = channel_stats(&tr.images);
-    let train = Arc::new(Split::new(&tr, &tasks));
-    let test = Arc::new(Split::new(&te, &tasks));
+    let mut train = Split::new(&tr, &tasks);
+    let mut test = Split::new(&te, &tasks);
+    if args.input_scaling == "per_image" {
+        per_image_standardization(&mut train.images);
+        per_image_standardization(&mut test.images);
+    }
+    let (train, test) = (Arc::new(train), Arc::new(test));
 
     let strategies: Vec<String> = if args.weighting == "all" {
         ["fixed", "uncertainty", "dwa", "alternate"]

@@ -20,8 +20,8 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 #[test]
 fn regression_and_classification_losses_and_metrics() {
     let g = Graph::new();
-    let la = g.placeholder("logits_a", &[None, Some(2)]);
-    let lb = g.placeholder("logits_b", &[None, Some(3)]);
+    let la = g.placeholder("logits_a", [None, Some(2)]);
+    let lb = g.placeholder("logits_b", [None, Some(3)]);
     let heads: Vec<Box<dyn Head>> = vec![
         Box::new(RegressionHead::new("head_a", 2)),
         Box::new(MultiClassHead::new("head_b", 3)),
@@ -91,7 +91,7 @@ fn regression_and_classification_losses_and_metrics() {
 #[test]
 fn label_scaling_trains_in_standard_units_and_reports_label_units() {
     let g = Graph::new();
-    let l = g.placeholder("l", &[None, Some(2)]);
+    let l = g.placeholder("l", [None, Some(2)]);
     let head = RegressionHead::new("head_n", 2).with_label_scaling(vec![0.5, 0.4], vec![0.1, 0.2]);
     let spec = MultiHead::new(vec![Box::new(head)])
         .create_spec(&[l], Mode::Eval, None)
@@ -113,7 +113,7 @@ fn label_scaling_trains_in_standard_units_and_reports_label_units() {
 fn uncertainty_weighting_gradients() {
     for (speed, kind_factor) in [(1.0f32, 0.5f64), (10.0, 0.5)] {
         let g = Graph::new();
-        let l = g.placeholder("l", &[None, Some(2)]);
+        let l = g.placeholder("l", [None, Some(2)]);
         let spec = MultiHead::new(vec![Box::new(RegressionHead::new("head_a", 2))])
             .with_weighting(Weighting::Uncertainty { speed })
             .create_spec(&[l], Mode::Eval, None)
@@ -153,7 +153,7 @@ fn uncertainty_weighting_gradients() {
     }
     // Classification uses factor 1: gradient at s = 0 is 0.5 - L.
     let g = Graph::new();
-    let l = g.placeholder("l", &[None, Some(2)]);
+    let l = g.placeholder("l", [None, Some(2)]);
     let spec = MultiHead::new(vec![Box::new(MultiClassHead::new("head_c", 2))])
         .with_weighting("uncertainty".parse().unwrap())
         .create_spec(&[l], Mode::Eval, None)
@@ -221,7 +221,7 @@ fn weighting_names_and_dwa() {
 #[test]
 fn predict_mode_needs_no_labels() {
     let g = Graph::new();
-    let l = g.placeholder("l", &[None, Some(3)]);
+    let l = g.placeholder("l", [None, Some(3)]);
     let spec = MultiClassHead::new("head_p", 3)
         .create_spec(l, Mode::Predict, None)
         .unwrap();
@@ -273,7 +273,7 @@ fn short_training_on_drawn_faces_lowers_the_loss() {
     assert_eq!(data.images.shape(), &[200, 16, 16, 3]);
     for weighting in ["fixed", "uncertainty:10", "alternate", "dwa"] {
         let g = Graph::with_seed(1);
-        let x = g.placeholder("x", &[None, Some(16), Some(16), Some(3)]);
+        let x = g.placeholder("x", [None, Some(16), Some(16), Some(3)]);
         let w1 = g.variable("fc/w", init::glorot_uniform(&[768, 64]));
         let b1 = g.variable("fc/b", init::zeros(&[64]));
         let h = relu(matmul(flatten(x - 0.5), w1) + b1);

@@ -231,7 +231,7 @@ impl Head for RegressionHead {
         TaskKind::Regression
     }
     fn label_placeholder<'g>(&self, g: &'g Graph) -> Tensor<'g> {
-        g.placeholder("labels", &[None, Some(self.label_dimension)])
+        g.placeholder("labels", [None, Some(self.label_dimension)])
     }
     fn loss<'g>(&self, logits: Tensor<'g>, labels: Tensor<'g>) -> Tensor<'g> {
         match self.scaling(logits.graph()) {
@@ -297,7 +297,7 @@ impl Head for MultiClassHead {
         TaskKind::Classification
     }
     fn label_placeholder<'g>(&self, g: &'g Graph) -> Tensor<'g> {
-        g.placeholder_typed("labels", DType::I64, &[None])
+        g.placeholder_typed("labels", DType::I64, [None])
     }
     fn loss<'g>(&self, logits: Tensor<'g>, labels: Tensor<'g>) -> Tensor<'g> {
         reduce_mean_all(sparse_softmax_cross_entropy_with_logits(labels, logits))

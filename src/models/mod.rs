@@ -1,3 +1,4 @@
 //! Small reference models shared by the examples, benchmarks and tests.
 
+pub mod face_landmarks;
 pub mod toy;
