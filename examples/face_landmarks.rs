@@ -53,7 +53,7 @@ impl Default for Args {
             seed: 0,
             batch: 64,
             lr: 1e-3,
-            input_scaling: "standardize".into(),
+            input_scaling: "per_image".into(),
             label_scaling: true,
             augment: "flip".into(),
             grid: PathBuf::from("face_landmarks_grid.png"),
