@@ -17,7 +17,29 @@ const SMALL_THRESHOLD: usize = 8 * 1024;
 /// any strides (pass `.t()` views for transposes).
 ///
 /// Panics if the shapes do not fit (callers check shapes first: this is never user input).
-pub fn sgemm(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, accumulate: bool) {
+pub fn sgemm(a: ArrayView2<f32>, b: ArrayView2<f32>, c: ArrayViewMut2<f32>, accumulate: bool) {
+    sgemm_impl(a, b, c, accumulate, true)
+}
+
+/// Like [`sgemm`], but always on the calling thread: for medium products issued many times
+/// in a sequence (an RNN's per-step recurrent product), where handing each one to the
+/// rayon pool costs a thread wake-up per call.
+pub fn sgemm_serial(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    c: ArrayViewMut2<f32>,
+    accumulate: bool,
+) {
+    sgemm_impl(a, b, c, accumulate, false)
+}
+
+fn sgemm_impl(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    mut c: ArrayViewMut2<f32>,
+    accumulate: bool,
+    parallel_ok: bool,
+) {
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
     assert!(
@@ -38,7 +60,7 @@ pub fn sgemm(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, 
         small_gemm(a, b, c, accumulate);
         return;
     }
-    let par = if m * n * k >= PARALLEL_THRESHOLD {
+    let par = if parallel_ok && m * n * k >= PARALLEL_THRESHOLD {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None
