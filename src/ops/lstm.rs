@@ -183,6 +183,82 @@ fn tanh(x: f32) -> f32 {
     1.0 - 2.0 / (1.0 + exp_approx(2.0 * x))
 }
 
+/// Instruction sets the element-wise kernels are compiled for; chosen at run time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Isa {
+    Avx512,
+    Avx2,
+    Generic,
+}
+
+impl Isa {
+    fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Generic
+    }
+}
+
+/// Defines `$name(isa, args..)`, which runs the `#[inline(always)]` function `$generic`
+/// compiled for the given instruction set (the same source, so the same results: no FMA
+/// contraction happens without explicit `mul_add`).
+macro_rules! multiversion {
+    ($(#[$doc:meta])* $name:ident => $generic:ident ($($arg:ident : $ty:ty),* $(,)?)) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        fn $name(isa: Isa, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f")]
+                #[allow(clippy::too_many_arguments)]
+                fn avx512($($arg: $ty),*) {
+                    $generic($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                #[allow(clippy::too_many_arguments)]
+                fn avx2($($arg: $ty),*) {
+                    $generic($($arg),*)
+                }
+                match isa {
+                    // SAFETY: `Isa::detect` found these features on this CPU.
+                    Isa::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: as above.
+                    Isa::Avx2 => return unsafe { avx2($($arg),*) },
+                    Isa::Generic => {}
+                }
+            }
+            let _ = isa;
+            $generic($($arg),*)
+        }
+    };
+}
+
+multiversion!(
+    /// [`cell_forward_generic`] for the best instruction set.
+    cell_forward => cell_forward_generic(r: &mut [f32], bias: &[f32], hs: &mut [f32], cs: &mut [f32], h: usize)
+);
+multiversion!(
+    /// [`cell_backward_generic`] for the best instruction set.
+    cell_backward => cell_backward_generic(
+        r: &[f32],
+        dy: &[f32],
+        cprev: &[f32],
+        dh: &mut [f32],
+        dc: &mut [f32],
+        g: &mut [f32],
+        h: usize,
+    )
+);
+
 // ---------------------------------------------------------------------------------------
 // Per-thread scratch
 
@@ -324,6 +400,7 @@ fn forward(
             ArrayViewMut2::from_shape((batch * time, row), &mut *ws).expect("length checked");
         sgemm(x2, wx, ws2.slice_mut(s![.., B_GATES * h..]), false);
     }
+    let isa = Isa::detect();
     with_scratch(2 * batch * h, |scratch| {
         let (hs, cs) = scratch.split_at_mut(batch * h);
         for step in 0..time {
@@ -343,7 +420,7 @@ fn forward(
                 let hrow = &mut hs[bi * h..][..h];
                 let crow = &mut cs[bi * h..][..h];
                 if mask[bi * time + t] != 0.0 {
-                    cell_forward(r, bias, hrow, crow, h);
+                    cell_forward(isa, r, bias, hrow, crow, h);
                 } else {
                     r[..h].fill(0.0);
                     r[B_C * h..][..h].copy_from_slice(crow);
@@ -356,8 +433,8 @@ fn forward(
 
 /// One real step for one sequence: `r` is the workspace row whose gate blocks hold the
 /// pre-activations without bias; `hs`, `cs` the carried state (updated).
-#[inline]
-fn cell_forward(r: &mut [f32], bias: &[f32], hs: &mut [f32], cs: &mut [f32], h: usize) {
+#[inline(always)]
+fn cell_forward_generic(r: &mut [f32], bias: &[f32], hs: &mut [f32], cs: &mut [f32], h: usize) {
     let (out, gates) = r.split_at_mut(B_GATES * h);
     let gates = &mut gates[..4 * h];
     let bias = &bias[..4 * h];
@@ -618,6 +695,7 @@ fn backward(d: Dims, reverse: bool, v: Slices, w: ArrayView2<f32>, packed: &mut 
     let wx = w.slice(s![..input, ..]);
     let wh = w.slice(s![input.., ..]);
     let with_c = v.dy_width == row;
+    let isa = Isa::detect();
     with_scratch(n * 4 * h + n * h + 4 * batch * h, |scratch| {
         let (dg, rest) = scratch.split_at_mut(n * 4 * h);
         let (hprev, rest) = rest.split_at_mut(n * h);
@@ -661,7 +739,7 @@ fn backward(d: Dims, reverse: bool, v: Slices, w: ArrayView2<f32>, packed: &mut 
                         Some(tp) => &v.ws[(bi * time + tp) * row + B_C * h..][..h],
                         None => zeros,
                     };
-                    cell_backward(r, &dyr[..h], cprev, dh, dc, g, h);
+                    cell_backward(isa, r, &dyr[..h], cprev, dh, dc, g, h);
                 } else {
                     g.fill(0.0);
                 }
@@ -726,8 +804,8 @@ fn packed_zero(dx: &mut [f32], dw: &mut [f32], db: &mut [f32]) {
 /// the previous cell state and the carried state gradients `dh`, `dc` (of the state after
 /// this step), writes the gate pre-activation gradients `g` and leaves in `dc` the gradient
 /// of the previous cell state and in `dh` zero (the recurrent product adds to it).
-#[inline]
-fn cell_backward(
+#[inline(always)]
+fn cell_backward_generic(
     r: &[f32],
     dy: &[f32],
     cprev: &[f32],
@@ -888,5 +966,42 @@ mod tests {
         }
         let e = (exp_approx(10.0) - 10f32.exp()).abs() / 10f32.exp();
         assert!(e < 1e-6);
+    }
+
+    #[test]
+    fn every_instruction_set_gives_identical_cells() {
+        let h = 37; // not a multiple of any vector width
+        let mut seed = 1u32;
+        let mut rnd = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 * 6.0 - 3.0
+        };
+        let row: Vec<f32> = (0..WORKSPACE_BLOCKS * h).map(|_| rnd()).collect();
+        let bias: Vec<f32> = (0..4 * h).map(|_| rnd()).collect();
+        let state: Vec<f32> = (0..2 * h).map(|_| rnd()).collect();
+        let grads: Vec<f32> = (0..7 * h).map(|_| rnd()).collect();
+        let run = |isa: Isa| {
+            let (mut r, mut st) = (row.clone(), state.clone());
+            let (hs, cs) = st.split_at_mut(h);
+            cell_forward(isa, &mut r, &bias, hs, cs, h);
+            let (mut gr, mut g) = (grads.clone(), vec![0.0; 4 * h]);
+            let (dy, rest) = gr.split_at_mut(h);
+            let (cprev, rest) = rest.split_at_mut(h);
+            let (dh, dc) = rest.split_at_mut(h);
+            cell_backward(isa, &r, dy, cprev, dh, &mut dc[..h], &mut g, h);
+            (r, st, gr, g)
+        };
+        let want = run(Isa::Generic);
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                assert_eq!(run(Isa::Avx512), want);
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                assert_eq!(run(Isa::Avx2), want);
+            }
+        }
     }
 }
