@@ -13,12 +13,16 @@ pub mod apply;
 pub mod array;
 pub mod binary;
 pub mod concat;
+pub mod conv;
+pub mod debug;
 pub mod gather;
 pub mod gemm;
 pub mod init;
 pub mod lstm;
 pub mod matmul;
 pub mod nn;
+pub mod pool;
+pub mod random;
 pub mod reduce;
 pub mod schedule;
 pub mod state;
@@ -125,6 +129,16 @@ op_set! {
     LstmOutputGrad(lstm::LstmOutputGrad),
     LstmBackward(lstm::LstmBackward),
     LstmGradPart(lstm::LstmGradPart),
+    Conv2D(conv::Conv2D),
+    Conv2DBiasAct(conv::Conv2DBiasAct),
+    Conv2DBackpropInput(conv::Conv2DBackpropInput),
+    Conv2DBackpropFilter(conv::Conv2DBackpropFilter),
+    BiasAdd(conv::BiasAdd),
+    BiasAddGrad(conv::BiasAddGrad),
+    ReluGradPar(conv::ReluGradPar),
+    Invalid(conv::Invalid),
+    MaxPool(pool::MaxPool),
+    MaxPoolGrad(pool::MaxPoolGrad),
     Reshape(array::Reshape),
     Flatten(array::Flatten),
     ExpandDims(array::ExpandDims),
@@ -145,11 +159,13 @@ op_set! {
     SoftmaxCrossEntropyWithLogits(nn::SoftmaxCrossEntropyWithLogits),
     SparseSoftmaxCrossEntropyWithLogits(nn::SparseSoftmaxCrossEntropyWithLogits),
     SparseXentGrad(nn::SparseXentGrad),
+    DropoutMask(random::DropoutMask),
     ApplyMomentum(apply::ApplyMomentum),
     ApplyAdam(apply::ApplyAdam),
     ApplyAdagrad(apply::ApplyAdagrad),
     ApplyRMSProp(apply::ApplyRMSProp),
     StepSchedule(schedule::StepSchedule),
+    Print(debug::Print),
 }
 
 /// Checks that an operand is f32, for op rules.
