@@ -2,13 +2,19 @@
 //! backprop kernels, and `bias_add` with its column-sum gradient.
 //!
 //! # Kernels
-//! Forward: im2col + one GEMM `[rows, kh·kw·in_c] · [kh·kw·in_c, out_c]`, where `rows` are the
-//! output pixels of a *chunk* of images. The batch is cut into chunks whose column matrix fits
-//! in about [`COLS_TARGET_BYTES`] (in L2), and the chunks run in parallel on the rayon pool,
-//! each doing its own im2col and a single-threaded GEMM straight into its rows of the output.
-//! Backward: `dx` chunk by chunk (`dcols = dy · filterᵀ`, then col2im into that chunk's
-//! images, so no two tasks write the same memory); `dfilter = colsᵀ · dy`, accumulated per
-//! task group into its own partial `[K, out_c]` and summed at the end.
+//! Forward: im2col + GEMM `[rows, kh·kw·in_c] · [kh·kw·in_c, out_c]`, where `rows` are the
+//! output pixels (image, oy, ox) of one *chunk*. Chunks are row ranges of the whole batch's
+//! column matrix (they may split images) sized to about [`COLS_TARGET_BYTES`] so the column
+//! matrix stays in L2; they run in parallel on the rayon pool, each doing its own im2col and
+//! a single-threaded GEMM straight into its rows of the output, then the bias (written
+//! before the GEMM accumulates onto it) and relu of the fused [`Conv2DBiasAct`].
+//! Backward: `dx` per chunk of whole images (`dcols = dy · filterᵀ`, then col2im into that
+//! chunk's images, so no two tasks write the same memory); `dfilter = colsᵀ · dy` with the
+//! columns recomputed per chunk ([`DFILTER_COLS_TARGET_BYTES`]), one partial `[K, out_c]` per
+//! pool thread, summed at the end. Storing the forward columns instead would keep up to
+//! 30 MB (the reference net's first layer at batch 64) alive between the passes.
+//! The copy/max/mask loops are compiled twice and pick AVX-512 at run time (the crate is
+//! built for baseline x86-64).
 //!
 //! # Workspaces (no allocation per step)
 //! The column matrices live in a thread-local `Vec<f32>` per pool thread that grows to the
