@@ -1,8 +1,9 @@
-//! Model building blocks made of graph ops: fully connected and convolution layers that
+//! Model building blocks made of graph ops: fully connected, convolution and LSTM layers that
 //! create their own variables under a name scope (like TF1's `tf.layers`).
 
 pub mod conv;
 pub mod dense;
+pub mod lstm;
 
 pub use conv::{conv2d_layer, Conv2DLayer};
 pub use dense::{dense, Dense};

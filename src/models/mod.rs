@@ -1,0 +1,3 @@
+//! Small reference models shared by the examples, benchmarks and tests.
+
+pub mod toy;
