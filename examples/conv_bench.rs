@@ -59,14 +59,16 @@ fn main() {
             sess.run(&[fetch], &feeds).unwrap();
         }
         let mut times = Vec::new();
+        let cpu0 = cpu_ms();
         for _ in 0..iters {
             let t = Instant::now();
             sess.run(&[fetch], &feeds).unwrap();
             times.push(t.elapsed().as_secs_f64() * 1e3);
         }
+        let cpu = (cpu_ms() - cpu0) / iters as f64;
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());
         println!(
-            "{label}: median {:.2} ms, min {:.2} ms (batch {batch}, {iters} runs)",
+            "{label}: median {:.2} ms, min {:.2} ms, process CPU {cpu:.2} ms/step (batch {batch}, {iters} runs)",
             times[iters / 2],
             times[0]
         );
@@ -92,4 +94,16 @@ fn main() {
             }
         }
     }
+}
+
+/// User + system CPU time of the whole process so far, in ms (from /proc; 0 elsewhere).
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = after
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0.0))
+        .collect();
+    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the command name.
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) * 10.0
 }

@@ -524,6 +524,80 @@ fn other_build_errors() {
     assert!(msg.contains("NHWC") && msg.contains("`u`"), "{msg}");
 }
 
+/// Filter gradient of `sum(conv(x, f) * dy)` with explicit loops.
+fn naive_dfilter(
+    x: &ArrayD<f32>,
+    dy: &ArrayD<f32>,
+    k: [usize; 2],
+    s: [usize; 2],
+    same: bool,
+) -> ArrayD<f32> {
+    let (n, h, w, c) = (x.shape()[0], x.shape()[1], x.shape()[2], x.shape()[3]);
+    let (oh, ow, oc) = (dy.shape()[1], dy.shape()[2], dy.shape()[3]);
+    let pt = tf_out(h, k[0], s[0], same).1;
+    let pl = tf_out(w, k[1], s[1], same).1;
+    let mut df = ArrayD::<f64>::zeros(IxDyn(&[k[0], k[1], c, oc]));
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ky in 0..k[0] {
+                    for kx in 0..k[1] {
+                        let iy = (oy * s[0] + ky) as isize - pt as isize;
+                        let ix = (ox * s[1] + kx) as isize - pl as isize;
+                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                            continue;
+                        }
+                        for ci in 0..c {
+                            let xv = x[[b, iy as usize, ix as usize, ci]] as f64;
+                            for o in 0..oc {
+                                df[[ky, kx, ci, o]] += xv * dy[[b, oy, ox, o]] as f64;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    df.mapv(|v| v as f32)
+}
+
+#[test]
+fn forward_and_filter_gradient_on_large_batches_match_naive() {
+    // Large enough that the kernels cut the batch into many chunks, some splitting images.
+    for (shape, k, s, same) in [
+        ([40, 12, 12, 3], [5, 5], [1, 1], true),
+        ([30, 9, 9, 16], [3, 3], [2, 2], false),
+        ([20, 6, 6, 64], [2, 2], [1, 1], true),
+    ] {
+        let x = rand_array(&shape, 91);
+        let oc = 8;
+        let g = Graph::new();
+        let xt = g.placeholder("x", Shape::known(&shape));
+        let f = g.constant(rand_array(&[k[0], k[1], shape[3], oc], 92));
+        let y = conv2d(xt, f, s, pad(same));
+        let dy = rand_array(&y.shape().to_vec().unwrap(), 93);
+        let dyt = g.constant(dy.clone());
+        let df = gradients(&[reduce_sum_all(y * dyt)], &[f]).unwrap()[0].unwrap();
+        let mut sess = Session::new(&g);
+        let out = sess
+            .run(&[df.into(), y.into()], &[(xt, (&x).into())])
+            .unwrap();
+        let fv = rand_array(&[k[0], k[1], shape[3], oc], 92);
+        assert_close(
+            out.f32(1).unwrap(),
+            &naive_conv(&x, &fv, s, same),
+            1e-4,
+            "forward",
+        );
+        assert_close(
+            out.f32(0).unwrap(),
+            &naive_dfilter(&x, &dy, k, s, same),
+            1e-3,
+            "dfilter",
+        );
+    }
+}
+
 #[test]
 fn runtime_batch_sizes_and_repeated_runs() {
     // Unknown batch: different batch sizes through one plan; buffers are reused.

@@ -2,13 +2,19 @@
 //! backprop kernels, and `bias_add` with its column-sum gradient.
 //!
 //! # Kernels
-//! Forward: im2col + one GEMM `[rows, kh·kw·in_c] · [kh·kw·in_c, out_c]`, where `rows` are the
-//! output pixels of a *chunk* of images. The batch is cut into chunks whose column matrix fits
-//! in about [`COLS_TARGET_BYTES`] (in L2), and the chunks run in parallel on the rayon pool,
-//! each doing its own im2col and a single-threaded GEMM straight into its rows of the output.
-//! Backward: `dx` chunk by chunk (`dcols = dy · filterᵀ`, then col2im into that chunk's
-//! images, so no two tasks write the same memory); `dfilter = colsᵀ · dy`, accumulated per
-//! task group into its own partial `[K, out_c]` and summed at the end.
+//! Forward: im2col + GEMM `[rows, kh·kw·in_c] · [kh·kw·in_c, out_c]`, where `rows` are the
+//! output pixels (image, oy, ox) of one *chunk*. Chunks are row ranges of the whole batch's
+//! column matrix (they may split images) sized to about [`COLS_TARGET_BYTES`] so the column
+//! matrix stays in L2; they run in parallel on the rayon pool, each doing its own im2col and
+//! a single-threaded GEMM straight into its rows of the output, then the bias (written
+//! before the GEMM accumulates onto it) and relu of the fused [`Conv2DBiasAct`].
+//! Backward: `dx` per chunk of whole images (`dcols = dy · filterᵀ`, then col2im into that
+//! chunk's images, so no two tasks write the same memory); `dfilter = colsᵀ · dy` with the
+//! columns recomputed per chunk ([`DFILTER_COLS_TARGET_BYTES`]), one partial `[K, out_c]` per
+//! pool thread, summed at the end. Storing the forward columns instead would keep up to
+//! 30 MB (the reference net's first layer at batch 64) alive between the passes.
+//! The copy/max/mask loops are compiled twice and pick AVX-512 at run time (the crate is
+//! built for baseline x86-64).
 //!
 //! # Workspaces (no allocation per step)
 //! The column matrices live in a thread-local `Vec<f32>` per pool thread that grows to the
@@ -159,7 +165,12 @@ impl Geom {
         }
         (k0, (start + k0 as isize) as usize, k1 - k0)
     }
-    /// Images per chunk so that a chunk's column matrix is about `COLS_TARGET_BYTES`.
+    /// Column-matrix rows per chunk so that a chunk's column matrix is about `target_bytes`
+    /// (at least 16 rows; chunks may split images).
+    fn rows_per_chunk(&self, target_bytes: usize) -> usize {
+        (target_bytes / (self.k() * 4).max(1)).clamp(16, (self.n * self.opix()).max(16))
+    }
+    /// Images per chunk so that a chunk's column matrix is about `target_bytes`.
     fn images_per_chunk(&self, target_bytes: usize) -> usize {
         let per = self.opix() * self.k() * 4;
         (target_bytes / per.max(1)).clamp(1, self.n.max(1))
@@ -262,31 +273,39 @@ fn relu_impl(v: &mut [f32]) {
 }
 
 dispatch_avx512! {
-    /// Writes the column matrix of images `[i0, i0 + count)` into `cols` (`[count·oh·ow, K]`).
-    fn im2col(x: &[f32], g: &Geom, i0: usize, count: usize, cols: &mut [f32]) => im2col_impl
+    /// Writes rows `[r0, r0 + n)` of the batch's column matrix (`[batch·oh·ow, K]`, rows in
+    /// (image, oy, ox) order) into `cols` (`[n, K]`).
+    fn im2col(x: &[f32], g: &Geom, r0: usize, n: usize, cols: &mut [f32]) => im2col_impl
 }
 
 #[inline(always)]
-fn im2col_impl(x: &[f32], g: &Geom, i0: usize, count: usize, cols: &mut [f32]) {
+fn im2col_impl(x: &[f32], g: &Geom, r0: usize, n: usize, cols: &mut [f32]) {
     let (c, k) = (g.c, g.k());
     let row_len = g.kw * c;
-    let mut rows = cols.chunks_exact_mut(k);
-    for img in i0..i0 + count {
+    let opix = g.opix();
+    let (mut img, mut oy, mut ox) = (r0 / opix, (r0 % opix) / g.ow, r0 % g.ow);
+    let mut y_range = Geom::range(oy, g.sh, g.pt, g.kh, g.h);
+    for row in cols[..n * k].chunks_exact_mut(k) {
+        let (ky0, iy0, nky) = y_range;
         let xi = &x[img * g.img()..(img + 1) * g.img()];
-        for oy in 0..g.oh {
-            let (ky0, iy0, nky) = Geom::range(oy, g.sh, g.pt, g.kh, g.h);
-            for ox in 0..g.ow {
-                let row = rows.next().expect("cols sized for the chunk");
-                let (kx0, ix0, nkx) = Geom::range(ox, g.sw, g.pl, g.kw, g.w);
-                if nkx < g.kw || nky < g.kh {
-                    row.fill(0.0);
-                }
-                for j in 0..nky {
-                    let src = ((iy0 + j) * g.w + ix0) * c;
-                    let dst = (ky0 + j) * row_len + kx0 * c;
-                    copy_run(&mut row[dst..dst + nkx * c], &xi[src..]);
-                }
+        let (kx0, ix0, nkx) = Geom::range(ox, g.sw, g.pl, g.kw, g.w);
+        if nkx < g.kw || nky < g.kh {
+            row.fill(0.0);
+        }
+        for j in 0..nky {
+            let src = ((iy0 + j) * g.w + ix0) * c;
+            let dst = (ky0 + j) * row_len + kx0 * c;
+            copy_run(&mut row[dst..dst + nkx * c], &xi[src..]);
+        }
+        ox += 1;
+        if ox == g.ow {
+            ox = 0;
+            oy += 1;
+            if oy == g.oh {
+                oy = 0;
+                img += 1;
             }
+            y_range = Geom::range(oy, g.sh, g.pt, g.kh, g.h);
         }
     }
 }
@@ -335,22 +354,21 @@ pub(crate) fn conv2d_forward(
     relu: bool,
     out: &mut [f32],
 ) {
-    let (k, opix) = (g.k(), g.opix());
+    let k = g.k();
     if out.is_empty() {
         return;
     }
-    let ipc = g.images_per_chunk(COLS_TARGET_BYTES);
+    let rpc = g.rows_per_chunk(COLS_TARGET_BYTES);
     let f = mat(filter, k, oc);
-    out.par_chunks_mut(ipc * opix * oc)
+    out.par_chunks_mut(rpc * oc)
         .enumerate()
         .for_each(|(ci, o)| {
-            let count = o.len() / (opix * oc);
-            let rows = count * opix;
+            let rows = o.len() / oc;
             if let Some(b) = bias {
                 o.chunks_exact_mut(oc).for_each(|r| copy_run(r, b));
             }
             with_scratch(&COLS, rows * k, |cols| {
-                im2col(x, g, ci * ipc, count, cols);
+                im2col(x, g, ci * rpc, rows, cols);
                 let acc = bias.is_some();
                 super::gemm::sgemm_serial(mat(cols, rows, k), f, mat_mut(o, rows, oc), acc);
             });
@@ -399,8 +417,9 @@ pub(crate) fn conv2d_backward_filter(x: &[f32], g: &Geom, dy: &[f32], oc: usize,
         return;
     }
     // Smaller chunks here: the transposed GEMM is faster on short column matrices.
-    let ipc = g.images_per_chunk(DFILTER_COLS_TARGET_BYTES);
-    let nchunks = g.n.div_ceil(ipc);
+    let rpc = g.rows_per_chunk(DFILTER_COLS_TARGET_BYTES);
+    let total = g.n * opix;
+    let nchunks = total.div_ceil(rpc);
     let groups = rayon::current_num_threads().clamp(1, nchunks);
     let kn = k * oc;
     with_scratch(&PARTIALS, groups * kn, |parts| {
@@ -408,12 +427,11 @@ pub(crate) fn conv2d_backward_filter(x: &[f32], g: &Geom, dy: &[f32], oc: usize,
             p.fill(0.0);
             let (c0, c1) = (t * nchunks / groups, (t + 1) * nchunks / groups);
             for ci in c0..c1 {
-                let i0 = ci * ipc;
-                let count = ipc.min(g.n - i0);
-                let rows = count * opix;
-                let dyc = &dy[i0 * opix * oc..][..rows * oc];
+                let r0 = ci * rpc;
+                let rows = rpc.min(total - r0);
+                let dyc = &dy[r0 * oc..][..rows * oc];
                 with_scratch(&COLS, rows * k, |cols| {
-                    im2col(x, g, i0, count, cols);
+                    im2col(x, g, r0, rows, cols);
                     super::gemm::sgemm_serial(
                         mat(cols, rows, k).reversed_axes(),
                         mat(dyc, rows, oc),
