@@ -272,7 +272,7 @@ fn train_once(
     // Input scaling: `standardize` subtracts the training set's per-channel mean and divides
     // by its std in the graph; `unit` and `per_image` feed the arrays as they are.
     let stats = (args.input_scaling == "standardize")
-        .then(|| (input_stats.0.as_slice(), input_stats.1.as_slice()));
+        .then_some((input_stats.0.as_slice(), input_stats.1.as_slice()));
     let (x, spec) = face_landmarks::build(
         &g,
         MultiHead::new(heads).with_weighting(w),
