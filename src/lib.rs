@@ -28,6 +28,7 @@ pub mod data;
 pub mod error;
 pub mod graph;
 pub mod io;
+pub mod models;
 pub mod ops;
 pub mod session;
 pub mod train;
