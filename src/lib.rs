@@ -38,8 +38,15 @@ pub use ops::init;
 pub use autodiff::{gradients, gradients_with};
 pub use error::{Error, Result};
 pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
+pub use ops::array::{add_n, cast, expand_dims, flatten, reshape, squeeze, transpose};
 pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
+pub use ops::concat::{concat, slice};
+pub use ops::gather::{argmax, embedding_lookup, gather, one_hot};
 pub use ops::matmul::{matmul, matmul_t};
+pub use ops::nn::{
+    log_softmax, softmax, softmax_cross_entropy_with_logits,
+    sparse_softmax_cross_entropy_with_logits,
+};
 pub use ops::reduce::{
     l2_loss, mean_squared_error, reduce_max, reduce_max_all, reduce_mean, reduce_mean_all,
     reduce_sum, reduce_sum_all,
@@ -54,6 +61,9 @@ pub use session::{Outputs, Session};
 /// Everything a model file usually needs.
 pub mod prelude {
     pub use crate::init;
-    pub use crate::train::{GradientDescent, Optimizer};
+    pub use crate::train::{
+        get_or_create_global_step, Adagrad, Adam, GradientDescent, Momentum, Optimizer, RMSProp,
+        Saver,
+    };
     pub use crate::*;
 }

@@ -1,4 +1,6 @@
 //! Finite-difference checks of every differentiable op's gradient.
+// `&[a.clone()]` reads better than `std::slice::from_ref(&a)` next to multi-input checks.
+#![allow(clippy::cloned_ref_to_slice_refs)]
 mod common;
 use common::{check_gradients, rand_array};
 use staticflow::*;
@@ -74,4 +76,133 @@ fn reductions_and_losses() {
     check_gradients(&[a.clone()], |_, x| l2_loss(x[0]), 1e-2);
     let b = rand_array(&[3, 4, 2], 7);
     check_gradients(&[a, b], |_, x| mean_squared_error(x[0], x[1]), 1e-2);
+}
+
+#[test]
+fn reshape_family() {
+    let a = rand_array(&[2, 3, 4], 8);
+    check_gradients(&[a.clone()], |_, x| reshape(x[0], &[4, -1]), 1e-2);
+    check_gradients(&[a.clone()], |_, x| reshape(x[0], &[24]), 1e-2);
+    check_gradients(&[a.clone()], |_, x| flatten(x[0]), 1e-2);
+    check_gradients(&[a.clone()], |_, x| expand_dims(x[0], -1), 1e-2);
+    check_gradients(&[a.clone()], |_, x| expand_dims(x[0], 0), 1e-2);
+    let b = rand_array(&[2, 1, 4], 9);
+    check_gradients(&[b.clone()], |_, x| squeeze(x[0], &[1]), 1e-2);
+    check_gradients(&[b.clone()], |_, x| squeeze(x[0], &[]), 1e-2);
+    // reshape then broadcasting multiply, so upstream gradients are not trivial
+    let c = rand_array(&[6], 10);
+    check_gradients(&[a.clone(), c], |_, x| reshape(x[0], &[-1, 6]) * x[1], 1e-2);
+}
+
+#[test]
+fn concat_and_slice() {
+    let a = rand_array(&[2, 3], 11);
+    let b = rand_array(&[2, 5], 12);
+    let c = rand_array(&[4, 3], 13);
+    check_gradients(
+        &[a.clone(), b.clone()],
+        |_, x| concat(&[x[0], x[1]], 1),
+        1e-2,
+    );
+    check_gradients(
+        &[a.clone(), b.clone()],
+        |_, x| concat(&[x[0], x[1]], -1),
+        1e-2,
+    );
+    check_gradients(
+        &[a.clone(), c.clone()],
+        |_, x| concat(&[x[0], x[1]], 0),
+        1e-2,
+    );
+    // the same tensor twice: both parts accumulate
+    check_gradients(&[a.clone()], |_, x| concat(&[x[0], x[0], x[0]], 0), 1e-2);
+    let d = rand_array(&[4, 5, 3], 14);
+    check_gradients(
+        &[d.clone()],
+        |_, x| slice(x[0], &[1, 2, 0], &[2, -1, 2]),
+        1e-2,
+    );
+    check_gradients(
+        &[d.clone()],
+        |_, x| slice(x[0], &[0, 0, 0], &[-1, -1, -1]),
+        1e-2,
+    );
+    check_gradients(&[d], |_, x| transpose(x[0], &[2, 0, 1]), 1e-2);
+    check_gradients(&[c], |_, x| transpose(x[0], &[1, 0]), 1e-2);
+}
+
+#[test]
+fn gather_and_embedding() {
+    let table = rand_array(&[5, 3], 15);
+    check_gradients(
+        &[table.clone()],
+        |g, x| {
+            let ids = g.constant(ndarray::arr2(&[[0i64, 4, 2], [4, 4, 1]]));
+            gather(x[0], ids)
+        },
+        1e-2,
+    );
+    check_gradients(
+        &[table.clone()],
+        |g, x| {
+            let ids = g.constant(ndarray::arr1(&[3i64, 3, 0]));
+            embedding_lookup(x[0], ids) * 2.0
+        },
+        1e-2,
+    );
+    let t3 = rand_array(&[4, 2, 2], 16);
+    check_gradients(
+        &[t3],
+        |g, x| {
+            let ids = g.constant(ndarray::arr1(&[1i64, 3]));
+            gather(x[0], ids)
+        },
+        1e-2,
+    );
+}
+
+#[test]
+fn softmax_family_and_xent() {
+    let a = rand_array(&[3, 4], 17).mapv(|v| v * 3.0);
+    check_gradients(&[a.clone()], |_, x| softmax(x[0]), 1e-2);
+    check_gradients(&[a.clone()], |_, x| log_softmax(x[0]), 1e-2);
+    let a3 = rand_array(&[2, 2, 3], 18);
+    check_gradients(&[a3.clone()], |_, x| softmax(x[0]), 1e-2);
+    // labels: proper distributions per row (TF's gradient w.r.t. logits assumes it)
+    let raw = rand_array(&[3, 4], 19).mapv(|v| v.exp());
+    let sums = raw.sum_axis(ndarray::Axis(1)).insert_axis(ndarray::Axis(1));
+    let labels = &raw / &sums;
+    check_gradients(
+        &[labels.clone(), a.clone()],
+        |_, x| softmax_cross_entropy_with_logits(x[0], x[1]),
+        1e-2,
+    );
+    check_gradients(
+        &[a.clone()],
+        |g, x| {
+            let labels = g.constant(ndarray::arr1(&[3i64, 0, 1]));
+            sparse_softmax_cross_entropy_with_logits(labels, x[0])
+        },
+        1e-2,
+    );
+    check_gradients(
+        &[a3],
+        |g, x| {
+            let labels = g.constant(ndarray::arr2(&[[2i64, 0], [1, 1]]));
+            sparse_softmax_cross_entropy_with_logits(labels, x[0])
+        },
+        1e-2,
+    );
+}
+
+#[test]
+fn cast_and_add_n() {
+    let a = rand_array(&[2, 3], 20);
+    let b = rand_array(&[2, 3], 21);
+    check_gradients(&[a.clone()], |_, x| cast(x[0], DType::F32), 1e-2);
+    check_gradients(
+        &[a.clone(), b.clone()],
+        |_, x| add_n(&[x[0], x[1], x[0]]),
+        1e-2,
+    );
 }

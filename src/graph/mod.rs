@@ -12,7 +12,7 @@ mod tensor;
 mod value;
 
 pub use dtype::DType;
-pub use shape::{broadcast_dims, Shape};
+pub use shape::{broadcast_dims, Dims, Shape};
 pub(crate) use tensor::same_graph as same_graph_pub;
 pub use tensor::{Fetch, Operation, Tensor};
 pub use value::{Value, ValueView};
@@ -230,7 +230,7 @@ impl Graph {
     }
 
     /// Temporarily leaves all name scopes (restored when the guard drops).
-    fn top_level(&self) -> TopLevelGuard<'_> {
+    pub(crate) fn top_level(&self) -> TopLevelGuard<'_> {
         let saved = std::mem::take(&mut self.inner.borrow_mut().scopes);
         TopLevelGuard { graph: self, saved }
     }
@@ -504,7 +504,7 @@ impl Drop for ScopeGuard<'_> {
     }
 }
 
-struct TopLevelGuard<'g> {
+pub(crate) struct TopLevelGuard<'g> {
     graph: &'g Graph,
     saved: Vec<String>,
 }

@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// A runtime shape held inline (kernels compute shapes every step without allocating).
+pub type Dims = smallvec::SmallVec<[usize; 6]>;
+
 /// A static shape: a known rank whose dimensions may be unknown (`None`, shown as `?`),
 /// like TF1's `[None, 10]`.
 #[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize, Default)]
@@ -88,10 +91,10 @@ fn dim_from_right(s: &Shape, k: usize) -> Option<usize> {
     }
 }
 
-/// NumPy broadcasting of two concrete runtime shapes.
-pub fn broadcast_dims(a: &[usize], b: &[usize]) -> Result<Vec<usize>, String> {
+/// NumPy broadcasting of two concrete runtime shapes (no heap allocation up to rank 6).
+pub fn broadcast_dims(a: &[usize], b: &[usize]) -> Result<Dims, String> {
     let n = a.len().max(b.len());
-    let mut out = vec![0; n];
+    let mut out: Dims = smallvec::smallvec![0; n];
     for (i, slot) in out.iter_mut().enumerate() {
         let k = n - 1 - i;
         let da = if k < a.len() { a[a.len() - 1 - k] } else { 1 };
@@ -169,7 +172,10 @@ mod tests {
             Shape::known(&[3, 4])
         );
         assert!(Shape::known(&[3]).broadcast(&Shape::known(&[4])).is_err());
-        assert_eq!(broadcast_dims(&[2, 1, 3], &[4, 1]).unwrap(), vec![2, 4, 3]);
+        assert_eq!(
+            broadcast_dims(&[2, 1, 3], &[4, 1]).unwrap().as_slice(),
+            &[2, 4, 3]
+        );
         assert!(broadcast_dims(&[2], &[3]).is_err());
     }
 }

@@ -1,32 +1,48 @@
-//! Optimizer update kernels (TF1's `ApplyGradientDescent`, `ApplyAdam`, ...): each writes a
-//! variable (and its slots) in place from a gradient. Inputs: the written variables first,
-//! then the learning rate, then the gradient (and any other read-only inputs).
+//! Optimizer update kernels (TF1's `ApplyGradientDescent`, `ApplyMomentum`, `ApplyAdam`,
+//! `ApplyAdagrad`, `ApplyRMSProp`): each writes a variable (and its slots) in place from a
+//! gradient, with exactly the arithmetic of `tensorflow/core/kernels/training_ops.cc`.
+//!
+//! Inputs: the written variables first (the variable, then its slots, all shaped like it),
+//! then the learning rate (an f32 scalar tensor, so schedules work), then any other scalar
+//! inputs (Adam's `beta1_power`, `beta2_power`), then the gradient. Other hyper-parameters
+//! are attributes.
 
 use super::{KernelCtx, OpDef};
 use crate::graph::{DType, TensorInfo, Value, ValueView};
 use serde::{Deserialize, Serialize};
 
-/// Checks `(vars..., lr, grad...)` operands: f32 everywhere, scalar lr, gradient shaped like
-/// the variable.
+/// Checks `(vars..., lr, scalars..., grad)` operands: `n_vars` written tensors of one shape,
+/// `1 + n_scalars` scalars (the learning rate first), and a gradient shaped like the
+/// variable; f32 everywhere.
 pub(crate) fn check_apply(
     name: &str,
     i: &[&TensorInfo],
     n_vars: usize,
+    n_scalars: usize,
 ) -> Result<Option<TensorInfo>, String> {
-    if i.len() < n_vars + 2 {
-        return Err(format!(
-            "{name} takes {} operands, got {}",
-            n_vars + 2,
-            i.len()
-        ));
+    let want = n_vars + n_scalars + 2;
+    if i.len() != want {
+        return Err(format!("{name} takes {want} operands, got {}", i.len()));
     }
     if let Some(bad) = i.iter().find(|t| t.dtype != DType::F32) {
         return Err(format!("{name} needs f32 operands, got {}", bad.dtype));
     }
-    if i[n_vars].shape.rank() != 0 {
+    if let Some(s) = i[1..n_vars]
+        .iter()
+        .find(|s| !s.shape.compatible(&i[0].shape))
+    {
         return Err(format!(
-            "learning rate must be a scalar, got {}",
-            i[n_vars].shape
+            "slot shape {} differs from variable shape {}",
+            s.shape, i[0].shape
+        ));
+    }
+    if let Some(s) = i[n_vars..n_vars + 1 + n_scalars]
+        .iter()
+        .find(|s| s.shape.rank() != 0)
+    {
+        return Err(format!(
+            "learning rate and hyper-parameter inputs must be scalars, got {}",
+            s.shape
         ));
     }
     let grad = i[i.len() - 1];
@@ -39,52 +55,254 @@ pub(crate) fn check_apply(
     Ok(None)
 }
 
+/// The single element of a scalar f32 input.
+fn scalar_of(v: &ValueView) -> Result<f32, String> {
+    match v {
+        ValueView::F32(a) if a.len() == 1 => Ok(a.iter().next().copied().unwrap_or_default()),
+        _ => Err(format!(
+            "expected an f32 scalar input, got {} {:?}",
+            v.dtype(),
+            v.shape()
+        )),
+    }
+}
+
+/// The gradient as a flat slice.
+fn grad_slice<'a>(grad: &'a ValueView) -> Result<&'a [f32], String> {
+    match grad {
+        ValueView::F32(g) => g
+            .as_slice()
+            .ok_or_else(|| "gradient is not contiguous".into()),
+        ValueView::I64(_) => Err("optimizer updates need an f32 gradient".into()),
+    }
+}
+
+/// A written variable (or slot) as a flat slice with the gradient's shape.
+fn var_slice<'a>(v: &'a mut Value, grad: &ValueView) -> Result<&'a mut [f32], String> {
+    let Value::F32(v) = v else {
+        return Err("optimizer updates need f32 variables".into());
+    };
+    if v.shape() != grad.shape() {
+        return Err(format!(
+            "gradient shape {:?} differs from variable or slot shape {:?}",
+            grad.shape(),
+            v.shape()
+        ));
+    }
+    v.as_slice_mut()
+        .ok_or_else(|| "variable is not contiguous".into())
+}
+
 /// Gradient and variable as flat slices with equal length, or a runtime error.
 pub(crate) fn flat<'a>(
     var: &'a mut Value,
     grad: &'a ValueView,
 ) -> Result<(&'a mut [f32], &'a [f32]), String> {
-    let (Value::F32(v), ValueView::F32(g)) = (var, grad) else {
-        return Err("optimizer updates need f32 values".into());
+    Ok((var_slice(var, grad)?, grad_slice(grad)?))
+}
+
+/// Implements the boilerplate of an update op (`kind`, `infer`, `mutated_inputs`, a
+/// `compute` that is never called); the op supplies `fn apply(&self, vars, inputs)`.
+macro_rules! update_op {
+    ($ty:ty, $kind:literal, vars = $n_vars:literal, scalars = $n_scalars:literal) => {
+        impl OpDef for $ty {
+            fn kind(&self) -> &'static str {
+                $kind
+            }
+            fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+                check_apply($kind, i, $n_vars, $n_scalars)
+            }
+            fn mutated_inputs(&self) -> usize {
+                $n_vars
+            }
+            fn compute(
+                &self,
+                _: &mut KernelCtx,
+                _: &[ValueView],
+                _: &mut Value,
+            ) -> Result<(), String> {
+                Err("internal: runs through update".into())
+            }
+            fn update(
+                &self,
+                _: &mut KernelCtx,
+                vars: &mut [&mut Value],
+                inputs: &[ValueView],
+            ) -> Result<(), String> {
+                if vars.len() != $n_vars || inputs.len() != $n_scalars + 2 {
+                    return Err(format!(
+                        "internal: {} got {} variables and {} inputs",
+                        $kind,
+                        vars.len(),
+                        inputs.len()
+                    ));
+                }
+                self.apply(vars, inputs)
+            }
+        }
     };
-    if v.shape() != g.shape() {
-        return Err(format!(
-            "gradient shape {:?} differs from variable shape {:?}",
-            g.shape(),
-            v.shape()
-        ));
-    }
-    let v = v.as_slice_mut().ok_or("variable is not contiguous")?;
-    let g = g.as_slice().ok_or("gradient is not contiguous")?;
-    Ok((v, g))
 }
 
 /// `var -= lr * grad`. Inputs `(var, lr, grad)`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApplyGradientDescent;
 
-impl OpDef for ApplyGradientDescent {
-    fn kind(&self) -> &'static str {
-        "ApplyGradientDescent"
-    }
-    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        check_apply(self.kind(), i, 1)
-    }
-    fn mutated_inputs(&self) -> usize {
-        1
-    }
-    fn compute(&self, _: &mut KernelCtx, _: &[ValueView], _: &mut Value) -> Result<(), String> {
-        Err("internal: runs through update".into())
-    }
-    fn update(
-        &self,
-        _: &mut KernelCtx,
-        vars: &mut [&mut Value],
-        inputs: &[ValueView],
-    ) -> Result<(), String> {
-        let lr = inputs[0].f32().iter().next().copied().unwrap_or(0.0);
+update_op!(
+    ApplyGradientDescent,
+    "ApplyGradientDescent",
+    vars = 1,
+    scalars = 0
+);
+
+impl ApplyGradientDescent {
+    fn apply(&self, vars: &mut [&mut Value], inputs: &[ValueView]) -> Result<(), String> {
+        let lr = scalar_of(&inputs[0])?;
         let (v, g) = flat(vars[0], &inputs[1])?;
         v.iter_mut().zip(g).for_each(|(v, g)| *v -= lr * g);
+        Ok(())
+    }
+}
+
+/// TF1's `ApplyMomentum`: `accum = accum * momentum + grad`, then `var -= lr * accum`, or
+/// with Nesterov `var -= grad * lr + accum * momentum * lr`. Inputs `(var, accum, lr, grad)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyMomentum {
+    /// Momentum coefficient.
+    pub momentum: f32,
+    /// Nesterov momentum.
+    pub use_nesterov: bool,
+}
+
+update_op!(ApplyMomentum, "ApplyMomentum", vars = 2, scalars = 0);
+
+impl ApplyMomentum {
+    fn apply(&self, vars: &mut [&mut Value], inputs: &[ValueView]) -> Result<(), String> {
+        let lr = scalar_of(&inputs[0])?;
+        let grad = &inputs[1];
+        let g = grad_slice(grad)?;
+        let [var, accum] = vars else {
+            unreachable!("arity checked")
+        };
+        let (var, accum) = (var_slice(var, grad)?, var_slice(accum, grad)?);
+        let m = self.momentum;
+        for ((v, a), &g) in var.iter_mut().zip(accum.iter_mut()).zip(g) {
+            *a = *a * m + g;
+            if self.use_nesterov {
+                *v -= g * lr + *a * m * lr;
+            } else {
+                *v -= *a * lr;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// TF1's `ApplyAdam`: with `lr_t = lr * sqrt(1 - beta2_power) / (1 - beta1_power)`,
+/// `m += (g - m) * (1 - beta1)`, `v += (g² - v) * (1 - beta2)`,
+/// `var -= m * lr_t / (sqrt(v) + epsilon)` (Nesterov: `(g * (1 - beta1) + beta1 * m)` in
+/// place of `m`). Inputs `(var, m, v, lr, beta1_power, beta2_power, grad)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyAdam {
+    /// Decay of the first moment.
+    pub beta1: f32,
+    /// Decay of the second moment.
+    pub beta2: f32,
+    /// The "epsilon hat" added to `sqrt(v)`.
+    pub epsilon: f32,
+    /// Nesterov-style first moment.
+    pub use_nesterov: bool,
+}
+
+update_op!(ApplyAdam, "ApplyAdam", vars = 3, scalars = 2);
+
+impl ApplyAdam {
+    fn apply(&self, vars: &mut [&mut Value], inputs: &[ValueView]) -> Result<(), String> {
+        let lr = scalar_of(&inputs[0])?;
+        let b1p = scalar_of(&inputs[1])?;
+        let b2p = scalar_of(&inputs[2])?;
+        let grad = &inputs[3];
+        let g = grad_slice(grad)?;
+        let [var, m, v] = vars else {
+            unreachable!("arity checked")
+        };
+        let (var, m, v) = (
+            var_slice(var, grad)?,
+            var_slice(m, grad)?,
+            var_slice(v, grad)?,
+        );
+        let (b1, b2, eps) = (self.beta1, self.beta2, self.epsilon);
+        let alpha = lr * (1.0 - b2p).sqrt() / (1.0 - b1p);
+        for (((x, m), v), &g) in var.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
+            *m += (g - *m) * (1.0 - b1);
+            *v += (g * g - *v) * (1.0 - b2);
+            if self.use_nesterov {
+                *x -= ((g * (1.0 - b1) + b1 * *m) * alpha) / (v.sqrt() + eps);
+            } else {
+                *x -= (*m * alpha) / (v.sqrt() + eps);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// TF1's `ApplyAdagrad`: `accum += g²`, `var -= g * lr / sqrt(accum)`.
+/// Inputs `(var, accum, lr, grad)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyAdagrad;
+
+update_op!(ApplyAdagrad, "ApplyAdagrad", vars = 2, scalars = 0);
+
+impl ApplyAdagrad {
+    fn apply(&self, vars: &mut [&mut Value], inputs: &[ValueView]) -> Result<(), String> {
+        let lr = scalar_of(&inputs[0])?;
+        let grad = &inputs[1];
+        let g = grad_slice(grad)?;
+        let [var, accum] = vars else {
+            unreachable!("arity checked")
+        };
+        let (var, accum) = (var_slice(var, grad)?, var_slice(accum, grad)?);
+        for ((x, a), &g) in var.iter_mut().zip(accum.iter_mut()).zip(g) {
+            *a += g * g;
+            *x -= g * lr * (1.0 / a.sqrt());
+        }
+        Ok(())
+    }
+}
+
+/// TF1's `ApplyRMSProp` (not centered): `ms += (g² - ms) * (1 - rho)`,
+/// `mom = mom * momentum + g * lr / sqrt(ms + epsilon)`, `var -= mom`.
+/// Inputs `(var, ms, mom, lr, grad)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyRMSProp {
+    /// Decay of the mean square (TF1's `decay`, the kernel's `rho`).
+    pub rho: f32,
+    /// Momentum coefficient.
+    pub momentum: f32,
+    /// Added to the mean square under the square root.
+    pub epsilon: f32,
+}
+
+update_op!(ApplyRMSProp, "ApplyRMSProp", vars = 3, scalars = 0);
+
+impl ApplyRMSProp {
+    fn apply(&self, vars: &mut [&mut Value], inputs: &[ValueView]) -> Result<(), String> {
+        let lr = scalar_of(&inputs[0])?;
+        let grad = &inputs[1];
+        let g = grad_slice(grad)?;
+        let [var, ms, mom] = vars else {
+            unreachable!("arity checked")
+        };
+        let (var, ms, mom) = (
+            var_slice(var, grad)?,
+            var_slice(ms, grad)?,
+            var_slice(mom, grad)?,
+        );
+        let (rho, momentum, eps) = (self.rho, self.momentum, self.epsilon);
+        for (((x, ms), mom), &g) in var.iter_mut().zip(ms.iter_mut()).zip(mom.iter_mut()).zip(g) {
+            *ms += (g * g - *ms) * (1.0 - rho);
+            *mom = *mom * momentum + (g * lr) / (*ms + eps).sqrt();
+            *x -= *mom;
+        }
         Ok(())
     }
 }

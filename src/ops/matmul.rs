@@ -2,7 +2,7 @@
 
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
-use ndarray::Ix2;
+use ndarray::{ArrayView2, ArrayViewD, ArrayViewMut2, ShapeBuilder};
 use serde::{Deserialize, Serialize};
 
 /// `op(a) · op(b)` where `op` transposes when asked. Shapes: `[m, k] · [k, n] -> [m, n]`.
@@ -46,26 +46,16 @@ impl OpDef for MatMul {
         inputs: &[ValueView],
         out: &mut Value,
     ) -> Result<(), String> {
-        let a = inputs[0]
-            .f32()
-            .view()
-            .into_dimensionality::<Ix2>()
-            .map_err(|e| e.to_string())?;
-        let b = inputs[1]
-            .f32()
-            .view()
-            .into_dimensionality::<Ix2>()
-            .map_err(|e| e.to_string())?;
-        let a = if self.transpose_a {
-            a.reversed_axes()
-        } else {
-            a
-        };
-        let b = if self.transpose_b {
-            b.reversed_axes()
-        } else {
-            b
-        };
+        let (a, b) = (inputs[0].f32(), inputs[1].f32());
+        if a.ndim() != 2 || b.ndim() != 2 {
+            return Err(format!(
+                "needs rank-2 operands at run time, got {:?} and {:?}",
+                a.shape(),
+                b.shape()
+            ));
+        }
+        let a = view2(a, self.transpose_a);
+        let b = view2(b, self.transpose_b);
         if a.ncols() != b.nrows() {
             return Err(format!(
                 "inner dimensions differ at run time: {:?} · {:?}",
@@ -73,8 +63,10 @@ impl OpDef for MatMul {
                 b.shape()
             ));
         }
-        let o = out.f32_buffer(&[a.nrows(), b.ncols()]);
-        let o = o.view_mut().into_dimensionality::<Ix2>().expect("rank 2");
+        let (m, n) = (a.nrows(), b.ncols());
+        let o = out.f32_buffer(&[m, n]);
+        // SAFETY: `o` is a standard-layout buffer of exactly m * n elements.
+        let o = unsafe { ArrayViewMut2::from_shape_ptr((m, n), o.as_mut_ptr()) };
         super::gemm::sgemm(a, b, o, false);
         Ok(())
     }
@@ -88,6 +80,21 @@ impl OpDef for MatMul {
         };
         Ok(vec![Some(da), Some(db)])
     }
+}
+
+/// A rank-2 view of a dynamic-rank view (checked rank 2), transposed if asked, without the
+/// generic dimension conversion machinery.
+fn view2<'a>(x: &ArrayViewD<'a, f32>, transpose: bool) -> ArrayView2<'a, f32> {
+    let (r, c) = (x.shape()[0], x.shape()[1]);
+    let (sr, sc) = (x.strides()[0] as usize, x.strides()[1] as usize);
+    let (r, c, sr, sc) = if transpose {
+        (c, r, sc, sr)
+    } else {
+        (r, c, sr, sc)
+    };
+    // SAFETY: same data, shape and (non-negative, as all our buffers) strides as `x`, only
+    // re-typed to rank 2 and possibly with the axes swapped.
+    unsafe { ArrayView2::from_shape_ptr((r, c).strides((sr, sc)), x.as_ptr()) }
 }
 
 fn pick(s: &Shape, t: bool) -> (Option<usize>, Option<usize>) {

@@ -10,11 +10,16 @@ use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 pub mod apply;
+pub mod array;
 pub mod binary;
+pub mod concat;
+pub mod gather;
 pub mod gemm;
 pub mod init;
 pub mod matmul;
+pub mod nn;
 pub mod reduce;
+pub mod schedule;
 pub mod state;
 pub mod unary;
 
@@ -114,6 +119,31 @@ op_set! {
     BroadcastLike(reduce::BroadcastLike),
     L2Loss(reduce::L2Loss),
     ApplyGradientDescent(apply::ApplyGradientDescent),
+    Reshape(array::Reshape),
+    Flatten(array::Flatten),
+    ExpandDims(array::ExpandDims),
+    Squeeze(array::Squeeze),
+    ReshapeLike(array::ReshapeLike),
+    Transpose(array::Transpose),
+    Cast(array::Cast),
+    AddN(array::AddN),
+    Concat(concat::Concat),
+    ConcatPart(concat::ConcatPart),
+    Slice(concat::Slice),
+    SliceGrad(concat::SliceGrad),
+    Gather(gather::Gather),
+    GatherGrad(gather::GatherGrad),
+    OneHot(gather::OneHot),
+    ArgMax(gather::ArgMax),
+    Softmax(nn::Softmax),
+    SoftmaxCrossEntropyWithLogits(nn::SoftmaxCrossEntropyWithLogits),
+    SparseSoftmaxCrossEntropyWithLogits(nn::SparseSoftmaxCrossEntropyWithLogits),
+    SparseXentGrad(nn::SparseXentGrad),
+    ApplyMomentum(apply::ApplyMomentum),
+    ApplyAdam(apply::ApplyAdam),
+    ApplyAdagrad(apply::ApplyAdagrad),
+    ApplyRMSProp(apply::ApplyRMSProp),
+    StepSchedule(schedule::StepSchedule),
 }
 
 /// Checks that an operand is f32, for op rules.

@@ -181,7 +181,7 @@ impl OpDef for BroadcastLike {
         inputs: &[ValueView],
         out: &mut Value,
     ) -> Result<(), String> {
-        let like = inputs[1].shape().to_vec();
+        let like: crate::graph::Dims = inputs[1].shape().into();
         let mut dy = inputs[0].f32().view();
         if !self.keep_dims {
             for &a in &self.axes {
@@ -217,7 +217,7 @@ impl OpDef for ReduceToShapeOf {
         out: &mut Value,
     ) -> Result<(), String> {
         let dy = inputs[0].f32();
-        let like = inputs[1].shape().to_vec();
+        let like: crate::graph::Dims = inputs[1].shape().into();
         if dy.shape() == like.as_slice() {
             out.f32_buffer(&like).assign(dy);
             return Ok(());

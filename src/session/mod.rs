@@ -56,6 +56,8 @@ pub struct Session<'g> {
     initialized: Vec<bool>,
     plans: Vec<Plan>,
     rng: StdRng,
+    /// Scratch value swapped with an output slot while its kernel runs.
+    spare: Value,
 }
 
 impl<'g> Session<'g> {
@@ -72,6 +74,7 @@ impl<'g> Session<'g> {
             var_of,
             plans: Vec::new(),
             rng: StdRng::seed_from_u64(graph.seed() ^ 0x5EED),
+            spare: Value::default(),
         }
     }
 
@@ -153,6 +156,7 @@ impl<'g> Session<'g> {
             initialized,
             var_nodes,
             rng,
+            spare,
             ..
         } = self;
         let plan = &mut plans[pi];
@@ -182,10 +186,12 @@ impl<'g> Session<'g> {
         for step in &plan.steps {
             let t0 = prof.as_ref().map(|_| Instant::now());
             if step.writes.is_empty() {
-                let mut out = match step.out {
-                    Some(s) => std::mem::take(&mut slots[s]),
-                    None => Value::default(),
-                };
+                // Swap the output buffer out of its slot (a struct move, no allocation) so the
+                // kernel can write it while reading other slots.
+                if let Some(s) = step.out {
+                    std::mem::swap(&mut slots[s], spare);
+                }
+                let out = &mut *spare;
                 let mut views: SmallVec<[ValueView; 4]> = SmallVec::new();
                 for src in &step.inputs {
                     views.push(view_of(
@@ -199,10 +205,10 @@ impl<'g> Session<'g> {
                         graph,
                     )?);
                 }
-                let r = step.op.def().compute(&mut ctx, &views, &mut out);
+                let r = step.op.def().compute(&mut ctx, &views, out);
                 drop(views);
                 if let Some(s) = step.out {
-                    slots[s] = out;
+                    std::mem::swap(&mut slots[s], spare);
                 }
                 r.map_err(|reason| runtime_error(graph, step.node, &step.op, reason))?;
             } else {

@@ -3,7 +3,7 @@
 //! as possible, and assign every intermediate a reusable buffer slot by liveness.
 
 use crate::error::{Error, Result};
-use crate::graph::{DType, Graph, Node, TensorInfo};
+use crate::graph::{Graph, Node, TensorInfo};
 use crate::ops::Op;
 use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
@@ -211,39 +211,42 @@ impl Plan {
         }
 
         // 5. Slots by liveness: a slot is reused once its value's last consumer has run.
-        //    Fetched values stay alive to the end. Separate free lists per dtype.
+        //    Fetched values stay alive to the end.
         let fetched: Vec<NodeIndex> = fetches
             .iter()
             .zip(fetch_is_tensor)
             .filter(|(_, t)| **t)
             .map(|(f, _)| *f)
             .collect();
-        let mut free: HashMap<DType, Vec<usize>> = HashMap::new();
+        // Free slots remember the static type of their value: a freed slot is reused only by a
+        // later value of the same dtype and static shape (buffers are binned by type, as an
+        // allocator bins by size), so in steady state every buffer keeps its runtime shape and
+        // `Value::f32_buffer` neither reallocates nor rebuilds the array header.
+        let mut free: Vec<(usize, TensorInfo)> = Vec::new();
         let mut num_slots = 0;
-        let mut releases: Vec<Vec<(usize, DType)>> = vec![Vec::new(); steps.len()];
+        let mut releases: Vec<Vec<(usize, TensorInfo)>> = vec![Vec::new(); steps.len()];
         for (s, step) in steps.iter_mut().enumerate() {
             if let Some(info) = &dag[step.node].output {
-                let slot = free
-                    .get_mut(&info.dtype)
-                    .and_then(|f| f.pop())
-                    .unwrap_or_else(|| {
+                let pick = free.iter().rposition(|(_, i)| i == info);
+                let slot = match pick {
+                    Some(k) => free.remove(k).0,
+                    None => {
                         num_slots += 1;
                         num_slots - 1
-                    });
+                    }
+                };
                 step.out = Some(slot);
                 src_of.insert(step.node, Src::Slot(slot));
                 if !fetched.contains(&step.node) {
                     let end = last_use.get(&s).copied().unwrap_or(s);
-                    releases[end].push((slot, info.dtype));
+                    releases[end].push((slot, info.clone()));
                 }
             }
             // Patch inputs that referred to not-yet-assigned slots.
             for (j, &i) in dag[step.node].inputs.iter().enumerate() {
                 step.inputs[j] = src_of[&i];
             }
-            for (slot, dt) in releases[s].drain(..) {
-                free.entry(dt).or_default().push(slot);
-            }
+            free.append(&mut releases[s]);
         }
         let fetch_srcs = fetches
             .iter()

@@ -1,9 +1,18 @@
 //! The `Optimizer` trait: `minimize(loss)` = compute gradients for the trainable variables on
-//! the loss's path, then apply them with the optimizer's update ops, grouped into one op.
+//! the loss's path, optionally clip them by their global norm, then apply them with the
+//! optimizer's update ops inside a fresh scope (`Adam`, `Adam_1`, ...), grouped into one op
+//! that also increments the global step if one was given.
+//!
+//! Options shared by every optimizer (learning rate, clipping, global step) live in one
+//! [`OptimizerOptions`] value; the builder methods that set them are provided by the trait.
 
+use super::clip::clip_by_global_norm;
 use crate::autodiff::gradients;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Operation, Tensor};
+use crate::graph::{DType, Graph, Operation, Tensor};
+use crate::ops::state::{group_named, Assign, AssignKind};
+use crate::ops::Op;
+use petgraph::graph::NodeIndex;
 
 /// Gradients of `loss` for `var_list` (default: every trainable variable), as
 /// `(gradient, variable)` pairs, keeping only variables on the loss's path.
@@ -23,7 +32,7 @@ pub fn compute_gradients<'g>(
     };
     if let Some(v) = vars
         .iter()
-        .find(|v| !matches!(g.node(v.index()).op, crate::ops::Op::Variable(_)))
+        .find(|v| v.graph().id() == g.id() && !matches!(g.node(v.index()).op, Op::Variable(_)))
     {
         return Err(Error::InvalidArgument(format!(
             "`{}` in var_list is not a variable",
@@ -53,24 +62,204 @@ pub fn compute_gradients<'g>(
     Ok(pairs)
 }
 
+/// A graph node remembered without borrowing its graph (optimizers are graph-independent
+/// values); resolved, and checked to belong to the graph, when the optimizer is applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeRef {
+    graph: u64,
+    node: NodeIndex,
+    name: String,
+}
+
+impl NodeRef {
+    pub(crate) fn new(t: Tensor<'_>) -> Self {
+        NodeRef {
+            graph: t.graph().id(),
+            node: t.index(),
+            name: t.name(),
+        }
+    }
+    /// The tensor in `g`, or [`Error::ForeignTensor`] if it was taken from another graph.
+    pub(crate) fn resolve<'g>(&self, g: &'g Graph, what: &str) -> Result<Tensor<'g>> {
+        if self.graph != g.id() {
+            return Err(Error::ForeignTensor {
+                node: self.name.clone(),
+                context: format!("the graph of the loss ({what})"),
+            });
+        }
+        Ok(Tensor::from_index(g, self.node))
+    }
+}
+
+/// An optimizer's learning rate: a constant, or a scalar f32 tensor of the graph the
+/// optimizer is applied in (e.g. [`super::exponential_decay`] of the global step).
+#[derive(Clone, Debug, PartialEq)]
+pub enum LearningRate {
+    /// A fixed value, added to the graph as a constant.
+    Constant(f32),
+    /// A scalar f32 tensor, evaluated at every step.
+    Tensor(NodeRef),
+}
+
+impl From<f32> for LearningRate {
+    fn from(x: f32) -> Self {
+        LearningRate::Constant(x)
+    }
+}
+
+impl From<Tensor<'_>> for LearningRate {
+    fn from(t: Tensor<'_>) -> Self {
+        LearningRate::Tensor(NodeRef::new(t))
+    }
+}
+
+impl LearningRate {
+    /// The learning rate as a tensor of `g` (a new constant for [`LearningRate::Constant`]).
+    pub fn tensor<'g>(&self, g: &'g Graph) -> Result<Tensor<'g>> {
+        let t = match self {
+            LearningRate::Constant(x) => g.constant(*x).named("learning_rate"),
+            LearningRate::Tensor(r) => r.resolve(g, "learning rate")?,
+        };
+        let info = t.check()?.info().expect("checked tensors have a type");
+        if info.dtype != DType::F32 || info.shape.rank() != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "learning rate `{}` must be an f32 scalar, got {info}",
+                t.name()
+            )));
+        }
+        Ok(t)
+    }
+}
+
+/// Options every optimizer has: learning rate, gradient clipping, global step. Set them with
+/// the [`Optimizer`] builder methods (`with_learning_rate`, `with_clip_norm`,
+/// `with_global_step`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptimizerOptions {
+    /// The learning rate.
+    pub learning_rate: LearningRate,
+    /// If set, the gradients of one `minimize` call are clipped with
+    /// [`clip_by_global_norm`] to this norm before being applied.
+    pub clip_norm: Option<f32>,
+    global_step: Option<NodeRef>,
+}
+
+impl OptimizerOptions {
+    /// Options with a learning rate, no clipping and no global step.
+    pub fn new(learning_rate: impl Into<LearningRate>) -> Self {
+        OptimizerOptions {
+            learning_rate: learning_rate.into(),
+            clip_norm: None,
+            global_step: None,
+        }
+    }
+}
+
+/// What an optimizer's [`Optimizer::apply_updates`] gets: the graph, its unique scope (already
+/// open), and the learning rate tensor. Helpers create slot variables.
+pub struct ApplyCtx<'g> {
+    /// The graph.
+    pub graph: &'g Graph,
+    /// The unique scope of this application, e.g. `Adam_1` (open while updates are built).
+    pub scope: String,
+    /// Scalar f32 learning rate.
+    pub lr: Tensor<'g>,
+}
+
+impl<'g> ApplyCtx<'g> {
+    /// A slot of `var`: a non-trainable variable shaped like it, filled with `init`, named
+    /// `<scope>/<var name>/<name>` (e.g. `Adam/shared/w/m`).
+    pub fn slot(&self, var: Tensor<'g>, name: &str, init: f32) -> Tensor<'g> {
+        let shape = match self.graph.node(var.index()).op {
+            Op::Variable(v) => v.shape,
+            _ => var.shape().to_vec().unwrap_or_default(),
+        };
+        self.graph.non_trainable_variable(
+            &format!("{}/{name}", var.name()),
+            crate::init::constant(&shape, init),
+        )
+    }
+
+    /// A scalar f32 non-trainable variable of this application, named `<scope>/<name>`
+    /// (e.g. `Adam/beta1_power`).
+    pub fn non_slot(&self, name: &str, init: f32) -> Tensor<'g> {
+        self.graph
+            .non_trainable_variable(name, crate::init::constant(&[], init))
+    }
+
+    /// Groups the update ops (and finishing ops) into the op the optimizer returns.
+    pub fn group(&self, ops: &[Operation<'g>]) -> Operation<'g> {
+        group_named(self.graph, ops, "apply")
+    }
+}
+
+/// Implements [`Optimizer::options`] and [`Optimizer::options_mut`] for a struct with an
+/// `options: OptimizerOptions` field.
+macro_rules! optimizer_options {
+    () => {
+        fn options(&self) -> &$crate::train::OptimizerOptions {
+            &self.options
+        }
+        fn options_mut(&mut self) -> &mut $crate::train::OptimizerOptions {
+            &mut self.options
+        }
+    };
+}
+pub(crate) use optimizer_options;
+
 /// A TF1-style optimizer.
 pub trait Optimizer {
     /// Base name of the optimizer's scope and slots, e.g. `"Adam"`.
     fn name(&self) -> &str;
 
-    /// Adds the update ops for `(gradient, variable)` pairs (creating slot variables under
-    /// `scope`, which is unique per call) and returns them grouped.
-    fn apply_gradients<'g>(
+    /// The shared options (learning rate, clipping, global step).
+    fn options(&self) -> &OptimizerOptions;
+
+    /// Mutable access to the shared options.
+    fn options_mut(&mut self) -> &mut OptimizerOptions;
+
+    /// Adds the update ops for `(gradient, variable)` pairs, creating slot variables with
+    /// `ctx`'s helpers, and returns them grouped (with any finishing ops that must run after
+    /// all updates, like Adam's beta-power updates).
+    fn apply_updates<'g>(
         &self,
-        g: &'g Graph,
-        scope: &str,
+        ctx: &ApplyCtx<'g>,
         grads_and_vars: &[(Tensor<'g>, Tensor<'g>)],
     ) -> Result<Operation<'g>>;
+
+    /// Sets the learning rate: a constant or a scalar f32 tensor (a schedule).
+    fn with_learning_rate(mut self, learning_rate: impl Into<LearningRate>) -> Self
+    where
+        Self: Sized,
+    {
+        self.options_mut().learning_rate = learning_rate.into();
+        self
+    }
+
+    /// Clips the gradients of each `minimize` call with [`clip_by_global_norm`] to
+    /// `clip_norm` (> 0) before applying them.
+    fn with_clip_norm(mut self, clip_norm: f32) -> Self
+    where
+        Self: Sized,
+    {
+        self.options_mut().clip_norm = Some(clip_norm);
+        self
+    }
+
+    /// Makes the train op increment `step` (an i64 scalar variable, see
+    /// [`super::get_or_create_global_step`]) by one after all its updates.
+    fn with_global_step(mut self, step: Tensor<'_>) -> Self
+    where
+        Self: Sized,
+    {
+        self.options_mut().global_step = Some(NodeRef::new(step));
+        self
+    }
 
     /// One op that updates every trainable variable on `loss`'s path, and only those.
     fn minimize<'g>(&self, loss: Tensor<'g>) -> Result<Operation<'g>> {
         let gv = compute_gradients(loss, None)?;
-        self.apply_in_scope(loss.graph(), &gv)
+        self.apply_gradients(&gv)
     }
 
     /// Like [`Optimizer::minimize`], restricted to `var_list`; each of them must be on the path.
@@ -80,21 +269,106 @@ pub trait Optimizer {
         var_list: &[Tensor<'g>],
     ) -> Result<Operation<'g>> {
         let gv = compute_gradients(loss, Some(var_list))?;
-        self.apply_in_scope(loss.graph(), &gv)
+        self.apply_gradients(&gv)
     }
 
-    /// Applies gradients inside a fresh, unique scope named after the optimizer.
-    fn apply_in_scope<'g>(
+    /// Applies `(gradient, variable)` pairs (e.g. from [`compute_gradients`]) inside a fresh,
+    /// unique scope named after the optimizer: clips them if `with_clip_norm` was set,
+    /// builds the updates, and increments the global step after them if one was set.
+    fn apply_gradients<'g>(
         &self,
-        g: &'g Graph,
         grads_and_vars: &[(Tensor<'g>, Tensor<'g>)],
     ) -> Result<Operation<'g>> {
+        let Some((first, _)) = grads_and_vars.first() else {
+            return Err(Error::InvalidArgument(format!(
+                "{}: no (gradient, variable) pairs to apply",
+                self.name()
+            )));
+        };
+        let g = first.graph();
+        g.check()?;
+        check_pairs(g, grads_and_vars)?;
+        let opts = self.options();
+        let step = match &opts.global_step {
+            Some(r) => Some(check_step(r.resolve(g, "global step")?)?),
+            None => None,
+        };
         let scope = g.unique_scope(self.name());
         let op = {
             let _s = g.name_scope(&scope);
-            self.apply_gradients(g, &scope, grads_and_vars)?
+            let gv: Vec<(Tensor<'g>, Tensor<'g>)> = match opts.clip_norm {
+                Some(c) => {
+                    let grads: Vec<Tensor<'g>> = grads_and_vars.iter().map(|p| p.0).collect();
+                    let (clipped, _) = clip_by_global_norm(&grads, c)?;
+                    clipped
+                        .into_iter()
+                        .zip(grads_and_vars.iter().map(|p| p.1))
+                        .collect()
+                }
+                None => grads_and_vars.to_vec(),
+            };
+            let ctx = ApplyCtx {
+                graph: g,
+                lr: opts.learning_rate.tensor(g)?,
+                scope: scope.clone(),
+            };
+            let update = self.apply_updates(&ctx, &gv)?;
+            match step {
+                Some(step) => {
+                    let _c = g.control_dependencies(&[update]);
+                    let one = g.constant(ndarray::arr0(1i64));
+                    g.add_op(
+                        Assign {
+                            kind: AssignKind::Add,
+                        },
+                        &[step, one],
+                        Some("increment_global_step"),
+                    )
+                }
+                None => update,
+            }
         };
         g.check()?;
         Ok(op)
+    }
+}
+
+/// Every pair belongs to `g`, every variable is a variable and appears once.
+fn check_pairs<'g>(g: &'g Graph, gv: &[(Tensor<'g>, Tensor<'g>)]) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for (grad, var) in gv {
+        for t in [grad, var] {
+            if t.graph().id() != g.id() {
+                return Err(Error::ForeignTensor {
+                    node: t.name(),
+                    context: "the other gradients and variables of `apply_gradients`".into(),
+                });
+            }
+        }
+        if !matches!(g.node(var.index()).op, Op::Variable(_)) {
+            return Err(Error::InvalidArgument(format!(
+                "`{}` is not a variable",
+                var.name()
+            )));
+        }
+        if !seen.insert(var.index()) {
+            return Err(Error::InvalidArgument(format!(
+                "variable `{}` appears twice in grads_and_vars",
+                var.name()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The global step must be an i64 scalar variable.
+fn check_step(step: Tensor<'_>) -> Result<Tensor<'_>> {
+    match step.graph().node(step.index()).op {
+        Op::Variable(v) if v.dtype == DType::I64 && v.shape.is_empty() => Ok(step),
+        _ => Err(Error::InvalidArgument(format!(
+            "global step `{}` must be an i64 scalar variable (see get_or_create_global_step), got {:?}",
+            step.name(),
+            step.info()
+        ))),
     }
 }

@@ -1,21 +1,23 @@
 //! Plain gradient descent: `var -= lr * grad`.
 
+use super::optimizer::{optimizer_options, ApplyCtx, LearningRate, OptimizerOptions};
 use super::Optimizer;
 use crate::error::Result;
-use crate::graph::{Graph, Operation, Tensor};
+use crate::graph::{Operation, Tensor};
 use crate::ops::apply::ApplyGradientDescent;
 
-/// Gradient descent with a fixed learning rate (TF1's `GradientDescentOptimizer`).
+/// Gradient descent (TF1's `GradientDescentOptimizer`).
 #[derive(Clone, Debug)]
 pub struct GradientDescent {
-    /// Learning rate.
-    pub learning_rate: f32,
+    options: OptimizerOptions,
 }
 
 impl GradientDescent {
-    /// Gradient descent with learning rate `learning_rate`.
-    pub fn new(learning_rate: f32) -> Self {
-        GradientDescent { learning_rate }
+    /// Gradient descent with learning rate `learning_rate` (a constant or a scalar tensor).
+    pub fn new(learning_rate: impl Into<LearningRate>) -> Self {
+        GradientDescent {
+            options: OptimizerOptions::new(learning_rate),
+        }
     }
 }
 
@@ -23,17 +25,27 @@ impl Optimizer for GradientDescent {
     fn name(&self) -> &str {
         "GradientDescent"
     }
-    fn apply_gradients<'g>(
+    optimizer_options!();
+    fn apply_updates<'g>(
         &self,
-        g: &'g Graph,
-        _scope: &str,
+        ctx: &ApplyCtx<'g>,
         gv: &[(Tensor<'g>, Tensor<'g>)],
     ) -> Result<Operation<'g>> {
-        let lr = g.constant(self.learning_rate).named("learning_rate");
         let ups: Vec<Operation<'g>> = gv
             .iter()
-            .map(|(grad, var)| g.add_op(ApplyGradientDescent, &[*var, lr, *grad], Some("update")))
+            .map(|(grad, var)| {
+                ctx.graph.add_op(
+                    ApplyGradientDescent,
+                    &[*var, ctx.lr, *grad],
+                    Some(&update_name(*var)),
+                )
+            })
             .collect();
-        Ok(crate::ops::state::group_named(g, &ups, "apply"))
+        Ok(ctx.group(&ups))
     }
+}
+
+/// Name of the update node of `var`, e.g. `update_shared/w` (TF1 style).
+pub(crate) fn update_name(var: Tensor<'_>) -> String {
+    format!("update_{}", var.name())
 }

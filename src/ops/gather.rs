@@ -1,0 +1,289 @@
+//! Index ops: `gather` / `embedding_lookup` (rows of a table by i64 ids) and its gradient
+//! `GatherGrad` (a dense scatter-add, the embedding-gradient hot path), `one_hot` and
+//! `argmax`.
+
+use super::array::{contiguous, expect_arity, norm_axis, Elem};
+use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use crate::graph::{DType, Shape, Tensor, TensorInfo, Value, ValueView};
+use ndarray::{ArrayViewD, Axis, Zip};
+use serde::{Deserialize, Serialize};
+
+fn expect_i64(what: &str, i: &TensorInfo) -> Result<(), String> {
+    if i.dtype != DType::I64 {
+        return Err(format!("{what} must be i64, got {}", i.dtype));
+    }
+    Ok(())
+}
+
+/// Checks an index against `[0, n)`, naming its position among the indices.
+#[inline]
+fn check_index(v: i64, pos: usize, n: usize, what: &str) -> Result<usize, String> {
+    if v < 0 || v as u64 >= n as u64 {
+        return Err(format!(
+            "{what} {v} (at flat position {pos}) is out of range [0, {n})"
+        ));
+    }
+    Ok(v as usize)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gather
+
+/// Rows of `params` picked by `indices` along axis 0 (TF1's `tf.gather` with `axis=0`).
+/// Inputs `(params [N, d..], indices i64 [i..])`, output `[i.., d..]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Gather;
+
+fn gather_kernel<T: Elem>(
+    params: &ArrayViewD<T>,
+    indices: &ArrayViewD<i64>,
+    out: &mut Value,
+) -> Result<(), String> {
+    let n = params.shape()[0];
+    let row: usize = params.shape()[1..].iter().product();
+    let mut shape = indices.shape().to_vec();
+    shape.extend_from_slice(&params.shape()[1..]);
+    let p = contiguous(params);
+    let idx = contiguous(indices);
+    let o = T::buffer(out, &shape);
+    let o = o.as_slice_mut().expect("buffers are contiguous");
+    if row == 0 {
+        for (pos, &v) in idx.iter().enumerate() {
+            check_index(v, pos, n, "index")?;
+        }
+        return Ok(());
+    }
+    for (pos, (dst, &v)) in o.chunks_exact_mut(row).zip(idx.iter()).enumerate() {
+        let r = check_index(v, pos, n, "index")?;
+        dst.copy_from_slice(&p[r * row..(r + 1) * row]);
+    }
+    Ok(())
+}
+
+impl OpDef for Gather {
+    fn kind(&self) -> &'static str {
+        "Gather"
+    }
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        expect_arity(i, 2)?;
+        expect_i64("indices", i[1])?;
+        if i[0].shape.rank() == 0 {
+            return Err("params must have rank >= 1, got a scalar".into());
+        }
+        let mut d = i[1].shape.0.clone();
+        d.extend_from_slice(&i[0].shape.0[1..]);
+        Ok(Some(TensorInfo::new(i[0].dtype, Shape(d))))
+    }
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
+        if inputs[0].shape().is_empty() {
+            return Err("params must have rank >= 1, got a scalar".into());
+        }
+        let idx = inputs[1].i64();
+        match &inputs[0] {
+            ValueView::F32(p) => gather_kernel(p, idx, out),
+            ValueView::I64(p) => gather_kernel(p, idx, out),
+        }
+    }
+    fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
+        let (params, indices) = (c.inputs[0], c.inputs[1]);
+        let dp = c.graph.add(GatherGrad, &[c.dy, indices, params]);
+        Ok(vec![Some(dp), None])
+    }
+}
+
+/// Rows of `params` along axis 0 (TF1's `tf.gather`): `params [N, d..]`, `indices` i64
+/// `[i..]` -> `[i.., d..]`. An index outside `[0, N)` is a runtime error naming it. The
+/// gradient w.r.t. `params` is dense `[N, d..]` (rows scatter-added).
+pub fn gather<'g>(params: Tensor<'g>, indices: Tensor<'g>) -> Tensor<'g> {
+    params.graph().add(Gather, &[params, indices])
+}
+
+/// Looks ids up in an embedding table (TF1's `tf.nn.embedding_lookup` with one shard):
+/// `params [vocab, dim]`, `ids` i64 `[i..]` -> `[i.., dim]`. Same as [`gather`].
+pub fn embedding_lookup<'g>(params: Tensor<'g>, ids: Tensor<'g>) -> Tensor<'g> {
+    gather(params, ids)
+}
+
+/// Gradient of [`Gather`]: zeros shaped like `params` with every row of `dy` added to the
+/// row its index names (repeated indices accumulate). Inputs `(dy [i.., d..], indices [i..],
+/// params [N, d..])`; only `params`' runtime shape is read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GatherGrad;
+
+impl OpDef for GatherGrad {
+    fn kind(&self) -> &'static str {
+        "GatherGrad"
+    }
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        expect_arity(i, 3)?;
+        expect_f32("GatherGrad", i[0])?;
+        expect_i64("indices", i[1])?;
+        Ok(Some(TensorInfo::new(DType::F32, i[2].shape.clone())))
+    }
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
+        let dy = inputs[0].f32();
+        let indices = inputs[1].i64();
+        let like = inputs[2].shape();
+        let n = like[0];
+        let row: usize = like[1..].iter().product();
+        let mut expect = indices.shape().to_vec();
+        expect.extend_from_slice(&like[1..]);
+        if dy.shape() != expect.as_slice() {
+            return Err(format!(
+                "gradient shape {:?} differs from gathered shape {expect:?}",
+                dy.shape()
+            ));
+        }
+        let d = contiguous(dy);
+        let idx = contiguous(indices);
+        let o = out.f32_buffer(like);
+        let o = o.as_slice_mut().expect("buffers are contiguous");
+        o.fill(0.0);
+        if row == 0 {
+            return Ok(());
+        }
+        for (pos, (src, &v)) in d.chunks_exact(row).zip(idx.iter()).enumerate() {
+            let r = check_index(v, pos, n, "index")?;
+            o[r * row..(r + 1) * row]
+                .iter_mut()
+                .zip(src)
+                .for_each(|(o, &s)| *o += s);
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// OneHot
+
+/// One-hot encoding (TF1's `tf.one_hot` with on = 1, off = 0): indices i64 `[i..]` -> f32
+/// `[i.., depth]`. Indices outside `[0, depth)` (e.g. `-1` for padding) give all-zero rows,
+/// as in TF.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OneHot {
+    /// Number of classes.
+    pub depth: usize,
+}
+
+impl OpDef for OneHot {
+    fn kind(&self) -> &'static str {
+        "OneHot"
+    }
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        expect_arity(i, 1)?;
+        expect_i64("indices", i[0])?;
+        let mut d = i[0].shape.0.clone();
+        d.push(Some(self.depth));
+        Ok(Some(TensorInfo::new(DType::F32, Shape(d))))
+    }
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
+        let idx = inputs[0].i64();
+        let mut shape = idx.shape().to_vec();
+        shape.push(self.depth);
+        let o = out.f32_buffer(&shape);
+        let o = o.as_slice_mut().expect("buffers are contiguous");
+        o.fill(0.0);
+        if self.depth == 0 {
+            return Ok(());
+        }
+        for (row, &v) in o.chunks_exact_mut(self.depth).zip(idx.iter()) {
+            if v >= 0 && (v as u64) < self.depth as u64 {
+                row[v as usize] = 1.0;
+            }
+        }
+        Ok(())
+    }
+    fn gradient<'g>(&self, _: &GradCtx<'g>) -> GradResult<'g> {
+        Ok(vec![None])
+    }
+}
+
+/// One-hot encoding (TF1's `tf.one_hot`): i64 `[i..]` -> f32 `[i.., depth]`, 1 at the
+/// index and 0 elsewhere; out-of-range indices give all-zero rows.
+pub fn one_hot(indices: Tensor<'_>, depth: usize) -> Tensor<'_> {
+    indices.graph().add(OneHot { depth }, &[indices])
+}
+
+// ---------------------------------------------------------------------------------------------
+// ArgMax
+
+/// Index of the largest element along `axis` (TF1's `tf.argmax`), as i64, with that axis
+/// removed; ties go to the first index.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArgMax {
+    /// Reduced axis (negative counts from the end).
+    pub axis: i64,
+}
+
+fn argmax_kernel<T: Elem>(x: &ArrayViewD<T>, axis: usize, out: &mut Value) -> Result<(), String> {
+    if x.shape()[axis] == 0 {
+        return Err(format!(
+            "cannot take argmax over empty axis {axis} of {:?}",
+            x.shape()
+        ));
+    }
+    let mut shape = x.shape().to_vec();
+    shape.remove(axis);
+    let o = out.i64_buffer(&shape);
+    Zip::from(o).and(x.lanes(Axis(axis))).for_each(|o, lane| {
+        let mut best = 0;
+        let mut bv = lane[0];
+        for (k, &v) in lane.iter().enumerate().skip(1) {
+            if v > bv {
+                best = k;
+                bv = v;
+            }
+        }
+        *o = best as i64;
+    });
+    Ok(())
+}
+
+impl OpDef for ArgMax {
+    fn kind(&self) -> &'static str {
+        "ArgMax"
+    }
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        expect_arity(i, 1)?;
+        let a = norm_axis(self.axis, i[0].shape.rank())?;
+        let mut d = i[0].shape.0.clone();
+        d.remove(a);
+        Ok(Some(TensorInfo::new(DType::I64, Shape(d))))
+    }
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
+        let axis = norm_axis(self.axis, inputs[0].shape().len())?;
+        match &inputs[0] {
+            ValueView::F32(x) => argmax_kernel(x, axis, out),
+            ValueView::I64(x) => argmax_kernel(x, axis, out),
+        }
+    }
+    fn gradient<'g>(&self, _: &GradCtx<'g>) -> GradResult<'g> {
+        Ok(vec![None])
+    }
+}
+
+/// Index of the maximum along `axis` (negative counts from the end), as i64 with that axis
+/// removed: `[b, c]` with axis `-1` -> `[b]` (TF1's `tf.argmax`). Ties pick the first.
+pub fn argmax(x: Tensor<'_>, axis: i64) -> Tensor<'_> {
+    x.graph().add(ArgMax { axis }, &[x])
+}

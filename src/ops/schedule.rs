@@ -1,0 +1,99 @@
+//! Learning-rate schedule helpers evaluated on the global step (i64 or f32 scalar):
+//! the decay exponent `step / decay_steps` (optionally floored), and piecewise-constant
+//! values. Output: an f32 scalar. No gradient (schedules are not differentiated).
+
+use super::{KernelCtx, OpDef};
+use crate::graph::{DType, Shape, TensorInfo, Value, ValueView};
+use serde::{Deserialize, Serialize};
+
+/// What a [`StepSchedule`] computes from the step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ScheduleKind {
+    /// `step / decay_steps` as f32, floored if `staircase` (TF1's `exponential_decay` exponent).
+    DecayExponent {
+        /// Divisor of the step.
+        decay_steps: f32,
+        /// Floor the quotient (decay in discrete intervals).
+        staircase: bool,
+    },
+    /// `values[0]` while `step <= boundaries[0]`, `values[i]` while
+    /// `boundaries[i-1] < step <= boundaries[i]`, and `values[n]` after the last boundary
+    /// (TF1's `piecewise_constant`; `values` has one more entry than `boundaries`).
+    Piecewise {
+        /// Increasing step boundaries.
+        boundaries: Vec<i64>,
+        /// The value on each interval.
+        values: Vec<f32>,
+    },
+}
+
+/// A function of the (scalar) global step producing an f32 scalar. Input `(step)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepSchedule {
+    /// What to compute.
+    pub kind: ScheduleKind,
+}
+
+impl OpDef for StepSchedule {
+    fn kind(&self) -> &'static str {
+        match self.kind {
+            ScheduleKind::DecayExponent { .. } => "DecayExponent",
+            ScheduleKind::Piecewise { .. } => "PiecewiseConstant",
+        }
+    }
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        if i.len() != 1 || i[0].shape.rank() != 0 {
+            return Err("takes one scalar operand (the step)".into());
+        }
+        match &self.kind {
+            ScheduleKind::DecayExponent { decay_steps, .. } if *decay_steps <= 0.0 => {
+                return Err(format!("decay_steps must be positive, got {decay_steps}"))
+            }
+            ScheduleKind::Piecewise { boundaries, values } => {
+                if values.len() != boundaries.len() + 1 {
+                    return Err(format!(
+                        "piecewise_constant needs one more value than boundaries, got {} values for {} boundaries",
+                        values.len(),
+                        boundaries.len()
+                    ));
+                }
+                if boundaries.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(format!("boundaries must be increasing, got {boundaries:?}"));
+                }
+            }
+            _ => {}
+        }
+        Ok(Some(TensorInfo::new(DType::F32, Shape::known(&[]))))
+    }
+    fn compute(&self, _: &mut KernelCtx, i: &[ValueView], out: &mut Value) -> Result<(), String> {
+        let (as_f, as_i) = match &i[0] {
+            ValueView::I64(a) => {
+                let s = a.iter().next().copied().ok_or("empty step")?;
+                (s as f32, s)
+            }
+            ValueView::F32(a) => {
+                let s = a.iter().next().copied().ok_or("empty step")?;
+                (s, s as i64)
+            }
+        };
+        let y = match &self.kind {
+            ScheduleKind::DecayExponent {
+                decay_steps,
+                staircase,
+            } => {
+                let p = as_f / decay_steps;
+                if *staircase {
+                    p.floor()
+                } else {
+                    p
+                }
+            }
+            ScheduleKind::Piecewise { boundaries, values } => {
+                let k = boundaries.iter().take_while(|&&b| as_i > b).count();
+                values[k]
+            }
+        };
+        out.f32_buffer(&[]).fill(y);
+        Ok(())
+    }
+}

@@ -1,0 +1,252 @@
+//! Checkpoints: variable values in a [safetensors](https://huggingface.co/docs/safetensors)
+//! file, one tensor per variable, named after it (`shared/w`, `Adam/shared/w/m`,
+//! `global_step`, ...). f32 and i64 values.
+//!
+//! `save` writes a temporary file in the destination's directory, syncs it and renames it
+//! over the destination, so a crash or a failed write never destroys the previous
+//! checkpoint. `restore` checks every name, dtype and shape before changing anything.
+
+use crate::error::{Error, Result};
+use crate::graph::{DType, Graph, Tensor, Value};
+use crate::ops::Op;
+use crate::session::Session;
+use ndarray::{ArrayD, IxDyn};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Saves and restores variables (TF1's `tf.train.Saver`).
+pub struct Saver<'g> {
+    graph: &'g Graph,
+    /// `None`: every global variable at the time of the call.
+    vars: Option<Vec<Tensor<'g>>>,
+    allow_extra: bool,
+}
+
+impl<'g> Saver<'g> {
+    /// A saver for every variable of `g`, including optimizer slots, Adam's beta powers and
+    /// the global step. The list is taken at each `save`/`restore`, so variables created
+    /// after the saver (e.g. by a later `minimize`) are covered too.
+    pub fn new(g: &'g Graph) -> Self {
+        Saver {
+            graph: g,
+            vars: None,
+            allow_extra: false,
+        }
+    }
+
+    /// A saver for `vars` only (all from one graph; each must be a variable, else `save` and
+    /// `restore` return [`Error::InvalidArgument`]). Panics never; an empty list saves an
+    /// empty checkpoint.
+    pub fn for_variables(g: &'g Graph, vars: &[Tensor<'g>]) -> Self {
+        Saver {
+            graph: g,
+            vars: Some(vars.to_vec()),
+            allow_extra: false,
+        }
+    }
+
+    /// Lets `restore` ignore checkpoint entries this saver does not cover (to load part of a
+    /// checkpoint, e.g. a pretrained shared encoder). By default they are mismatches.
+    pub fn allow_extra_entries(mut self, allow: bool) -> Self {
+        self.allow_extra = allow;
+        self
+    }
+
+    /// The variables covered, in creation (or given) order, checked to be variables of the
+    /// saver's graph.
+    fn variables(&self) -> Result<Vec<Tensor<'g>>> {
+        let vars = match &self.vars {
+            Some(v) => v.clone(),
+            None => self.graph.global_variables(),
+        };
+        crate::graph::same_graph_pub(self.graph, &vars, "the saver's graph")?;
+        let mut seen = std::collections::HashSet::new();
+        for v in &vars {
+            if !matches!(self.graph.node(v.index()).op, Op::Variable(_)) {
+                return Err(Error::InvalidArgument(format!(
+                    "Saver: `{}` is not a variable",
+                    v.name()
+                )));
+            }
+            if !seen.insert(v.index()) {
+                return Err(Error::InvalidArgument(format!(
+                    "Saver: variable `{}` is listed twice",
+                    v.name()
+                )));
+            }
+        }
+        Ok(vars)
+    }
+
+    /// The temporary file `save` writes before renaming it to `path`: a hidden file in the
+    /// same directory, `.<file name>.<process id>.tmp`.
+    pub fn temp_path(path: &Path) -> PathBuf {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    }
+
+    /// Writes the covered variables' values from `sess` to `path` (a safetensors file),
+    /// atomically: a temporary file is written and synced, then renamed over `path`. On
+    /// error the previous file at `path` is untouched and the temporary file removed.
+    ///
+    /// Errors: an uninitialized variable ([`Error::UninitializedVariable`]), I/O failures
+    /// ([`Error::Io`] naming the file).
+    pub fn save(&self, sess: &Session<'g>, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let vars = self.variables()?;
+        let mut entries: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+        for v in &vars {
+            let (dtype, shape, bytes) = match sess.variable_value(*v)? {
+                Value::F32(a) => (
+                    Dtype::F32,
+                    a.shape().to_vec(),
+                    le_bytes(a.iter(), f32::to_le_bytes),
+                ),
+                Value::I64(a) => (
+                    Dtype::I64,
+                    a.shape().to_vec(),
+                    le_bytes(a.iter(), i64::to_le_bytes),
+                ),
+            };
+            entries.push((v.name(), dtype, shape, bytes));
+        }
+        let views = entries
+            .iter()
+            .map(|(n, d, s, b)| Ok((n.as_str(), TensorView::new(*d, s.clone(), b)?)))
+            .collect::<std::result::Result<Vec<_>, safetensors::SafeTensorError>>()
+            .map_err(|e| Error::io(path, format!("cannot encode checkpoint: {e}")))?;
+        let metadata = HashMap::from([("format".to_string(), "staticflow".to_string())]);
+        let bytes = safetensors::tensor::serialize(views, Some(metadata))
+            .map_err(|e| Error::io(path, format!("cannot encode checkpoint: {e}")))?;
+        write_atomically(path, &bytes)
+    }
+
+    /// Sets the covered variables in `sess` from the checkpoint at `path`.
+    ///
+    /// Every covered variable must be in the file with its dtype and shape, and (unless
+    /// [`Saver::allow_extra_entries`]) the file must hold nothing else. Otherwise
+    /// [`Error::Mismatch`] lists every mismatch (missing, unexpected, wrong dtype or shape)
+    /// and no variable is changed. An unreadable or malformed file is an [`Error::Io`].
+    pub fn restore(&self, sess: &mut Session<'g>, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let vars = self.variables()?;
+        let data = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let st = SafeTensors::deserialize(&data)
+            .map_err(|e| Error::io(path, format!("not a safetensors checkpoint: {e}")))?;
+        let in_file: BTreeMap<String, TensorView<'_>> = st.tensors().into_iter().collect();
+        let mut mismatches = Vec::new();
+        let mut values = Vec::with_capacity(vars.len());
+        for v in &vars {
+            let name = v.name();
+            let Op::Variable(decl) = self.graph.node(v.index()).op else {
+                unreachable!("checked by variables()")
+            };
+            let want = format!("{:?} {}", decl.shape, decl.dtype);
+            let Some(t) = in_file.get(&name) else {
+                mismatches.push(format!("missing `{name}` (graph has {want})"));
+                continue;
+            };
+            let file_dtype = match t.dtype() {
+                Dtype::F32 => Some(DType::F32),
+                Dtype::I64 => Some(DType::I64),
+                _ => None,
+            };
+            let got = format!(
+                "{:?} {}",
+                t.shape(),
+                file_dtype.map_or_else(|| format!("{:?}", t.dtype()), |d| d.to_string())
+            );
+            if file_dtype != Some(decl.dtype) || t.shape() != decl.shape.as_slice() {
+                mismatches.push(format!("`{name}`: file has {got}, graph has {want}"));
+                continue;
+            }
+            values.push((*v, decode(t, decl.dtype)));
+        }
+        if !self.allow_extra {
+            let covered: std::collections::HashSet<String> =
+                vars.iter().map(|v| v.name()).collect();
+            for (name, t) in &in_file {
+                if !covered.contains(name) {
+                    mismatches.push(format!(
+                        "unexpected `{name}` ({:?} {:?}) in file, not in the graph",
+                        t.shape(),
+                        t.dtype()
+                    ));
+                }
+            }
+        }
+        if !mismatches.is_empty() {
+            return Err(Error::Mismatch {
+                path: path.to_path_buf(),
+                mismatches,
+            });
+        }
+        for (v, value) in values {
+            sess.set_variable(v, value)?;
+        }
+        Ok(())
+    }
+}
+
+/// Little-endian bytes of every element.
+fn le_bytes<'a, T: Copy + 'a, const N: usize>(
+    it: impl Iterator<Item = &'a T>,
+    f: fn(T) -> [u8; N],
+) -> Vec<u8> {
+    it.flat_map(|x| f(*x)).collect()
+}
+
+/// A checked tensor's value (dtype and shape already match).
+fn decode(t: &TensorView<'_>, dtype: DType) -> Value {
+    let shape = IxDyn(t.shape());
+    let data = t.data();
+    match dtype {
+        DType::F32 => {
+            let v = data
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect();
+            Value::F32(ArrayD::from_shape_vec(shape, v).expect("length checked by safetensors"))
+        }
+        DType::I64 => {
+            let v = data
+                .chunks_exact(8)
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                .collect();
+            Value::I64(ArrayD::from_shape_vec(shape, v).expect("length checked by safetensors"))
+        }
+    }
+}
+
+/// Writes `bytes` to a temporary file next to `path`, syncs it, renames it to `path`.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = Saver::temp_path(path);
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable (best effort: not every platform can open a dir).
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    })();
+    result.map_err(|e| {
+        if tmp.is_file() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        Error::io(
+            path,
+            format!("cannot write checkpoint (via {}): {e}", tmp.display()),
+        )
+    })
+}
