@@ -43,6 +43,7 @@ struct Args {
     p_pos: f64,
     log_every: usize,
     graphs: bool,
+    profile: usize,
 }
 
 const USAGE: &str = "usage: pos_chunk [--data DIR] [--eval FILE] [--epochs N] \
@@ -63,6 +64,7 @@ fn parse_args() -> std::result::Result<Args, String> {
         p_pos: 0.5,
         log_every: 100,
         graphs: true,
+        profile: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -107,6 +109,7 @@ fn parse_args() -> std::result::Result<Args, String> {
                     .ok_or_else(|| format!("--p-pos needs a probability, got `{v}`"))?;
             }
             "--no-graphs" => a.graphs = false,
+            "--profile" => a.profile = num(value("--profile")?, "--profile")? as usize,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
         }
@@ -194,7 +197,7 @@ fn run_regime(
 ) -> Result<RunResult> {
     let g = Graph::with_seed(args.seed);
     let model = Tagger::build(&g, config)?;
-    let saver = staticflow::train::Saver::new(&g)?;
+    let saver = staticflow::train::Saver::new(&g);
     let mut sess = Session::new(&g);
     sess.run(&[g.global_variables_initializer().into()], &[])?;
     let several = args.regimes.len() > 1;
@@ -247,6 +250,65 @@ fn run_regime(
         final_eval,
         extra_eval,
     })
+}
+
+/// `--profile N`: times every kernel of N joint steps (after 3 warm-up steps) and prints the
+/// time per op kind and the 25 slowest nodes.
+fn profile(args: &Args, data: &TaggerData, config: &TaggerConfig) -> Result<()> {
+    use staticflow::data::{make_batch, train_batches};
+    use staticflow::session::Profile;
+    let g = Graph::with_seed(args.seed);
+    let model = Tagger::build(&g, config)?;
+    let mut sess = Session::new(&g);
+    sess.run(&[g.global_variables_initializer().into()], &[])?;
+    let lengths: Vec<usize> = data.train_enc.iter().map(|s| s.len()).collect();
+    let mut rng = staticflow::models::tagger::epoch_rng(args.seed, 1);
+    let order = train_batches(&lengths, 32, true, &mut rng);
+    for idx in order.iter().take(3) {
+        model.train_step(&mut sess, model.joint_op, &make_batch(&data.train_enc, idx))?;
+    }
+    let mut total = Profile::default();
+    let (mut tokens, t0) = (0usize, Instant::now());
+    for idx in order.iter().skip(3).take(args.profile) {
+        let b = make_batch(&data.train_enc, idx);
+        tokens += b.tokens();
+        let mut feeds: Vec<(Tensor, ValueView)> = vec![
+            (model.words, (&b.words).into()),
+            (model.mask, (&b.mask).into()),
+            (model.pos, (&b.pos).into()),
+            (model.chunks, (&b.chunks).into()),
+        ];
+        if let Some(t) = model.case {
+            feeds.push((t, (&b.case).into()));
+        }
+        if let Some(t) = model.suffix {
+            feeds.push((t, (&b.suffix).into()));
+        }
+        let (_, p) = sess.run_profiled(&[model.joint_op.into()], &feeds)?;
+        total.entries.extend(p.entries);
+    }
+    let wall = t0.elapsed().as_secs_f64();
+    println!(
+        "{} joint steps, {tokens} tokens, {:.0} tok/s (profiled), kernels {:.1} ms of {:.1} ms",
+        args.profile,
+        tokens as f64 / wall,
+        total.total_micros() / 1e3,
+        wall * 1e3
+    );
+    for (op, us) in total.by_op().iter().take(20) {
+        println!("{op:<28} {:>9.1} ms {:>5.1}%", us / 1e3, 100.0 * us / total.total_micros());
+    }
+    let mut by_node: std::collections::BTreeMap<String, (String, f64)> = Default::default();
+    for e in &total.entries {
+        let x = by_node.entry(e.name.clone()).or_insert((e.op.clone(), 0.0));
+        x.1 += e.micros;
+    }
+    let mut v: Vec<_> = by_node.into_iter().collect();
+    v.sort_by(|a, b| b.1 .1.total_cmp(&a.1 .1));
+    for (name, (op, us)) in v.iter().take(25) {
+        println!("{name:<60} {op:<22} {:>8.1} ms", us / 1e3);
+    }
+    Ok(())
 }
 
 fn write_graph_files() -> Result<()> {
@@ -405,6 +467,9 @@ fn run() -> Result<()> {
         println!("wrote graphs/pos_chunk.json and graphs/pos_chunk.dot");
     }
 
+    if args.profile > 0 {
+        return profile(&args, &data, &config);
+    }
     let t_all = Instant::now();
     let mut results = Vec::new();
     for &regime in &args.regimes {
@@ -471,7 +536,7 @@ fn run() -> Result<()> {
             o.push_str(&format!(
                 ",\"tokens_per_s\":{:.0},\"seconds\":{:.2}",
                 r.tokens_per_s(),
-                r.seconds
+                r.seconds + 0.0
             ));
             if let Some(e) = &r.extra_eval {
                 o.push_str(&format!(",\"eval\":{{{}}}", score_fields(e)));

@@ -212,7 +212,10 @@ fn synthetic_corpus_is_deterministic_and_consistent() {
 /// count.
 #[test]
 fn real_conll2000_matches_reference_counts() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/conll2000");
+    let dir = std::env::var_os("MTL_DATA_DIR")
+        .map(|d| Path::new(&d).join("conll2000"))
+        .filter(|d| d.join("train.txt").exists())
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/conll2000"));
     if !dir.join("train.txt").exists() {
         eprintln!(
             "NOTICE: {} not found; skipping the real-data check",

@@ -722,3 +722,26 @@ pub fn train<'g>(
     }
     Ok(logs)
 }
+
+/// Token accuracy of always predicting the most frequent training tag, on the test split:
+/// `(pos, chunk)`. The floor any trained tagger must clear.
+pub fn majority_baseline(data: &TaggerData) -> (f64, f64) {
+    fn most_common<'a>(tags: impl Iterator<Item = &'a String>) -> String {
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for t in tags {
+            *counts.entry(t.as_str()).or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .max_by_key(|&(_, n)| n)
+            .map(|(t, _)| t.to_string())
+            .unwrap_or_default()
+    }
+    let pos = most_common(data.train.iter().flat_map(|s| &s.pos));
+    let chunk = most_common(data.train.iter().flat_map(|s| &s.chunks));
+    let n: usize = data.test.iter().map(Sentence::len).sum();
+    let hits = |f: &dyn Fn(&Sentence) -> usize| data.test.iter().map(f).sum::<usize>();
+    let p = hits(&|s| s.pos.iter().filter(|t| **t == pos).count());
+    let c = hits(&|s| s.chunks.iter().filter(|t| **t == chunk).count());
+    (p as f64 / n.max(1) as f64, c as f64 / n.max(1) as f64)
+}
