@@ -296,7 +296,11 @@ fn profile(args: &Args, data: &TaggerData, config: &TaggerConfig) -> Result<()> 
         wall * 1e3
     );
     for (op, us) in total.by_op().iter().take(20) {
-        println!("{op:<28} {:>9.1} ms {:>5.1}%", us / 1e3, 100.0 * us / total.total_micros());
+        println!(
+            "{op:<28} {:>9.1} ms {:>5.1}%",
+            us / 1e3,
+            100.0 * us / total.total_micros()
+        );
     }
     let mut by_node: std::collections::BTreeMap<String, (String, f64)> = Default::default();
     for e in &total.entries {
@@ -457,7 +461,11 @@ fn run() -> Result<()> {
         Some(p) => {
             let s = read_conll(p)?;
             let e = data.vocab.encode(&s);
-            println!("extra evaluation file: {} ({} sentences)", p.display(), s.len());
+            println!(
+                "extra evaluation file: {} ({} sentences)",
+                p.display(),
+                s.len()
+            );
             Some((s, e))
         }
         None => None,
@@ -473,7 +481,14 @@ fn run() -> Result<()> {
     let t_all = Instant::now();
     let mut results = Vec::new();
     for &regime in &args.regimes {
-        results.push(run_regime(&args, &data, &config, epochs, regime, extra.as_ref())?);
+        results.push(run_regime(
+            &args,
+            &data,
+            &config,
+            epochs,
+            regime,
+            extra.as_ref(),
+        )?);
     }
 
     println!();

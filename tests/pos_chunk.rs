@@ -59,7 +59,11 @@ fn joint_and_alternate_beat_the_majority_tag_baseline() {
             s.chunk.f1()
         );
         assert!(s.pos_acc > pos_base + 0.4, "{name} POS {}", s.pos_acc);
-        assert!(s.chunk_acc > chunk_base + 0.4, "{name} chunk {}", s.chunk_acc);
+        assert!(
+            s.chunk_acc > chunk_base + 0.4,
+            "{name} chunk {}",
+            s.chunk_acc
+        );
         assert!(s.chunk.f1() > 0.6, "{name} F1 {}", s.chunk.f1());
         // training losses fall
         let (first, last) = (logs.first().unwrap(), logs.last().unwrap());
@@ -81,7 +85,10 @@ fn joint_vs_alternate() {
         (0..3).for_each(|k| acc[k] += l.op_counts[k]);
         acc
     });
-    println!("alternate ran pos_op {} times, chunk_op {} times", ops[0], ops[1]);
+    println!(
+        "alternate ran pos_op {} times, chunk_op {} times",
+        ops[0], ops[1]
+    );
     assert!(ops[0] > 0 && ops[1] > 0 && ops[2] == 0);
     assert!(jl < al, "joint {jl} should be below alternate {al}");
 }
@@ -108,9 +115,16 @@ fn alternate_pos_step_leaves_the_chunk_head_bit_identical() {
     let shared_before = snapshot(&sess, &shared);
     for _ in 0..3 {
         let (p, c) = model.train_step(&mut sess, model.pos_op, &batch).unwrap();
-        assert!(p.is_some() && c.is_none(), "pos_op computes only the POS loss");
+        assert!(
+            p.is_some() && c.is_none(),
+            "pos_op computes only the POS loss"
+        );
     }
-    assert_eq!(snapshot(&sess, &chunk_head), head_before, "pos_op touched the chunk head");
+    assert_eq!(
+        snapshot(&sess, &chunk_head),
+        head_before,
+        "pos_op touched the chunk head"
+    );
     let shared_after = snapshot(&sess, &shared);
     for ((v, a), b) in shared.iter().zip(&shared_after).zip(&shared_before) {
         assert_ne!(a, b, "pos_op did not update {}", v.name());
@@ -170,7 +184,10 @@ fn checkpoint_round_trip_and_resume_give_the_uninterrupted_losses() {
     assert_eq!(v1.len(), v2.len());
     for (a, b) in v1.iter().zip(&v2) {
         assert_eq!(a.name(), b.name());
-        assert_eq!(s1.variable_value(*a).unwrap(), s2.variable_value(*b).unwrap());
+        assert_eq!(
+            s1.variable_value(*a).unwrap(),
+            s2.variable_value(*b).unwrap()
+        );
     }
     let rest = train(&mut s2, &m2, &data, &opts(2), |_| {}).unwrap();
     assert_eq!(rest.len(), 1, "resumes after the saved epoch");
@@ -198,7 +215,10 @@ fn checkpoint_round_trip_and_resume_give_the_uninterrupted_losses() {
     let err = Saver::new(&g3).restore(&mut s3, &ckpt).unwrap_err();
     assert!(matches!(err, Error::Mismatch { .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(msg.contains("encoder_bw") && msg.contains("epoch1.safetensors"), "{msg}");
+    assert!(
+        msg.contains("encoder_bw") && msg.contains("epoch1.safetensors"),
+        "{msg}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -220,9 +240,8 @@ fn golden_graph_files() {
     );
     // The file reads back into a graph with the same variables.
     let back = Graph::from_json(&json).unwrap();
-    let names = |g: &Graph| -> Vec<String> {
-        g.global_variables().iter().map(|v| v.name()).collect()
-    };
+    let names =
+        |g: &Graph| -> Vec<String> { g.global_variables().iter().map(|v| v.name()).collect() };
     assert_eq!(names(&back), names(&g));
 }
 

@@ -31,9 +31,7 @@ fn split(tag: &str) -> (&str, &str) {
 }
 
 fn end_of_chunk(pp: &str, pt: &str, p: &str, t: &str) -> bool {
-    (pp == "B" && (p == "B" || p == "O"))
-        || (pp == "I" && (p == "B" || p == "O"))
-        || (pp != "O" && pt != t)
+    ((pp == "B" || pp == "I") && (p == "B" || p == "O")) || (pp != "O" && pt != t)
 }
 
 fn start_of_chunk(pp: &str, pt: &str, p: &str, t: &str) -> bool {

@@ -16,8 +16,8 @@
 //! dropout (driven by the `keep_prob` placeholder, 1.0 unless fed).
 
 use crate::data::{
-    eval_batches, make_batch, score_tagging, train_batches, vocab::N_CASE_CLASSES,
-    EncodedSentence, Sentence, TaggedBatch, TaggerVocab, TaggingScore,
+    eval_batches, make_batch, score_tagging, train_batches, vocab::N_CASE_CLASSES, EncodedSentence,
+    Sentence, TaggedBatch, TaggerVocab, TaggingScore,
 };
 use crate::error::{Error, Result};
 use crate::graph::{DType, Graph, Operation, Tensor};
@@ -91,7 +91,12 @@ impl TaggerConfig {
     }
 
     /// The tutorial model for vocabularies of these sizes (padding / PAD+UNK included).
-    pub fn tutorial_sized(n_words: usize, n_pos: usize, n_chunks: usize, n_suffixes: usize) -> Self {
+    pub fn tutorial_sized(
+        n_words: usize,
+        n_pos: usize,
+        n_chunks: usize,
+        n_suffixes: usize,
+    ) -> Self {
         TaggerConfig {
             n_words,
             n_pos,
@@ -222,15 +227,15 @@ impl<'g> Tagger<'g> {
     /// Builds the tagger in `g` (variables, losses and the three train ops).
     pub fn build(g: &'g Graph, config: &TaggerConfig) -> Result<Self> {
         let c = config;
-        let words = g.placeholder_typed("words", DType::I64, &[None, None]);
-        let pos = g.placeholder_typed("pos", DType::I64, &[None, None]);
-        let chunks = g.placeholder_typed("chunks", DType::I64, &[None, None]);
-        let mask = g.placeholder("mask", &[None, None]);
-        let case = (c.case_dim > 0).then(|| g.placeholder_typed("case", DType::I64, &[None, None]));
+        let words = g.placeholder_typed("words", DType::I64, [None, None]);
+        let pos = g.placeholder_typed("pos", DType::I64, [None, None]);
+        let chunks = g.placeholder_typed("chunks", DType::I64, [None, None]);
+        let mask = g.placeholder("mask", [None, None]);
+        let case = (c.case_dim > 0).then(|| g.placeholder_typed("case", DType::I64, [None, None]));
         let suffix =
-            (c.suffix_dim > 0).then(|| g.placeholder_typed("suffix", DType::I64, &[None, None]));
-        let keep_prob = (c.keep_prob < 1.0)
-            .then(|| placeholder_with_default(g.constant(1.0f32), "keep_prob"));
+            (c.suffix_dim > 0).then(|| g.placeholder_typed("suffix", DType::I64, [None, None]));
+        let keep_prob =
+            (c.keep_prob < 1.0).then(|| placeholder_with_default(g.constant(1.0f32), "keep_prob"));
         let drop = |x: Tensor<'g>| match keep_prob {
             Some(k) => crate::ops::nn::dropout(x, k),
             None => x,
@@ -284,9 +289,8 @@ impl<'g> Tagger<'g> {
         let like = expand_dims(mask, -1) * g.constant(ndarray::Array1::<f32>::zeros(c.pos_emb_dim));
         let pos_pred = reshape_like(pos_pred, like);
         let chunk_in = concat(&[enc, pos_pred], 2);
-        let chunk_h = drop(
-            Lstm::new(g, "chunk_decoder", enc_dim + c.pos_emb_dim, h).apply(chunk_in, mask),
-        );
+        let chunk_h =
+            drop(Lstm::new(g, "chunk_decoder", enc_dim + c.pos_emb_dim, h).apply(chunk_in, mask));
         let (cw, cb) = dense_vars("chunk_out", h, c.n_chunks);
         let chunk_logits = dense_2d(chunk_h, h, cw, cb).named("chunk_logits");
 
@@ -336,7 +340,10 @@ impl<'g> Tagger<'g> {
 
     /// Input feeds for a batch (words, mask and the optional features).
     fn input_feeds<'a>(&self, b: &'a TaggedBatch) -> Vec<(Tensor<'g>, crate::ValueView<'a>)> {
-        let mut f = vec![(self.words, (&b.words).into()), (self.mask, (&b.mask).into())];
+        let mut f = vec![
+            (self.words, (&b.words).into()),
+            (self.mask, (&b.mask).into()),
+        ];
         if let Some(t) = self.case {
             f.push((t, (&b.case).into()));
         }
@@ -429,9 +436,9 @@ impl<'g> Tagger<'g> {
             let t = b.words.ncols();
             for (k, logits) in [out.f32(0)?, out.f32(1)?].into_iter().enumerate() {
                 let c = logits.shape()[1];
-                let flat = logits.as_slice().ok_or_else(|| {
-                    Error::Value("logits are not contiguous".into())
-                })?;
+                let flat = logits
+                    .as_slice()
+                    .ok_or_else(|| Error::Value("logits are not contiguous".into()))?;
                 for (r, &i) in b.indices.iter().enumerate() {
                     let tags: Vec<usize> = (0..b.lengths[r])
                         .map(|j| {
@@ -664,7 +671,11 @@ pub fn train<'g>(
 ) -> Result<Vec<EpochLog>> {
     let lengths: Vec<usize> = data.train_enc.iter().map(EncodedSentence::len).collect();
     let per_epoch = batches_per_epoch(data, opts.batch_size);
-    let step = sess.variable_value(model.global_step)?.as_i64()?.sum().max(0) as usize;
+    let step = sess
+        .variable_value(model.global_step)?
+        .as_i64()?
+        .sum()
+        .max(0) as usize;
     let done = step / per_epoch.max(1);
     let mut logs = Vec::new();
     for epoch in done + 1..=opts.epochs {
