@@ -44,11 +44,13 @@ struct Args {
     log_every: usize,
     graphs: bool,
     profile: usize,
+    budget: Option<f64>,
 }
 
 const USAGE: &str = "usage: pos_chunk [--data DIR] [--eval FILE] [--epochs N] \
 [--mode joint|alternate|pos_only|chunk_only|all] [--seed S] [--model default|best] \
-[--save PATH] [--restore PATH] [--out DIR] [--p-pos P] [--log-every N] [--no-graphs]";
+[--save PATH] [--restore PATH] [--out DIR] [--p-pos P] [--log-every N] [--budget SECONDS] \
+[--no-graphs]";
 
 fn parse_args() -> std::result::Result<Args, String> {
     let mut a = Args {
@@ -65,6 +67,7 @@ fn parse_args() -> std::result::Result<Args, String> {
         log_every: 100,
         graphs: true,
         profile: 0,
+        budget: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -109,6 +112,13 @@ fn parse_args() -> std::result::Result<Args, String> {
                     .ok_or_else(|| format!("--p-pos needs a probability, got `{v}`"))?;
             }
             "--no-graphs" => a.graphs = false,
+            "--budget" => {
+                let v = value("--budget")?;
+                a.budget = Some(
+                    v.parse()
+                        .map_err(|_| format!("--budget needs seconds, got `{v}`"))?,
+                );
+            }
             "--profile" => a.profile = num(value("--profile")?, "--profile")? as usize,
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
@@ -209,6 +219,8 @@ fn run_regime(
     let mut opts = TrainOptions::new(regime, epochs, args.seed);
     opts.p_pos = args.p_pos;
     opts.log_every = args.log_every;
+    // The best model trains until its epochs are done or 10 minutes have passed.
+    opts.time_budget = args.budget.or(args.best.then_some(600.0));
     let name = regime.name();
     let logs = train(&mut sess, &model, data, &opts, |p| {
         println!(
@@ -229,8 +241,19 @@ fn run_regime(
             l.test.chunk_loss,
         );
     }
+    if let (Some(l), Some(b)) = (logs.last(), opts.time_budget) {
+        if l.epoch < epochs {
+            println!(
+                "[{name}] stopped after epoch {} of {epochs}: the next epoch would end past the {b:.0} s budget",
+                l.epoch
+            );
+        }
+    }
     if let Some(p) = &args.save {
         let p = checkpoint_path(p, regime, several);
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        }
         saver.save(&sess, &p)?;
         println!("[{name}] saved {}", p.display());
     }
@@ -491,6 +514,12 @@ fn run() -> Result<()> {
         )?);
     }
 
+    // Epochs actually trained (a time budget may stop early).
+    let epochs = results
+        .iter()
+        .filter_map(|r| r.logs.last().map(|l| l.epoch))
+        .max()
+        .unwrap_or(epochs);
     println!();
     println!(
         "{} after {epochs} epochs (seed {}, model {}); training tokens/s excludes evaluation",

@@ -592,6 +592,9 @@ pub struct TrainOptions {
     pub bucketed: bool,
     /// Call the progress callback every this many batches (0 = never).
     pub log_every: usize,
+    /// Wall-clock budget in seconds (training and evaluation): no epoch is started that
+    /// would, at the last epoch's pace, end past it. `None`: no limit.
+    pub time_budget: Option<f64>,
 }
 
 impl TrainOptions {
@@ -605,6 +608,7 @@ impl TrainOptions {
             batch_size: 32,
             bucketed: true,
             log_every: 0,
+            time_budget: None,
         }
     }
 }
@@ -678,7 +682,15 @@ pub fn train<'g>(
         .max(0) as usize;
     let done = step / per_epoch.max(1);
     let mut logs = Vec::new();
+    let start = Instant::now();
+    let mut last_epoch = 0f64;
     for epoch in done + 1..=opts.epochs {
+        if let Some(budget) = opts.time_budget {
+            if epoch > done + 1 && start.elapsed().as_secs_f64() + last_epoch > budget {
+                break;
+            }
+        }
+        let epoch_start = Instant::now();
         let mut rng = epoch_rng(opts.seed, epoch);
         let order = train_batches(&lengths, opts.batch_size, opts.bucketed, &mut rng);
         let (mut pos_sum, mut pos_n, mut chunk_sum, mut chunk_n) = (0f64, 0usize, 0f64, 0usize);
@@ -730,6 +742,7 @@ pub fn train<'g>(
             tokens_per_s: tokens as f64 / seconds.max(1e-9),
             op_counts: counts,
         });
+        last_epoch = epoch_start.elapsed().as_secs_f64();
     }
     Ok(logs)
 }
