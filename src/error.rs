@@ -133,6 +133,17 @@ pub enum Error {
         /// What is wrong with it.
         message: String,
     },
+    /// A graph file is malformed, has another format or version, names an unknown op or an
+    /// undefined input, or describes a node that no longer builds.
+    #[error("{path}: {}{message}", if .node.is_empty() { String::new() } else { format!("node `{}`: ", .node) })]
+    GraphFile {
+        /// The file (`<string>` when read from a string).
+        path: PathBuf,
+        /// The offending node's name (empty for file-level problems).
+        node: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A checkpoint or graph file does not match the graph.
     #[error("{path}: does not match the graph: {}", .mismatches.join("; "))]
     Mismatch {

@@ -28,6 +28,7 @@ pub mod data;
 pub mod error;
 pub mod graph;
 pub mod io;
+pub mod layers;
 pub mod models;
 pub mod ops;
 pub mod session;
@@ -38,15 +39,21 @@ pub use ops::init;
 pub use autodiff::{gradients, gradients_with};
 pub use error::{Error, Result};
 pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
-pub use ops::array::{add_n, cast, expand_dims, flatten, reshape, squeeze, transpose};
+pub use io::{read_graph, to_dot, write_graph};
+pub use ops::array::{
+    add_n, cast, expand_dims, flatten, reshape, reshape_like, squeeze, transpose,
+};
 pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
-pub use ops::concat::{concat, slice};
+pub use ops::concat::{concat, slice, stack};
+pub use ops::debug::{print, print_n};
 pub use ops::gather::{argmax, embedding_lookup, gather, one_hot};
+pub use ops::lstm::{lstm, lstm_reverse};
 pub use ops::matmul::{matmul, matmul_t};
 pub use ops::nn::{
     log_softmax, softmax, softmax_cross_entropy_with_logits,
     sparse_softmax_cross_entropy_with_logits,
 };
+pub use ops::random::dropout;
 pub use ops::reduce::{
     l2_loss, mean_squared_error, reduce_max, reduce_max_all, reduce_mean, reduce_mean_all,
     reduce_sum, reduce_sum_all,
@@ -62,8 +69,8 @@ pub use session::{Outputs, Session};
 pub mod prelude {
     pub use crate::init;
     pub use crate::train::{
-        get_or_create_global_step, Adagrad, Adam, GradientDescent, Momentum, Optimizer, RMSProp,
-        Saver,
+        clip_by_global_norm, exponential_decay, get_or_create_global_step, piecewise_constant,
+        Adagrad, Adam, GradientDescent, Momentum, Optimizer, RMSProp, Saver,
     };
     pub use crate::*;
 }

@@ -118,6 +118,11 @@ fn concat_and_slice() {
     check_gradients(&[a.clone()], |_, x| concat(&[x[0], x[0], x[0]], 0), 1e-2);
     let d = rand_array(&[4, 5, 3], 14);
     check_gradients(
+        &[a.clone(), a.clone()],
+        |_, x| stack(&[x[0], x[1]], -1),
+        1e-2,
+    );
+    check_gradients(
         &[d.clone()],
         |_, x| slice(x[0], &[1, 2, 0], &[2, -1, 2]),
         1e-2,
@@ -205,4 +210,33 @@ fn cast_and_add_n() {
         |_, x| add_n(&[x[0], x[1], x[0]]),
         1e-2,
     );
+}
+
+#[test]
+fn broadcasting_and_negative_axes_through_new_ops() {
+    let a = rand_array(&[2, 3, 4], 22);
+    let bias = rand_array(&[4], 23);
+    check_gradients(
+        &[a.clone(), bias.clone()],
+        |_, x| softmax(x[0] + x[1]),
+        1e-2,
+    );
+    check_gradients(
+        &[a.clone(), bias.clone()],
+        |_, x| log_softmax(x[0] * x[1]),
+        1e-2,
+    );
+    let b = rand_array(&[2, 1, 4], 24);
+    check_gradients(
+        &[a.clone(), b.clone()],
+        |_, x| concat(&[x[0], x[1]], -2),
+        1e-2,
+    );
+    check_gradients(
+        &[a.clone(), bias],
+        |_, x| reduce_sum(transpose(x[0], &[0, 2, 1]), &[-1], false) * x[1],
+        1e-2,
+    );
+    // dropout with keep_prob = 1 is deterministic (identity)
+    check_gradients(&[a], |g, x| dropout(x[0], g.constant(1.0f32)), 1e-2);
 }

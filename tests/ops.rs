@@ -409,3 +409,111 @@ fn matmul_inner_dim_mismatch_names_operands() {
         "{err}"
     );
 }
+
+#[test]
+fn dropout_scales_kept_units_and_gradient_reuses_mask() {
+    let g = Graph::with_seed(3);
+    let x = g.placeholder("x", [100, 50]);
+    let keep = placeholder_with_default(g.constant(1.0f32), "keep_prob");
+    let y = dropout(x, keep);
+    assert_eq!(y.shape(), Shape::known(&[100, 50]));
+    let dx = gradients(&[reduce_sum_all(y * 3.0)], &[x]).unwrap()[0].unwrap();
+    let mut s = Session::new(&g);
+    let xs = ndarray::Array2::<f32>::from_elem((100, 50), 2.0);
+    // Default keep_prob = 1: identity.
+    let out = s.run(&[y.into()], &[(x, (&xs).into())]).unwrap();
+    assert_eq!(out.f32(0).unwrap(), &xs.clone().into_dyn());
+    // Training: keep_prob = 0.5 fed.
+    let kp = ndarray::arr0(0.5f32);
+    let feeds = [(x, (&xs).into()), (keep, (&kp).into())];
+    let out = s.run(&[y.into(), dx.into()], &feeds).unwrap();
+    let (yv, dxv) = (out.f32(0).unwrap(), out.f32(1).unwrap());
+    let kept = yv.iter().filter(|&&v| v != 0.0).count();
+    assert!(
+        yv.iter().all(|&v| v == 0.0 || v == 4.0),
+        "kept units scale by 1/keep_prob"
+    );
+    assert!((2000..3000).contains(&kept), "about half kept: {kept}");
+    // Same mask in the gradient: d(3 * sum(x * mask))/dx = 3 * mask = 1.5 * y here.
+    for (a, b) in yv.iter().zip(dxv.iter()) {
+        assert_eq!(*b, 1.5 * a);
+    }
+    // A new mask each run.
+    let again = s.run(&[y.into()], &feeds).unwrap();
+    assert_ne!(again.f32(0).unwrap(), yv);
+    let bad = ndarray::arr0(0.0f32);
+    let err = s
+        .run(&[y.into()], &[(x, (&xs).into()), (keep, (&bad).into())])
+        .unwrap_err();
+    assert!(matches!(err, Error::Runtime { .. }), "{err}");
+    assert!(err.to_string().contains("keep_prob"), "{err}");
+    let g2 = Graph::new();
+    let x2 = g2.placeholder("x", [3]);
+    assert!(dropout(x2, g2.constant(arr1(&[0.5f32]))).check().is_err());
+}
+
+#[test]
+fn gradients_with_unknown_batch_use_runtime_shapes() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [None, Some(2)]);
+    let c = concat(&[x, x * 2.0], 1);
+    let r = reshape(c, &[-1]);
+    let sl = slice(flatten(expand_dims(r, 0)), &[0, 0], &[-1, -1]);
+    let loss = reduce_sum_all(sl * sl) * 0.5;
+    let labels = g.constant(arr1(&[1i64, 0]));
+    let xent = reduce_sum_all(sparse_softmax_cross_entropy_with_logits(labels, x));
+    let ids = g.placeholder_typed("ids", DType::I64, [None]);
+    let gl = reduce_sum_all(gather(x, ids));
+    let grads = gradients(&[loss], &[x]).unwrap();
+    let gx = gradients(&[xent], &[x]).unwrap()[0].unwrap();
+    let gg = gradients(&[gl], &[x]).unwrap()[0].unwrap();
+    let mut s = Session::new(&g);
+    let xs = arr2(&[[1.0f32, 2.0], [3.0, 4.0]]);
+    let idv = arr1(&[1i64, 1, 0]);
+    let out = s
+        .run(
+            &[grads[0].unwrap().into(), gx.into(), gg.into()],
+            &[(x, (&xs).into()), (ids, (&idv).into())],
+        )
+        .unwrap();
+    close(out.f32(0).unwrap(), &[5., 10., 15., 20.]);
+    let p = 1.0 / (1.0 + (-1.0f32).exp()); // softmax([1, 2])[1] = softmax([3, 4])[1]
+    close(out.f32(1).unwrap(), &[1.0 - p, p - 1.0, -p, p]);
+    close(out.f32(2).unwrap(), &[1., 1., 2., 2.]);
+}
+
+#[test]
+fn reshape_like_restores_runtime_shape() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [None, None, Some(2)]);
+    let flat = reshape(x, &[-1, 2]);
+    assert_eq!(flat.shape(), Shape(vec![None, Some(2)]));
+    let back = reshape_like(flat * 3.0, x);
+    assert_eq!(back.shape(), x.shape());
+    let dx = gradients(&[reduce_sum_all(back)], &[x]).unwrap()[0].unwrap();
+    let mut s = Session::new(&g);
+    let xs = ndarray::Array3::<f32>::ones((2, 3, 2));
+    let out = s
+        .run(&[back.into(), dx.into()], &[(x, (&xs).into())])
+        .unwrap();
+    assert_eq!(out.f32(0).unwrap(), &(xs.clone() * 3.0).into_dyn());
+    assert_eq!(out.f32(1).unwrap(), &(xs * 3.0).into_dyn());
+    let g2 = Graph::new();
+    let a = g2.placeholder("a", [2, 3]);
+    let b = g2.placeholder("b", [5]);
+    assert!(reshape_like(a, b).check().is_err());
+}
+
+#[test]
+fn stack_adds_an_axis() {
+    let g = Graph::new();
+    let a = g.constant(arr1(&[1.0f32, 2.0]));
+    let b = g.constant(arr1(&[3.0f32, 4.0]));
+    let s0 = stack(&[a, b], 0);
+    let s1 = stack(&[a, b], -1);
+    assert_eq!(s0.shape(), Shape::known(&[2, 2]));
+    let mut s = Session::new(&g);
+    let out = s.run(&[s0.into(), s1.into()], &[]).unwrap();
+    close(out.f32(0).unwrap(), &[1., 2., 3., 4.]);
+    close(out.f32(1).unwrap(), &[1., 3., 2., 4.]);
+}

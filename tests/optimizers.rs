@@ -3,9 +3,7 @@
 
 use ndarray::{arr1, ArrayD};
 use staticflow::prelude::*;
-use staticflow::train::{
-    clip_by_global_norm, compute_gradients, exponential_decay, piecewise_constant,
-};
+use staticflow::train::compute_gradients;
 
 const W0: [f32; 3] = [1.0, -2.0, 0.5];
 const X: [f32; 3] = [0.5, 1.5, -1.0];
@@ -92,33 +90,28 @@ fn nesterov_momentum_two_steps() {
     });
 }
 
-#[test]
-fn adam_two_steps() {
-    let (lr, b1, b2, eps) = (0.01f64, 0.9f64, 0.999f64, 1e-8f64);
+/// TF1's Adam in f64: `(lr, beta1, beta2, epsilon)`.
+fn adam_reference((lr, b1, b2, eps): (f64, f64, f64, f64)) -> impl FnMut(&mut [f64], &[f64], i32) {
     let (mut m, mut v) = ([0.0f64; 3], [0.0f64; 3]);
-    check_two_steps(Adam::new(0.01), move |w, g, t| {
+    move |w, g, t| {
         let lr_t = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
         for i in 0..3 {
             m[i] += (g[i] - m[i]) * (1.0 - b1);
             v[i] += (g[i] * g[i] - v[i]) * (1.0 - b2);
             w[i] -= lr_t * m[i] / (v[i].sqrt() + eps);
         }
-    });
+    }
+}
+
+#[test]
+fn adam_two_steps() {
+    check_two_steps(Adam::new(0.01), adam_reference((0.01, 0.9, 0.999, 1e-8)));
 }
 
 #[test]
 fn adam_custom_hyper_parameters_two_steps() {
-    let (lr, b1, b2, eps) = (0.05f64, 0.8f64, 0.99f64, 1e-3f64);
-    let (mut m, mut v) = ([0.0f64; 3], [0.0f64; 3]);
     let opt = Adam::new(0.05).beta1(0.8).beta2(0.99).epsilon(1e-3);
-    check_two_steps(opt, move |w, g, t| {
-        let lr_t = lr * (1.0 - b2.powi(t)).sqrt() / (1.0 - b1.powi(t));
-        for i in 0..3 {
-            m[i] += (g[i] - m[i]) * (1.0 - b1);
-            v[i] += (g[i] * g[i] - v[i]) * (1.0 - b2);
-            w[i] -= lr_t * m[i] / (v[i].sqrt() + eps);
-        }
-    });
+    check_two_steps(opt, adam_reference((0.05, 0.8, 0.99, 1e-3)));
 }
 
 #[test]
@@ -164,11 +157,17 @@ fn slots_are_named_after_scope_and_variable() {
     let g = Graph::new();
     let ws = g.variable("shared/w", init::ones(&[3]));
     let loss = l2_loss(ws);
-    Adam::new(1e-3).minimize(loss).unwrap();
-    Momentum::new(0.1, 0.9).minimize(loss).unwrap();
-    RMSProp::new(0.1).minimize(loss).unwrap();
-    Adagrad::new(0.1).minimize(loss).unwrap();
-    Adam::new(1e-3).minimize(loss).unwrap();
+    // Optimizers can be chosen at run time (e.g. from a command-line flag).
+    let opts: Vec<Box<dyn Optimizer>> = vec![
+        Box::new(Adam::new(1e-3)),
+        Box::new(Momentum::new(0.1, 0.9)),
+        Box::new(RMSProp::new(0.1)),
+        Box::new(Adagrad::new(0.1)),
+        Box::new(Adam::default()),
+    ];
+    for opt in &opts {
+        opt.minimize(loss).unwrap();
+    }
     let names: Vec<String> = g.global_variables().iter().map(|v| v.name()).collect();
     for want in [
         "Adam/beta1_power",
@@ -207,8 +206,10 @@ fn same_run_updates_see_start_values_bit_for_bit() {
             init::from_array(&arr1(&[-0.5f32, 0.25, 2.0]).into_dyn()),
         );
         let y = g.constant(arr1(&[1.0f32, -1.0, 0.5]));
-        let loss1 = l2_loss(tanh(ws) * w1 - y);
-        let loss2 = l2_loss(ws * ws * w2 + y);
+        // Gradient ops read the variables directly (d/dw1 = dy * ws, d/dws = dy * w1,
+        // d/dw2 = dy * ws), so an update run before them would be visible.
+        let loss1 = l2_loss(ws * w1 - y);
+        let loss2 = l2_loss(ws * w2 + y);
         // `ws` is updated only by task 1's op, but task 2's gradient depends on it.
         let adam = Adam::new(0.1);
         let (op1, op2) = if loss2_first {

@@ -2,7 +2,6 @@
 
 use ndarray::arr1;
 use staticflow::prelude::*;
-use staticflow::train::exponential_decay;
 use std::path::PathBuf;
 
 /// A fresh, empty directory for one test.

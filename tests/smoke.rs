@@ -44,3 +44,13 @@ fn toy_two_task_isolation_with_gd() {
     let err = sess.run(&[loss2.into()], &[(x, (&xs).into())]).unwrap_err();
     assert!(err.to_string().contains("y2"), "{err}");
 }
+
+#[test]
+fn initializer_nodes_sit_under_their_variable_once() {
+    let g = Graph::new();
+    let _s = g.name_scope("Adam");
+    let v = g.variable("shared/w/m", init::zeros(&[2]));
+    assert_eq!(v.name(), "Adam/shared/w/m");
+    assert!(g.tensor_by_name("Adam/shared/w/m/initial_value").is_some());
+    assert!(g.tensor_by_name("Adam/Adam/shared/w/m/initial_value").is_none());
+}

@@ -467,6 +467,44 @@ impl Graph {
         inner.dag[i].name = new;
     }
 
+    /// Adds a node with an exact (already scoped, unique) name and inputs given by index, for
+    /// the graph-file reader. Goes through [`Graph::add_node`], so shapes are re-inferred and
+    /// checked; a build error is returned as the node's error.
+    pub(crate) fn add_node_exact(
+        &self,
+        op: Op,
+        inputs: &[NodeIndex],
+        name: &str,
+    ) -> std::result::Result<NodeIndex, Error> {
+        let _top = self.top_level();
+        let ts: Vec<Tensor<'_>> = inputs
+            .iter()
+            .map(|&i| Tensor::from_index(self, i))
+            .collect();
+        match self.add_node(op, &ts, Some(name)) {
+            Ok(i) => Ok(i),
+            Err(i) => Err(self.inner.borrow().dag[i]
+                .error
+                .clone()
+                .expect("failed node has an error")),
+        }
+    }
+
+    /// Initializer ops, in registration order (for graph files).
+    pub(crate) fn initializer_indices(&self) -> Vec<NodeIndex> {
+        self.inner.borrow().initializers.clone()
+    }
+
+    /// The `init` op and how many initializers it covers, if it was created (for graph files).
+    pub(crate) fn init_op_state(&self) -> Option<(NodeIndex, usize)> {
+        self.inner.borrow().init_op
+    }
+
+    /// Restores the `init` op of a graph read from a file.
+    pub(crate) fn set_init_op_state(&self, op: NodeIndex, covers: usize) {
+        self.inner.borrow_mut().init_op = Some((op, covers));
+    }
+
     /// Freezes the graph: later node additions become build errors.
     pub(crate) fn freeze(&self) {
         if self.inner.borrow().frozen {

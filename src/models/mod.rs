@@ -1,3 +1,4 @@
-//! Ready-made models built from the library's layers, shared by examples and tests.
+//! Ready-made models shared by the examples, benchmarks and tests.
 
 pub mod tagger;
+pub mod toy;

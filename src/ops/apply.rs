@@ -93,16 +93,37 @@ fn var_slice<'a>(v: &'a mut Value, grad: &ValueView) -> Result<&'a mut [f32], St
         .ok_or_else(|| "variable is not contiguous".into())
 }
 
-/// Gradient and variable as flat slices with equal length, or a runtime error.
-pub(crate) fn flat<'a>(
-    var: &'a mut Value,
-    grad: &'a ValueView,
-) -> Result<(&'a mut [f32], &'a [f32]), String> {
-    Ok((var_slice(var, grad)?, grad_slice(grad)?))
+/// The written variable and its slots as flat slices shaped like the gradient.
+fn var_slices<'a, const N: usize>(
+    vars: &'a mut [&mut Value],
+    grad: &ValueView,
+) -> Result<[&'a mut [f32]; N], String> {
+    if vars.len() != N {
+        return Err(format!(
+            "internal: expected {N} variables, got {}",
+            vars.len()
+        ));
+    }
+    let mut err = None;
+    let mut it = vars.iter_mut();
+    let slices: [Option<&'a mut [f32]>; N] =
+        std::array::from_fn(|_| match it.next().map(|v| var_slice(v, grad)) {
+            Some(Ok(s)) => Some(s),
+            Some(Err(e)) => {
+                err = Some(e);
+                None
+            }
+            None => None,
+        });
+    if let Some(e) = err {
+        return Err(e);
+    }
+    Ok(slices.map(|s| s.expect("length checked above")))
 }
 
-/// Implements the boilerplate of an update op (`kind`, `infer`, `mutated_inputs`, a
-/// `compute` that is never called); the op supplies `fn apply(&self, vars, inputs)`.
+/// Implements an update op's `OpDef` (`kind`, `infer`, `mutated_inputs`, an unused
+/// `compute`, and `update`, which unpacks the operands); the op supplies
+/// `fn apply(&self, lr, scalars: &[f32; S], vars: [&mut [f32]; N], grad: &[f32])`.
 macro_rules! update_op {
     ($ty:ty, $kind:literal, vars = $n_vars:literal, scalars = $n_scalars:literal) => {
         impl OpDef for $ty {
@@ -129,15 +150,19 @@ macro_rules! update_op {
                 vars: &mut [&mut Value],
                 inputs: &[ValueView],
             ) -> Result<(), String> {
-                if vars.len() != $n_vars || inputs.len() != $n_scalars + 2 {
-                    return Err(format!(
-                        "internal: {} got {} variables and {} inputs",
-                        $kind,
-                        vars.len(),
-                        inputs.len()
-                    ));
+                if inputs.len() != $n_scalars + 2 {
+                    return Err(format!("internal: {} got {} inputs", $kind, inputs.len()));
                 }
-                self.apply(vars, inputs)
+                let lr = scalar_of(&inputs[0])?;
+                let mut scalars = [0.0f32; $n_scalars];
+                for (k, s) in scalars.iter_mut().enumerate() {
+                    *s = scalar_of(&inputs[1 + k])?;
+                }
+                let grad = &inputs[$n_scalars + 1];
+                let g = grad_slice(grad)?;
+                let vars = var_slices::<$n_vars>(vars, grad)?;
+                self.apply(lr, &scalars, vars, g);
+                Ok(())
             }
         }
     };
@@ -155,11 +180,8 @@ update_op!(
 );
 
 impl ApplyGradientDescent {
-    fn apply(&self, vars: &mut [&mut Value], inputs: &[ValueView]) -> Result<(), String> {
-        let lr = scalar_of(&inputs[0])?;
-        let (v, g) = flat(vars[0], &inputs[1])?;
-        v.iter_mut().zip(g).for_each(|(v, g)| *v -= lr * g);
-        Ok(())
+    fn apply(&self, lr: f32, _: &[f32; 0], [var]: [&mut [f32]; 1], g: &[f32]) {
+        var.iter_mut().zip(g).for_each(|(v, g)| *v -= lr * g);
     }
 }
 
@@ -176,14 +198,7 @@ pub struct ApplyMomentum {
 update_op!(ApplyMomentum, "ApplyMomentum", vars = 2, scalars = 0);
 
 impl ApplyMomentum {
-    fn apply(&self, vars: &mut [&mut Value], inputs: &[ValueView]) -> Result<(), String> {
-        let lr = scalar_of(&inputs[0])?;
-        let grad = &inputs[1];
-        let g = grad_slice(grad)?;
-        let [var, accum] = vars else {
-            unreachable!("arity checked")
-        };
-        let (var, accum) = (var_slice(var, grad)?, var_slice(accum, grad)?);
+    fn apply(&self, lr: f32, _: &[f32; 0], [var, accum]: [&mut [f32]; 2], g: &[f32]) {
         let m = self.momentum;
         for ((v, a), &g) in var.iter_mut().zip(accum.iter_mut()).zip(g) {
             *a = *a * m + g;
@@ -193,7 +208,6 @@ impl ApplyMomentum {
                 *v -= *a * lr;
             }
         }
-        Ok(())
     }
 }
 
@@ -216,20 +230,7 @@ pub struct ApplyAdam {
 update_op!(ApplyAdam, "ApplyAdam", vars = 3, scalars = 2);
 
 impl ApplyAdam {
-    fn apply(&self, vars: &mut [&mut Value], inputs: &[ValueView]) -> Result<(), String> {
-        let lr = scalar_of(&inputs[0])?;
-        let b1p = scalar_of(&inputs[1])?;
-        let b2p = scalar_of(&inputs[2])?;
-        let grad = &inputs[3];
-        let g = grad_slice(grad)?;
-        let [var, m, v] = vars else {
-            unreachable!("arity checked")
-        };
-        let (var, m, v) = (
-            var_slice(var, grad)?,
-            var_slice(m, grad)?,
-            var_slice(v, grad)?,
-        );
+    fn apply(&self, lr: f32, [b1p, b2p]: &[f32; 2], [var, m, v]: [&mut [f32]; 3], g: &[f32]) {
         let (b1, b2, eps) = (self.beta1, self.beta2, self.epsilon);
         let alpha = lr * (1.0 - b2p).sqrt() / (1.0 - b1p);
         for (((x, m), v), &g) in var.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g) {
@@ -241,7 +242,6 @@ impl ApplyAdam {
                 *x -= (*m * alpha) / (v.sqrt() + eps);
             }
         }
-        Ok(())
     }
 }
 
@@ -253,19 +253,11 @@ pub struct ApplyAdagrad;
 update_op!(ApplyAdagrad, "ApplyAdagrad", vars = 2, scalars = 0);
 
 impl ApplyAdagrad {
-    fn apply(&self, vars: &mut [&mut Value], inputs: &[ValueView]) -> Result<(), String> {
-        let lr = scalar_of(&inputs[0])?;
-        let grad = &inputs[1];
-        let g = grad_slice(grad)?;
-        let [var, accum] = vars else {
-            unreachable!("arity checked")
-        };
-        let (var, accum) = (var_slice(var, grad)?, var_slice(accum, grad)?);
+    fn apply(&self, lr: f32, _: &[f32; 0], [var, accum]: [&mut [f32]; 2], g: &[f32]) {
         for ((x, a), &g) in var.iter_mut().zip(accum.iter_mut()).zip(g) {
             *a += g * g;
             *x -= g * lr * (1.0 / a.sqrt());
         }
-        Ok(())
     }
 }
 
@@ -285,24 +277,12 @@ pub struct ApplyRMSProp {
 update_op!(ApplyRMSProp, "ApplyRMSProp", vars = 3, scalars = 0);
 
 impl ApplyRMSProp {
-    fn apply(&self, vars: &mut [&mut Value], inputs: &[ValueView]) -> Result<(), String> {
-        let lr = scalar_of(&inputs[0])?;
-        let grad = &inputs[1];
-        let g = grad_slice(grad)?;
-        let [var, ms, mom] = vars else {
-            unreachable!("arity checked")
-        };
-        let (var, ms, mom) = (
-            var_slice(var, grad)?,
-            var_slice(ms, grad)?,
-            var_slice(mom, grad)?,
-        );
+    fn apply(&self, lr: f32, _: &[f32; 0], [var, ms, mom]: [&mut [f32]; 3], g: &[f32]) {
         let (rho, momentum, eps) = (self.rho, self.momentum, self.epsilon);
         for (((x, ms), mom), &g) in var.iter_mut().zip(ms.iter_mut()).zip(mom.iter_mut()).zip(g) {
             *ms += (g * g - *ms) * (1.0 - rho);
             *mom = *mom * momentum + (g * lr) / (*ms + eps).sqrt();
             *x -= *mom;
         }
-        Ok(())
     }
 }

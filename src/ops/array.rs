@@ -6,7 +6,7 @@
 //! row-major order, so they work for f32 and i64 alike.
 
 use super::{GradCtx, GradResult, KernelCtx, OpDef};
-use crate::graph::{DType, Shape, Tensor, TensorInfo, Value, ValueView};
+use crate::graph::{DType, Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayD, ArrayViewD, Zip};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -77,14 +77,16 @@ fn copy_reshaped(x: &ValueView, out: &mut Value, shape: &[usize]) {
     }
 }
 
-/// Adds a `ReshapeLike` node: `dy`'s elements in `like`'s runtime shape (gradient of every
-/// reshape-like op), skipped when the static shapes are equal and fully known.
-pub(crate) fn reshape_like<'g>(dy: Tensor<'g>, like: Tensor<'g>) -> Tensor<'g> {
-    let (ds, ls) = (dy.shape(), like.shape());
-    if ds == ls && ls.is_fully_known() {
-        return dy;
+/// `x`'s elements (row-major) in `like`'s runtime shape: e.g. `[B*T, n]` back to `[B, T, n]`
+/// when `B` and `T` are only known at run time. Only `like`'s shape is read; the element
+/// counts must agree (build error if both are known, runtime error otherwise). Returns `x`
+/// itself when both static shapes are equal and fully known. No gradient flows to `like`.
+pub fn reshape_like<'g>(x: Tensor<'g>, like: Tensor<'g>) -> Tensor<'g> {
+    let (xs, ls) = (x.shape(), like.shape());
+    if xs == ls && ls.is_fully_known() {
+        return x;
     }
-    like.graph().add(ReshapeLike, &[dy, like])
+    like.graph().add(ReshapeLike, &[x, like])
 }
 
 fn reshape_grad<'g>(c: &GradCtx<'g>) -> GradResult<'g> {
@@ -125,8 +127,9 @@ impl Reshape {
         Ok(infer)
     }
 
-    /// Resolves the target shape for an input of `n` elements.
-    fn resolve(&self, n: usize, from: &str) -> Result<Vec<usize>, String> {
+    /// Resolves the target shape for an input of `n` elements; `from` describes the input
+    /// in error messages (built only on error).
+    fn resolve(&self, n: usize, from: impl Fn() -> String) -> Result<Dims, String> {
         let infer = self.check_spec()?;
         let known: usize = self
             .shape
@@ -134,12 +137,13 @@ impl Reshape {
             .filter(|&&d| d >= 0)
             .map(|&d| d as usize)
             .product();
-        let mut out: Vec<usize> = self.shape.iter().map(|&d| d.max(0) as usize).collect();
+        let mut out: Dims = self.shape.iter().map(|&d| d.max(0) as usize).collect();
         match infer {
             Some(k) => {
                 if known == 0 || !n.is_multiple_of(known) {
                     return Err(format!(
-                        "cannot reshape {from} ({n} elements) into {:?}: {n} is not a multiple of {known}",
+                        "cannot reshape {} ({n} elements) into {:?}: {n} is not a multiple of {known}",
+                        from(),
                         self.shape
                     ));
                 }
@@ -147,7 +151,8 @@ impl Reshape {
             }
             None if known != n => {
                 return Err(format!(
-                    "cannot reshape {from} ({n} elements) into {:?} ({known} elements)",
+                    "cannot reshape {} ({n} elements) into {:?} ({known} elements)",
+                    from(),
                     self.shape
                 ));
             }
@@ -165,7 +170,7 @@ impl OpDef for Reshape {
         expect_arity(i, 1)?;
         let infer = self.check_spec()?;
         let shape = match i[0].shape.num_elements() {
-            Some(n) => Shape::known(&self.resolve(n, &i[0].shape.to_string())?),
+            Some(n) => Shape::known(&self.resolve(n, || i[0].shape.to_string())?),
             None => Shape(
                 self.shape
                     .iter()
@@ -184,7 +189,7 @@ impl OpDef for Reshape {
     ) -> Result<(), String> {
         let x = &inputs[0];
         let n = x.shape().iter().product();
-        let shape = self.resolve(n, &format!("{:?}", x.shape()))?;
+        let shape = self.resolve(n, || format!("{:?}", x.shape()))?;
         copy_reshaped(x, out, &shape);
         Ok(())
     }
@@ -278,7 +283,7 @@ impl OpDef for ExpandDims {
         inputs: &[ValueView],
         out: &mut Value,
     ) -> Result<(), String> {
-        let mut d = inputs[0].shape().to_vec();
+        let mut d: Dims = inputs[0].shape().into();
         d.insert(norm_axis(self.axis, d.len() + 1)?, 1);
         copy_reshaped(&inputs[0], out, &d);
         Ok(())
@@ -303,7 +308,7 @@ pub struct Squeeze {
 }
 
 impl Squeeze {
-    fn axes_for(&self, rank: usize) -> Result<Vec<usize>, String> {
+    fn axes_for(&self, rank: usize) -> Result<Dims, String> {
         self.axes.iter().map(|&a| norm_axis(a, rank)).collect()
     }
 }
@@ -350,7 +355,7 @@ impl OpDef for Squeeze {
                 "cannot squeeze axis {a} of {s:?}: its size is not 1"
             ));
         }
-        let d: Vec<usize> = s
+        let d: Dims = s
             .iter()
             .enumerate()
             .filter(|&(k, &d)| !(axes.contains(&k) || axes.is_empty() && d == 1))
@@ -557,8 +562,12 @@ fn add_n_kernel<T: Elem + std::ops::AddAssign>(
     xs: &[&ArrayViewD<T>],
     out: &mut Value,
 ) -> Result<(), String> {
-    let shape = xs[0].shape().to_vec();
-    if let Some((k, x)) = xs.iter().enumerate().find(|(_, x)| x.shape() != shape) {
+    let shape: Dims = xs[0].shape().into();
+    if let Some((k, x)) = xs
+        .iter()
+        .enumerate()
+        .find(|(_, x)| x.shape() != shape.as_slice())
+    {
         return Err(format!(
             "operand {k} has shape {:?}, operand 0 has {shape:?}",
             x.shape()

@@ -4,7 +4,7 @@
 
 use super::array::{expect_arity, norm_axis, Elem};
 use super::{GradCtx, GradResult, KernelCtx, OpDef};
-use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
+use crate::graph::{Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, Slice as Range};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -25,7 +25,7 @@ fn concat_kernel<T: Elem>(
     axis: usize,
     out: &mut Value,
 ) -> Result<(), String> {
-    let mut shape = xs[0].shape().to_vec();
+    let mut shape: Dims = xs[0].shape().into();
     shape[axis] = 0;
     for (k, x) in xs.iter().enumerate() {
         let s = x.shape();
@@ -141,6 +141,20 @@ pub fn concat<'g>(xs: &[Tensor<'g>], axis: i64) -> Tensor<'g> {
     first.graph().add(Concat { axis }, xs)
 }
 
+/// Stacks same-shaped tensors along a new axis `axis` (TF1's `tf.stack`): `n x [a, b]` with
+/// axis `0` -> `[n, a, b]`, axis `-1` -> `[a, b, n]`. Built from `expand_dims` and `concat`,
+/// so the gradient comes for free.
+///
+/// # Panics
+/// If `xs` is empty: there is no graph to add the node to.
+pub fn stack<'g>(xs: &[Tensor<'g>], axis: i64) -> Tensor<'g> {
+    let parts: SmallVec<[Tensor<'g>; 8]> = xs
+        .iter()
+        .map(|&x| super::array::expand_dims(x, axis))
+        .collect();
+    concat(&parts, axis)
+}
+
 /// The part of `dy` (the gradient of a concatenation) that belongs to operand `index`.
 /// Inputs `(dy, x_0, .., x_{n-1})`: the `x`s' runtime sizes along `axis` give the offsets.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -248,7 +262,7 @@ impl Slice {
 }
 
 fn slice_kernel<T: Elem>(x: &ArrayViewD<T>, s: &Slice, out: &mut Value) -> Result<(), String> {
-    let mut shape: SmallVec<[usize; 6]> = SmallVec::new();
+    let mut shape = Dims::new();
     for (k, &d) in x.shape().iter().enumerate() {
         shape.push(s.extent(k, d)?);
     }

@@ -4,7 +4,7 @@
 
 use super::array::{contiguous, expect_arity, norm_axis, Elem};
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
-use crate::graph::{DType, Shape, Tensor, TensorInfo, Value, ValueView};
+use crate::graph::{DType, Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, Zip};
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +41,7 @@ fn gather_kernel<T: Elem>(
 ) -> Result<(), String> {
     let n = params.shape()[0];
     let row: usize = params.shape()[1..].iter().product();
-    let mut shape = indices.shape().to_vec();
+    let mut shape: Dims = indices.shape().into();
     shape.extend_from_slice(&params.shape()[1..]);
     let p = contiguous(params);
     let idx = contiguous(indices);
@@ -136,7 +136,7 @@ impl OpDef for GatherGrad {
         let like = inputs[2].shape();
         let n = like[0];
         let row: usize = like[1..].iter().product();
-        let mut expect = indices.shape().to_vec();
+        let mut expect: Dims = indices.shape().into();
         expect.extend_from_slice(&like[1..]);
         if dy.shape() != expect.as_slice() {
             return Err(format!(
@@ -193,7 +193,7 @@ impl OpDef for OneHot {
         out: &mut Value,
     ) -> Result<(), String> {
         let idx = inputs[0].i64();
-        let mut shape = idx.shape().to_vec();
+        let mut shape: Dims = idx.shape().into();
         shape.push(self.depth);
         let o = out.f32_buffer(&shape);
         let o = o.as_slice_mut().expect("buffers are contiguous");
@@ -237,7 +237,7 @@ fn argmax_kernel<T: Elem>(x: &ArrayViewD<T>, axis: usize, out: &mut Value) -> Re
             x.shape()
         ));
     }
-    let mut shape = x.shape().to_vec();
+    let mut shape: Dims = x.shape().into();
     shape.remove(axis);
     let o = out.i64_buffer(&shape);
     Zip::from(o).and(x.lanes(Axis(axis))).for_each(|o, lane| {

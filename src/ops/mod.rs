@@ -13,11 +13,14 @@ pub mod apply;
 pub mod array;
 pub mod binary;
 pub mod concat;
+pub mod debug;
 pub mod gather;
 pub mod gemm;
 pub mod init;
+pub mod lstm;
 pub mod matmul;
 pub mod nn;
+pub mod random;
 pub mod reduce;
 pub mod schedule;
 pub mod state;
@@ -119,6 +122,11 @@ op_set! {
     BroadcastLike(reduce::BroadcastLike),
     L2Loss(reduce::L2Loss),
     ApplyGradientDescent(apply::ApplyGradientDescent),
+    LstmForward(lstm::LstmForward),
+    LstmOutput(lstm::LstmOutput),
+    LstmOutputGrad(lstm::LstmOutputGrad),
+    LstmBackward(lstm::LstmBackward),
+    LstmGradPart(lstm::LstmGradPart),
     Reshape(array::Reshape),
     Flatten(array::Flatten),
     ExpandDims(array::ExpandDims),
@@ -139,11 +147,13 @@ op_set! {
     SoftmaxCrossEntropyWithLogits(nn::SoftmaxCrossEntropyWithLogits),
     SparseSoftmaxCrossEntropyWithLogits(nn::SparseSoftmaxCrossEntropyWithLogits),
     SparseXentGrad(nn::SparseXentGrad),
+    DropoutMask(random::DropoutMask),
     ApplyMomentum(apply::ApplyMomentum),
     ApplyAdam(apply::ApplyAdam),
     ApplyAdagrad(apply::ApplyAdagrad),
     ApplyRMSProp(apply::ApplyRMSProp),
     StepSchedule(schedule::StepSchedule),
+    Print(debug::Print),
 }
 
 /// Checks that an operand is f32, for op rules.

@@ -10,6 +10,9 @@ use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Shape, Tensor, TensorInfo, Value, ValueView};
 use serde::{Deserialize, Serialize};
 
+/// TF1 keeps dropout in `tf.nn`; the op lives with the other random ops.
+pub use super::random::dropout;
+
 /// `max(row)` and `ln(sum(exp(row - max)))`: `log_sum_exp(row) = max + lse_shift`.
 #[inline]
 fn log_sum_exp(row: &[f32]) -> f32 {

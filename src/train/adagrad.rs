@@ -1,10 +1,8 @@
 //! Adagrad (TF1's `AdagradOptimizer`). Slot `accumulator`, initialised to 0.1.
 
-use super::optimizer::{optimizer_options, ApplyCtx, LearningRate, OptimizerOptions};
-use super::sgd::update_name;
+use super::optimizer::{optimizer_common, LearningRate, OptimizerOptions, UpdateRule};
 use super::Optimizer;
 use crate::error::{Error, Result};
-use crate::graph::{Operation, Tensor};
 use crate::ops::apply::ApplyAdagrad;
 
 /// `accum += g²; var -= lr * g / sqrt(accum)`.
@@ -31,32 +29,17 @@ impl Adagrad {
 }
 
 impl Optimizer for Adagrad {
-    fn name(&self) -> &str {
-        "Adagrad"
-    }
-    optimizer_options!();
-    fn apply_updates<'g>(
-        &self,
-        ctx: &ApplyCtx<'g>,
-        gv: &[(Tensor<'g>, Tensor<'g>)],
-    ) -> Result<Operation<'g>> {
+    optimizer_common!("Adagrad");
+    fn update_rule(&self) -> Result<UpdateRule> {
         let init = self.initial_accumulator_value;
         if init.is_nan() || init <= 0.0 {
             return Err(Error::InvalidArgument(format!(
                 "Adagrad: initial_accumulator_value must be positive, got {init}"
             )));
         }
-        let ups: Vec<Operation<'g>> = gv
-            .iter()
-            .map(|(grad, var)| {
-                let accum = ctx.slot(*var, "accumulator", init);
-                ctx.graph.add_op(
-                    ApplyAdagrad,
-                    &[*var, accum, ctx.lr, *grad],
-                    Some(&update_name(*var)),
-                )
-            })
-            .collect();
-        Ok(ctx.group(&ups))
+        Ok(UpdateRule {
+            op: ApplyAdagrad.into(),
+            slots: vec![("accumulator", init)],
+        })
     }
 }

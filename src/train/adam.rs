@@ -2,8 +2,7 @@
 //! `beta1_power`, `beta2_power` (initialised to beta1, beta2, multiplied by them after all
 //! updates of a step).
 
-use super::optimizer::{optimizer_options, ApplyCtx, LearningRate, OptimizerOptions};
-use super::sgd::update_name;
+use super::optimizer::{optimizer_common, LearningRate, OptimizerOptions, UpdateRule};
 use super::Optimizer;
 use crate::error::Result;
 use crate::graph::{Operation, Tensor};
@@ -59,42 +58,30 @@ impl Adam {
 }
 
 impl Optimizer for Adam {
-    fn name(&self) -> &str {
-        "Adam"
+    optimizer_common!("Adam");
+    fn update_rule(&self) -> Result<UpdateRule> {
+        Ok(UpdateRule {
+            op: ApplyAdam {
+                beta1: self.beta1,
+                beta2: self.beta2,
+                epsilon: self.epsilon,
+                use_nesterov: false,
+            }
+            .into(),
+            slots: vec![("m", 0.0), ("v", 0.0)],
+        })
     }
-    optimizer_options!();
-    fn apply_updates<'g>(
-        &self,
-        ctx: &ApplyCtx<'g>,
-        gv: &[(Tensor<'g>, Tensor<'g>)],
-    ) -> Result<Operation<'g>> {
-        let g = ctx.graph;
-        let b1p = ctx.non_slot("beta1_power", self.beta1);
-        let b2p = ctx.non_slot("beta2_power", self.beta2);
-        let op = ApplyAdam {
-            beta1: self.beta1,
-            beta2: self.beta2,
-            epsilon: self.epsilon,
-            use_nesterov: false,
+    fn non_slots(&self) -> Vec<(&'static str, f32)> {
+        vec![("beta1_power", self.beta1), ("beta2_power", self.beta2)]
+    }
+    /// TF1's `_finish`: the beta powers advance only after every update of the step.
+    fn finish<'g>(&self, non_slots: &[Tensor<'g>]) -> Vec<Operation<'g>> {
+        let [b1p, b2p] = non_slots else {
+            return Vec::new();
         };
-        let mut ups: Vec<Operation<'g>> = gv
-            .iter()
-            .map(|(grad, var)| {
-                let m = ctx.slot(*var, "m", 0.0);
-                let v = ctx.slot(*var, "v", 0.0);
-                g.add_op(
-                    op.clone(),
-                    &[*var, m, v, ctx.lr, b1p, b2p, *grad],
-                    Some(&update_name(*var)),
-                )
-            })
-            .collect();
-        // TF1's `_finish`: the beta powers advance only after every update of the step.
-        let finish = {
-            let _c = g.control_dependencies(&ups);
-            [assign(b1p, b1p * self.beta1), assign(b2p, b2p * self.beta2)]
-        };
-        ups.extend(finish);
-        Ok(ctx.group(&ups))
+        vec![
+            assign(*b1p, *b1p * self.beta1),
+            assign(*b2p, *b2p * self.beta2),
+        ]
     }
 }

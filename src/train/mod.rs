@@ -18,7 +18,7 @@ pub use adam::Adam;
 pub use clip::{clip_by_global_norm, global_norm};
 pub use momentum::Momentum;
 pub use optimizer::{
-    compute_gradients, ApplyCtx, LearningRate, NodeRef, Optimizer, OptimizerOptions,
+    compute_gradients, LearningRate, NodeRef, Optimizer, OptimizerOptions, UpdateRule,
 };
 pub use rmsprop::RMSProp;
 pub use saver::Saver;

@@ -1,10 +1,8 @@
 //! Momentum (TF1's `MomentumOptimizer`), optionally Nesterov. Slot: `momentum` (zeros).
 
-use super::optimizer::{optimizer_options, ApplyCtx, LearningRate, OptimizerOptions};
-use super::sgd::update_name;
+use super::optimizer::{optimizer_common, LearningRate, OptimizerOptions, UpdateRule};
 use super::Optimizer;
 use crate::error::Result;
-use crate::graph::{Operation, Tensor};
 use crate::ops::apply::ApplyMomentum;
 
 /// `accum = accum * momentum + grad; var -= lr * accum` (Nesterov:
@@ -36,30 +34,15 @@ impl Momentum {
 }
 
 impl Optimizer for Momentum {
-    fn name(&self) -> &str {
-        "Momentum"
-    }
-    optimizer_options!();
-    fn apply_updates<'g>(
-        &self,
-        ctx: &ApplyCtx<'g>,
-        gv: &[(Tensor<'g>, Tensor<'g>)],
-    ) -> Result<Operation<'g>> {
-        let op = ApplyMomentum {
-            momentum: self.momentum,
-            use_nesterov: self.use_nesterov,
-        };
-        let ups: Vec<Operation<'g>> = gv
-            .iter()
-            .map(|(grad, var)| {
-                let accum = ctx.slot(*var, "momentum", 0.0);
-                ctx.graph.add_op(
-                    op.clone(),
-                    &[*var, accum, ctx.lr, *grad],
-                    Some(&update_name(*var)),
-                )
-            })
-            .collect();
-        Ok(ctx.group(&ups))
+    optimizer_common!("Momentum");
+    fn update_rule(&self) -> Result<UpdateRule> {
+        Ok(UpdateRule {
+            op: ApplyMomentum {
+                momentum: self.momentum,
+                use_nesterov: self.use_nesterov,
+            }
+            .into(),
+            slots: vec![("momentum", 0.0)],
+        })
     }
 }

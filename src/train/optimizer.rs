@@ -155,48 +155,37 @@ impl OptimizerOptions {
     }
 }
 
-/// What an optimizer's [`Optimizer::apply_updates`] gets: the graph, its unique scope (already
-/// open), and the learning rate tensor. Helpers create slot variables.
-pub struct ApplyCtx<'g> {
-    /// The graph.
-    pub graph: &'g Graph,
-    /// The unique scope of this application, e.g. `Adam_1` (open while updates are built).
-    pub scope: String,
-    /// Scalar f32 learning rate.
-    pub lr: Tensor<'g>,
+/// How an optimizer updates one variable: the update kernel (an `Apply*` op, taking
+/// `(var, slots..., lr, non-slots..., grad)`) and the slots it keeps per variable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpdateRule {
+    /// The update op, e.g. [`crate::ops::apply::ApplyAdam`].
+    pub op: Op,
+    /// `(name, initial value)` of each slot, in the op's input order (e.g. `m`, `v`).
+    pub slots: Vec<(&'static str, f32)>,
 }
 
-impl<'g> ApplyCtx<'g> {
-    /// A slot of `var`: a non-trainable variable shaped like it, filled with `init`, named
-    /// `<scope>/<var name>/<name>` (e.g. `Adam/shared/w/m`).
-    pub fn slot(&self, var: Tensor<'g>, name: &str, init: f32) -> Tensor<'g> {
-        let shape = match self.graph.node(var.index()).op {
-            Op::Variable(v) => v.shape,
-            _ => var.shape().to_vec().unwrap_or_default(),
-        };
-        self.graph.non_trainable_variable(
-            &format!("{}/{name}", var.name()),
-            crate::init::constant(&shape, init),
-        )
-    }
-
-    /// A scalar f32 non-trainable variable of this application, named `<scope>/<name>`
-    /// (e.g. `Adam/beta1_power`).
-    pub fn non_slot(&self, name: &str, init: f32) -> Tensor<'g> {
-        self.graph
-            .non_trainable_variable(name, crate::init::constant(&[], init))
-    }
-
-    /// Groups the update ops (and finishing ops) into the op the optimizer returns.
-    pub fn group(&self, ops: &[Operation<'g>]) -> Operation<'g> {
-        group_named(self.graph, ops, "apply")
-    }
+/// A slot of `var`: a non-trainable variable shaped like it, filled with `init`, named
+/// `<scope>/<var name>/<name>` (e.g. `Adam/shared/w/m`; the scope is open).
+fn create_slot<'g>(var: Tensor<'g>, name: &str, init: f32) -> Tensor<'g> {
+    let g = var.graph();
+    let shape = match g.node(var.index()).op {
+        Op::Variable(v) => v.shape,
+        _ => var.shape().to_vec().unwrap_or_default(),
+    };
+    g.non_trainable_variable(
+        &format!("{}/{name}", var.name()),
+        crate::init::constant(&shape, init),
+    )
 }
 
-/// Implements [`Optimizer::options`] and [`Optimizer::options_mut`] for a struct with an
-/// `options: OptimizerOptions` field.
-macro_rules! optimizer_options {
-    () => {
+/// Implements [`Optimizer::name`], [`Optimizer::options`] and [`Optimizer::options_mut`] for
+/// a struct with an `options: OptimizerOptions` field.
+macro_rules! optimizer_common {
+    ($name:literal) => {
+        fn name(&self) -> &str {
+            $name
+        }
         fn options(&self) -> &$crate::train::OptimizerOptions {
             &self.options
         }
@@ -205,7 +194,7 @@ macro_rules! optimizer_options {
         }
     };
 }
-pub(crate) use optimizer_options;
+pub(crate) use optimizer_common;
 
 /// A TF1-style optimizer.
 pub trait Optimizer {
@@ -218,14 +207,22 @@ pub trait Optimizer {
     /// Mutable access to the shared options.
     fn options_mut(&mut self) -> &mut OptimizerOptions;
 
-    /// Adds the update ops for `(gradient, variable)` pairs, creating slot variables with
-    /// `ctx`'s helpers, and returns them grouped (with any finishing ops that must run after
-    /// all updates, like Adam's beta-power updates).
-    fn apply_updates<'g>(
-        &self,
-        ctx: &ApplyCtx<'g>,
-        grads_and_vars: &[(Tensor<'g>, Tensor<'g>)],
-    ) -> Result<Operation<'g>>;
+    /// The update kernel and slots of one variable.
+    fn update_rule(&self) -> Result<UpdateRule>;
+
+    /// `(name, initial value)` of scalar f32 variables shared by all updates of one
+    /// application (Adam's `beta1_power`, `beta2_power`), named `<scope>/<name>` and passed
+    /// to every update op after the learning rate. Default: none.
+    fn non_slots(&self) -> Vec<(&'static str, f32)> {
+        Vec::new()
+    }
+
+    /// Ops that must run after every update of a step (TF1's `_finish`; Adam advances its
+    /// beta powers), given the non-slot variables. They are built under a control
+    /// dependency on all updates. Default: none.
+    fn finish<'g>(&self, _non_slots: &[Tensor<'g>]) -> Vec<Operation<'g>> {
+        Vec::new()
+    }
 
     /// Sets the learning rate: a constant or a scalar f32 tensor (a schedule).
     fn with_learning_rate(mut self, learning_rate: impl Into<LearningRate>) -> Self
@@ -307,12 +304,7 @@ pub trait Optimizer {
                 }
                 None => grads_and_vars.to_vec(),
             };
-            let ctx = ApplyCtx {
-                graph: g,
-                lr: opts.learning_rate.tensor(g)?,
-                scope: scope.clone(),
-            };
-            let update = self.apply_updates(&ctx, &gv)?;
+            let update = build_updates(self, opts.learning_rate.tensor(g)?, &gv)?;
             match step {
                 Some(step) => {
                     let _c = g.control_dependencies(&[update]);
@@ -331,6 +323,47 @@ pub trait Optimizer {
         g.check()?;
         Ok(op)
     }
+}
+
+/// The slots, non-slots and update op of every pair, then the finishing ops after all
+/// updates, grouped into one op named `apply` (inside the optimizer's open scope).
+fn build_updates<'g, O: Optimizer + ?Sized>(
+    opt: &O,
+    lr: Tensor<'g>,
+    gv: &[(Tensor<'g>, Tensor<'g>)],
+) -> Result<Operation<'g>> {
+    let g = lr.graph();
+    let rule = opt.update_rule()?;
+    let non_slots: Vec<Tensor<'g>> = opt
+        .non_slots()
+        .iter()
+        .map(|(name, init)| g.non_trainable_variable(name, crate::init::constant(&[], *init)))
+        .collect();
+    let mut ops: Vec<Operation<'g>> = gv
+        .iter()
+        .map(|(grad, var)| {
+            let mut inputs = vec![*var];
+            inputs.extend(
+                rule.slots
+                    .iter()
+                    .map(|(n, init)| create_slot(*var, n, *init)),
+            );
+            inputs.push(lr);
+            inputs.extend(&non_slots);
+            inputs.push(*grad);
+            g.add_op(
+                rule.op.clone(),
+                &inputs,
+                Some(&format!("update_{}", var.name())),
+            )
+        })
+        .collect();
+    let finish = {
+        let _c = g.control_dependencies(&ops);
+        opt.finish(&non_slots)
+    };
+    ops.extend(finish);
+    Ok(group_named(g, &ops, "apply"))
 }
 
 /// Every pair belongs to `g`, every variable is a variable and appears once.

@@ -1,11 +1,9 @@
 //! RMSProp (TF1's `RMSPropOptimizer`, not centered). Slots `rms` (initialised to 1.0, as in
 //! TF1) and `momentum` (zeros).
 
-use super::optimizer::{optimizer_options, ApplyCtx, LearningRate, OptimizerOptions};
-use super::sgd::update_name;
+use super::optimizer::{optimizer_common, LearningRate, OptimizerOptions, UpdateRule};
 use super::Optimizer;
 use crate::error::Result;
-use crate::graph::{Operation, Tensor};
 use crate::ops::apply::ApplyRMSProp;
 
 /// `ms = ms + (g² - ms) * (1 - decay); mom = mom * momentum + lr * g / sqrt(ms + epsilon);
@@ -50,32 +48,16 @@ impl RMSProp {
 }
 
 impl Optimizer for RMSProp {
-    fn name(&self) -> &str {
-        "RMSProp"
-    }
-    optimizer_options!();
-    fn apply_updates<'g>(
-        &self,
-        ctx: &ApplyCtx<'g>,
-        gv: &[(Tensor<'g>, Tensor<'g>)],
-    ) -> Result<Operation<'g>> {
-        let op = ApplyRMSProp {
-            rho: self.decay,
-            momentum: self.momentum,
-            epsilon: self.epsilon,
-        };
-        let ups: Vec<Operation<'g>> = gv
-            .iter()
-            .map(|(grad, var)| {
-                let ms = ctx.slot(*var, "rms", 1.0);
-                let mom = ctx.slot(*var, "momentum", 0.0);
-                ctx.graph.add_op(
-                    op.clone(),
-                    &[*var, ms, mom, ctx.lr, *grad],
-                    Some(&update_name(*var)),
-                )
-            })
-            .collect();
-        Ok(ctx.group(&ups))
+    optimizer_common!("RMSProp");
+    fn update_rule(&self) -> Result<UpdateRule> {
+        Ok(UpdateRule {
+            op: ApplyRMSProp {
+                rho: self.decay,
+                momentum: self.momentum,
+                epsilon: self.epsilon,
+            }
+            .into(),
+            slots: vec![("rms", 1.0), ("momentum", 0.0)],
+        })
     }
 }

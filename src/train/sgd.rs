@@ -1,9 +1,8 @@
 //! Plain gradient descent: `var -= lr * grad`.
 
-use super::optimizer::{optimizer_options, ApplyCtx, LearningRate, OptimizerOptions};
+use super::optimizer::{optimizer_common, LearningRate, OptimizerOptions, UpdateRule};
 use super::Optimizer;
 use crate::error::Result;
-use crate::graph::{Operation, Tensor};
 use crate::ops::apply::ApplyGradientDescent;
 
 /// Gradient descent (TF1's `GradientDescentOptimizer`).
@@ -22,30 +21,11 @@ impl GradientDescent {
 }
 
 impl Optimizer for GradientDescent {
-    fn name(&self) -> &str {
-        "GradientDescent"
+    optimizer_common!("GradientDescent");
+    fn update_rule(&self) -> Result<UpdateRule> {
+        Ok(UpdateRule {
+            op: ApplyGradientDescent.into(),
+            slots: vec![],
+        })
     }
-    optimizer_options!();
-    fn apply_updates<'g>(
-        &self,
-        ctx: &ApplyCtx<'g>,
-        gv: &[(Tensor<'g>, Tensor<'g>)],
-    ) -> Result<Operation<'g>> {
-        let ups: Vec<Operation<'g>> = gv
-            .iter()
-            .map(|(grad, var)| {
-                ctx.graph.add_op(
-                    ApplyGradientDescent,
-                    &[*var, ctx.lr, *grad],
-                    Some(&update_name(*var)),
-                )
-            })
-            .collect();
-        Ok(ctx.group(&ups))
-    }
-}
-
-/// Name of the update node of `var`, e.g. `update_shared/w` (TF1 style).
-pub(crate) fn update_name(var: Tensor<'_>) -> String {
-    format!("update_{}", var.name())
 }
