@@ -24,7 +24,7 @@
 use plotters::prelude::*;
 use staticflow::data::{read_conll, Sentence};
 use staticflow::models::tagger::{
-    train, EpochLog, Evaluation, Regime, Tagger, TaggerConfig, TaggerData, TrainOptions,
+    train, EpochLog, Evaluation, Regime, Tagger, TaggerConfig, TaggerData, TrainEvent, TrainOptions,
 };
 use staticflow::prelude::*;
 use std::path::{Path, PathBuf};
@@ -222,14 +222,13 @@ fn run_regime(
     // The best model trains until its epochs are done or 10 minutes have passed.
     opts.time_budget = args.budget.or(args.best.then_some(600.0));
     let name = regime.name();
-    let logs = train(&mut sess, &model, data, &opts, |p| {
-        println!(
+    let logs = train(&mut sess, &model, data, &opts, |event| {
+        match event {
+        TrainEvent::Batch(p) => println!(
             "[{name}] epoch {} batch {:>4}/{}: {:>6.0} tok/s  train loss pos {:.4} chunk {:.4}",
             p.epoch, p.batch, p.batches, p.tokens_per_s, p.pos_loss, p.chunk_loss
-        );
-    })?;
-    for l in &logs {
-        println!(
+        ),
+        TrainEvent::Epoch(l) => println!(
             "[{name}] epoch {}/{epochs}: {:>6.0} tok/s ({:.1} s)  test pos {:.4}  chunk {:.4}  F1 {:.4}  loss pos {:.4} chunk {:.4}",
             l.epoch,
             l.tokens_per_s,
@@ -239,8 +238,9 @@ fn run_regime(
             l.test.score.chunk.f1(),
             l.test.pos_loss,
             l.test.chunk_loss,
-        );
+        ),
     }
+    })?;
     if let (Some(l), Some(b)) = (logs.last(), opts.time_budget) {
         if l.epoch < epochs {
             println!(

@@ -630,6 +630,15 @@ pub struct Progress {
     pub chunk_loss: f64,
 }
 
+/// What the training driver reports while it runs.
+#[derive(Clone, Copy, Debug)]
+pub enum TrainEvent<'a> {
+    /// Every `log_every` batches.
+    Batch(&'a Progress),
+    /// After each epoch's evaluation.
+    Epoch(&'a EpochLog),
+}
+
 /// One epoch's record.
 #[derive(Clone, Copy, Debug)]
 pub struct EpochLog {
@@ -671,7 +680,7 @@ pub fn train<'g>(
     model: &Tagger<'g>,
     data: &TaggerData,
     opts: &TrainOptions,
-    mut progress: impl FnMut(&Progress),
+    mut on_event: impl FnMut(TrainEvent),
 ) -> Result<Vec<EpochLog>> {
     let lengths: Vec<usize> = data.train_enc.iter().map(EncodedSentence::len).collect();
     let per_epoch = batches_per_epoch(data, opts.batch_size);
@@ -719,14 +728,14 @@ pub fn train<'g>(
                 chunk_n += 1;
             }
             if opts.log_every > 0 && ((k + 1) % opts.log_every == 0 || k + 1 == nb) {
-                progress(&Progress {
+                on_event(TrainEvent::Batch(&Progress {
                     epoch,
                     batch: k + 1,
                     batches: nb,
                     tokens_per_s: tokens as f64 / t0.elapsed().as_secs_f64().max(1e-9),
                     pos_loss: pos_sum / pos_n.max(1) as f64,
                     chunk_loss: chunk_sum / chunk_n.max(1) as f64,
-                });
+                }));
             }
         }
         let seconds = t0.elapsed().as_secs_f64();
@@ -742,6 +751,7 @@ pub fn train<'g>(
             tokens_per_s: tokens as f64 / seconds.max(1e-9),
             op_counts: counts,
         });
+        on_event(TrainEvent::Epoch(logs.last().expect("pushed")));
         last_epoch = epoch_start.elapsed().as_secs_f64();
     }
     Ok(logs)
