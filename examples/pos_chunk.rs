@@ -169,6 +169,52 @@ fn load_data(args: &Args) -> Result<TaggerData> {
     }
 }
 
+/// CPU seconds used by the whole machine (all but idle and iowait) and by this process, from
+/// `/proc` (Linux; zeros elsewhere): their difference over an interval is what other
+/// processes took from us, reported next to every throughput figure.
+fn cpu_seconds() -> (f64, f64) {
+    let tck = 100.0; // USER_HZ, 100 on Linux
+    let machine = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let v: Vec<f64> = s
+                .lines()
+                .next()?
+                .split_whitespace()
+                .skip(1)
+                .take(8)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            (v.len() == 8).then(|| (v.iter().sum::<f64>() - v[3] - v[4]) / tck)
+        })
+        .unwrap_or(0.0);
+    let own = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) / tck)
+        })
+        .unwrap_or(0.0);
+    (machine, own)
+}
+
+/// `[regime] epoch e/n: tok/s (s)  test scores  test losses  (contention)`.
+fn epoch_line(name: &str, epochs: usize, l: &EpochLog, others: f64) -> String {
+    format!(
+        "[{name}] epoch {}/{epochs}: {:>6.0} tok/s ({:.1} s)  test pos {:.4}  chunk {:.4}  \
+         F1 {:.4}  loss pos {:.4} chunk {:.4}  (other processes used {others:.2} cores)",
+        l.epoch,
+        l.tokens_per_s,
+        l.seconds,
+        l.test.score.pos_acc,
+        l.test.score.chunk_acc,
+        l.test.score.chunk.f1(),
+        l.test.pos_loss,
+        l.test.chunk_loss,
+    )
+}
+
 /// What one regime produced.
 struct RunResult {
     regime: Regime,
@@ -222,24 +268,19 @@ fn run_regime(
     // The best model trains until its epochs are done or 10 minutes have passed.
     opts.time_budget = args.budget.or(args.best.then_some(600.0));
     let name = regime.name();
-    let logs = train(&mut sess, &model, data, &opts, |event| {
-        match event {
+    let mut mark = (Instant::now(), cpu_seconds());
+    let logs = train(&mut sess, &model, data, &opts, |event| match event {
         TrainEvent::Batch(p) => println!(
             "[{name}] epoch {} batch {:>4}/{}: {:>6.0} tok/s  train loss pos {:.4} chunk {:.4}",
             p.epoch, p.batch, p.batches, p.tokens_per_s, p.pos_loss, p.chunk_loss
         ),
-        TrainEvent::Epoch(l) => println!(
-            "[{name}] epoch {}/{epochs}: {:>6.0} tok/s ({:.1} s)  test pos {:.4}  chunk {:.4}  F1 {:.4}  loss pos {:.4} chunk {:.4}",
-            l.epoch,
-            l.tokens_per_s,
-            l.seconds,
-            l.test.score.pos_acc,
-            l.test.score.chunk_acc,
-            l.test.score.chunk.f1(),
-            l.test.pos_loss,
-            l.test.chunk_loss,
-        ),
-    }
+        TrainEvent::Epoch(l) => {
+            let (now, cpu) = (Instant::now(), cpu_seconds());
+            let wall = (now - mark.0).as_secs_f64().max(1e-9);
+            let others = ((cpu.0 - mark.1 .0) - (cpu.1 - mark.1 .1)).max(0.0) / wall;
+            mark = (now, cpu);
+            println!("{}", epoch_line(name, epochs, l, others));
+        }
     })?;
     if let (Some(l), Some(b)) = (logs.last(), opts.time_budget) {
         if l.epoch < epochs {
@@ -465,7 +506,7 @@ fn score_fields(e: &Evaluation) -> String {
 fn run() -> Result<()> {
     let args = parse_args().map_err(Error::InvalidArgument)?;
     let data = load_data(&args)?;
-    let epochs = args.epochs.unwrap_or(if args.best { 15 } else { 5 });
+    let epochs = args.epochs.unwrap_or(if args.best { 12 } else { 5 });
     let config = if args.best {
         TaggerConfig::best(&data.vocab)
     } else {
