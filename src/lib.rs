@@ -40,11 +40,13 @@ pub use autodiff::{gradients, gradients_with};
 pub use error::{Error, Result};
 pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
 pub use io::{read_graph, to_dot, write_graph};
+pub use layers::{conv2d_layer, dense, Activation};
 pub use ops::array::{
     add_n, cast, expand_dims, flatten, reshape, reshape_like, squeeze, transpose,
 };
 pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
 pub use ops::concat::{concat, slice, stack};
+pub use ops::conv::{bias_add, conv2d, Padding};
 pub use ops::debug::{print, print_n};
 pub use ops::gather::{argmax, embedding_lookup, gather, one_hot};
 pub use ops::lstm::{lstm, lstm_reverse};
@@ -53,6 +55,7 @@ pub use ops::nn::{
     log_softmax, softmax, softmax_cross_entropy_with_logits,
     sparse_softmax_cross_entropy_with_logits,
 };
+pub use ops::pool::max_pool2d;
 pub use ops::random::dropout;
 pub use ops::reduce::{
     l2_loss, mean_squared_error, reduce_max, reduce_max_all, reduce_mean, reduce_mean_all,

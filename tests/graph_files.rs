@@ -275,3 +275,13 @@ fn dot_has_scopes_as_clusters_and_dashed_control_edges() {
     assert_eq!(dot.matches("[label=").count(), g.len());
     assert_eq!(dot, to_dot(&g), "deterministic");
 }
+
+#[test]
+fn initializers_of_scoped_variables_are_named_once_under_the_variable() {
+    let g = Graph::new();
+    let w = g.with_scope("dense", || g.variable("kernel", init::zeros(&[2, 2])));
+    assert_eq!(w.name(), "dense/kernel");
+    assert!(g.operation_by_name("dense/kernel/Assign").is_some());
+    assert!(g.tensor_by_name("dense/kernel/initial_value").is_some());
+    assert!(g.operation_by_name("dense/dense/kernel/Assign").is_none());
+}

@@ -228,24 +228,58 @@ impl OpDef for Binary {
 }
 
 /// `out = k(a, b)` with broadcasting; `out` already has the broadcast shape.
+///
+/// The kind is matched once, outside the loops: each kind gets its own monomorphised,
+/// vectorisable loop instead of a branch per element.
 fn binary_f32(k: BinaryKind, a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, out: &mut ArrayD<f32>) {
+    macro_rules! per_kind {
+        ($($kind:ident),*) => {
+            match k {
+                $(BinaryKind::$kind => binary_f32_with(|x, y| BinaryKind::$kind.f(x, y), a, b, out),)*
+            }
+        };
+    }
+    per_kind!(
+        Add,
+        Sub,
+        Mul,
+        Div,
+        Pow,
+        Maximum,
+        Minimum,
+        Equal,
+        GreaterEqual,
+        Sign,
+        ReluGrad,
+        SigmoidGrad,
+        TanhGrad
+    )
+}
+
+#[inline(always)]
+fn binary_f32_with<F: Fn(f32, f32) -> f32>(
+    f: F,
+    a: &ArrayViewD<f32>,
+    b: &ArrayViewD<f32>,
+    out: &mut ArrayD<f32>,
+) {
     let o = out.as_slice_mut().expect("buffers are contiguous");
     match (a.as_slice(), b.as_slice()) {
         (Some(x), Some(y)) if x.len() == o.len() && y.len() == o.len() => {
             for ((o, &x), &y) in o.iter_mut().zip(x).zip(y) {
-                *o = k.f(x, y);
+                *o = f(x, y);
             }
             return;
         }
         (Some(x), Some(&[y])) if x.len() == o.len() => {
             for (o, &x) in o.iter_mut().zip(x) {
-                *o = k.f(x, y);
+                *o = f(x, y);
             }
             return;
         }
         (Some(&[x]), Some(y)) if y.len() == o.len() => {
             for (o, &y) in o.iter_mut().zip(y) {
-                *o = k.f(x, y);
+                *o = f(x, y);
             }
             return;
         }
@@ -260,7 +294,7 @@ fn binary_f32(k: BinaryKind, a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, out: &mut
         {
             for (oc, xc) in o.chunks_exact_mut(y.len()).zip(x.chunks_exact(y.len())) {
                 for ((o, &x), &y) in oc.iter_mut().zip(xc).zip(y) {
-                    *o = k.f(x, y);
+                    *o = f(x, y);
                 }
             }
             return;
@@ -273,7 +307,7 @@ fn binary_f32(k: BinaryKind, a: &ArrayViewD<f32>, b: &ArrayViewD<f32>, out: &mut
     Zip::from(out)
         .and(&a)
         .and(&b)
-        .for_each(|o, &x, &y| *o = k.f(x, y));
+        .for_each(|o, &x, &y| *o = f(x, y));
 }
 
 /// Adds a binary node.

@@ -17,7 +17,31 @@ const SMALL_THRESHOLD: usize = 8 * 1024;
 /// any strides (pass `.t()` views for transposes).
 ///
 /// Panics if the shapes do not fit (callers check shapes first: this is never user input).
-pub fn sgemm(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, accumulate: bool) {
+pub fn sgemm(a: ArrayView2<f32>, b: ArrayView2<f32>, c: ArrayViewMut2<f32>, accumulate: bool) {
+    let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
+    sgemm_impl(a, b, c, accumulate, m * n * k >= PARALLEL_THRESHOLD);
+}
+
+/// Like [`sgemm`], always on the calling thread: for kernels that already split their work
+/// over the rayon pool (conv2d over image chunks) and call it from inside a task, and for
+/// medium products issued many times in sequence (an LSTM's per-step recurrent product),
+/// where handing each one to the pool costs a thread wake-up per call.
+pub fn sgemm_serial(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    c: ArrayViewMut2<f32>,
+    accumulate: bool,
+) {
+    sgemm_impl(a, b, c, accumulate, false);
+}
+
+fn sgemm_impl(
+    a: ArrayView2<f32>,
+    b: ArrayView2<f32>,
+    mut c: ArrayViewMut2<f32>,
+    accumulate: bool,
+    parallel: bool,
+) {
     let (m, k) = a.dim();
     let (k2, n) = b.dim();
     assert!(
@@ -38,7 +62,7 @@ pub fn sgemm(a: ArrayView2<f32>, b: ArrayView2<f32>, mut c: ArrayViewMut2<f32>, 
         small_gemm(a, b, c, accumulate);
         return;
     }
-    let par = if m * n * k >= PARALLEL_THRESHOLD {
+    let par = if parallel {
         gemm::Parallelism::Rayon(0)
     } else {
         gemm::Parallelism::None

@@ -13,6 +13,7 @@ pub mod apply;
 pub mod array;
 pub mod binary;
 pub mod concat;
+pub mod conv;
 pub mod debug;
 pub mod gather;
 pub mod gemm;
@@ -20,6 +21,7 @@ pub mod init;
 pub mod lstm;
 pub mod matmul;
 pub mod nn;
+pub mod pool;
 pub mod random;
 pub mod reduce;
 pub mod schedule;
@@ -127,6 +129,16 @@ op_set! {
     LstmOutputGrad(lstm::LstmOutputGrad),
     LstmBackward(lstm::LstmBackward),
     LstmGradPart(lstm::LstmGradPart),
+    Conv2D(conv::Conv2D),
+    Conv2DBiasAct(conv::Conv2DBiasAct),
+    Conv2DBackpropInput(conv::Conv2DBackpropInput),
+    Conv2DBackpropFilter(conv::Conv2DBackpropFilter),
+    BiasAdd(conv::BiasAdd),
+    BiasAddGrad(conv::BiasAddGrad),
+    ReluGradPar(conv::ReluGradPar),
+    Invalid(conv::Invalid),
+    MaxPool(pool::MaxPool),
+    MaxPoolGrad(pool::MaxPoolGrad),
     Reshape(array::Reshape),
     Flatten(array::Flatten),
     ExpandDims(array::ExpandDims),

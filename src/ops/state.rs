@@ -259,7 +259,10 @@ impl Graph {
         // Initializer nodes live under the variable's own name (`w/initial_value`, `w/Assign`):
         // push only the part after the current scope, which is already open.
         let full = var.name();
-        let local = full.strip_prefix(&self.current_scope()).unwrap_or(&full).to_string();
+        let local = full
+            .strip_prefix(&self.current_scope())
+            .unwrap_or(&full)
+            .to_string();
         let _s = self.name_scope(&local);
         let seed = self.next_op_seed();
         let value = self.add_named(Fill { init, seed }, &[], Some("initial_value"));

@@ -115,11 +115,28 @@ impl OpDef for Unary {
             ValueView::F32(x) => x,
         };
         let o = out.f32_buffer(x.shape());
-        let k = self.kind;
-        match (o.as_slice_mut(), x.as_slice()) {
-            (Some(o), Some(x)) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = k.apply(x)),
-            (Some(_), None) | (None, _) => Zip::from(o).and(x).for_each(|o, &x| *o = k.apply(x)),
+        // Match the kind once so each kind gets its own vectorisable loop.
+        macro_rules! per_kind {
+            ($($kind:ident),*) => {
+                match self.kind {
+                    $(UnaryKind::$kind => map_f32(|v| UnaryKind::$kind.apply(v), x, o),)*
+                }
+            };
         }
+        per_kind!(
+            Neg,
+            Relu,
+            Sigmoid,
+            Tanh,
+            Exp,
+            Log,
+            LogOrZero,
+            Square,
+            Sqrt,
+            Abs,
+            Identity,
+            StopGradient
+        );
         Ok(())
     }
     fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
@@ -138,6 +155,14 @@ impl OpDef for Unary {
             UnaryKind::StopGradient | UnaryKind::LogOrZero => None,
         };
         Ok(vec![dx])
+    }
+}
+
+#[inline(always)]
+fn map_f32<F: Fn(f32) -> f32>(f: F, x: &ndarray::ArrayViewD<f32>, o: &mut ndarray::ArrayD<f32>) {
+    match (o.as_slice_mut(), x.as_slice()) {
+        (Some(o), Some(x)) => o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x)),
+        _ => Zip::from(o).and(x).for_each(|o, &x| *o = f(x)),
     }
 }
 
