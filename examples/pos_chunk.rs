@@ -20,6 +20,13 @@
 //!   of the per-epoch curves and an SVG plot of joint vs alternate in `--out` (default
 //!   `target/pos_chunk`), `graphs/pos_chunk.{json,dot}` (the default model's graph, golden-
 //!   tested), and as the last stdout line one JSON object with the results.
+//!
+//! Measured on CoNLL-2000 (seed 0, 5 epochs, default model; TF1 reference medians of 3 seeds
+//! in brackets): joint POS 0.9056 / chunk F1 0.8494 [0.914 / 0.853], alternate 0.8756 /
+//! 0.8279 [0.880 / 0.826], pos_only POS 0.9145 [0.917], chunk_only F1 0.8430 [0.843]. Joint
+//! training ran at 21k-24k tokens/s with other processes using 0.7-1.1 of the 2 cores
+//! [TF1 14.2k]. `--model best`: POS 0.9772 / F1 0.9245 after 12 epochs (485 s of training on
+//! a busy machine; POS 0.9715 / F1 0.9010 already after 3 epochs).
 
 use plotters::prelude::*;
 use staticflow::data::{read_conll, Sentence};
