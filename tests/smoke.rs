@@ -4,9 +4,9 @@ use staticflow::prelude::*;
 #[test]
 fn toy_two_task_isolation_with_gd() {
     let g = Graph::with_seed(1);
-    let x = g.placeholder("x", &[None, Some(3)]);
-    let y1 = g.placeholder("y1", &[None, Some(1)]);
-    let y2 = g.placeholder("y2", &[None, Some(1)]);
+    let x = g.placeholder("x", [None, Some(3)]);
+    let y1 = g.placeholder("y1", [None, Some(1)]);
+    let y2 = g.placeholder("y2", [None, Some(1)]);
     let ws = g.variable("shared/w", init::glorot_uniform(&[3, 4]));
     let w1 = g.variable("task1/w", init::glorot_uniform(&[4, 1]));
     let w2 = g.variable("task2/w", init::glorot_uniform(&[4, 1]));

@@ -23,7 +23,9 @@ pub fn sgemm(a: ArrayView2<f32>, b: ArrayView2<f32>, c: ArrayViewMut2<f32>, accu
 }
 
 /// Like [`sgemm`], always on the calling thread: for kernels that already split their work
-/// over the rayon pool (conv2d over image chunks) and call it from inside a task.
+/// over the rayon pool (conv2d over image chunks) and call it from inside a task, and for
+/// medium products issued many times in sequence (an LSTM's per-step recurrent product),
+/// where handing each one to the pool costs a thread wake-up per call.
 pub fn sgemm_serial(
     a: ArrayView2<f32>,
     b: ArrayView2<f32>,
