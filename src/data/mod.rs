@@ -1,7 +1,32 @@
-//! Input pipelines: readers and datasets. Depends only on `error`; produces plain ndarrays.
+//! Readers and datasets. This layer depends only on [`crate::error`] and produces plain
+//! ndarrays, so it can feed any graph.
+//!
+//! - [`dataset`]: a `tf.data`-style [`Dataset`] (parallel map, shuffle, batch, repeat, cache,
+//!   prefetch on a worker thread).
+//! - [`image`]: JPEG/PNG decoding to 3-channel f32 in `[0, 1]`, PIL-style bilinear resize.
+//! - [`mtfl`]: the MTFL face-landmark reader (annotations and images).
+//! - [`conll`]: the CoNLL-2000 reader (`WORD POS CHUNK` per line, blank line between
+//!   sentences), with malformed lines reported as [`crate::Error::Parse`] (file and line).
+//! - [`vocab`]: word and tag vocabularies (lowercased words seen at least twice, `PAD = 0`,
+//!   `UNK = 1`; tag index 0 is padding), and sentence encoding.
+//! - [`batch`]: padded batches `[B, T]` (word ids, tag ids, mask), bucketed by length and
+//!   shuffled per epoch with a seed.
+//! - [`synthetic`]: a deterministic synthetic POS + chunk corpus generated from a small
+//!   grammar, used when the real data is absent.
+//! - [`chunks`]: conlleval-style chunk extraction and F1, and token accuracy.
 
+pub mod batch;
+pub mod chunks;
+pub mod conll;
 pub mod dataset;
 pub mod image;
 pub mod mtfl;
+pub mod synthetic;
+pub mod vocab;
 
+pub use batch::{eval_batches, make_batch, train_batches, TaggedBatch};
+pub use chunks::{chunk_f1, extract_chunks, score_tagging, Chunk, ChunkScore, TaggingScore};
+pub use conll::{parse_conll, read_conll, write_conll, Sentence};
 pub use dataset::{Dataset, DatasetIter, ErrorCounter, Slices, Stack};
+pub use synthetic::{synthetic_corpus, synthetic_corpus_sized, SyntheticCorpus};
+pub use vocab::{EncodedSentence, TagVocab, TaggerVocab, WordVocab, PAD, UNK};

@@ -1,4 +1,5 @@
-//! Small reference models shared by the examples, benchmarks and tests.
+//! Ready-made models shared by the examples, benchmarks and tests.
 
 pub mod face_landmarks;
+pub mod tagger;
 pub mod toy;

@@ -212,16 +212,7 @@ fn max_run(dst: &mut [f32], src: &[f32]) {
             *d = v;
         }
     }
-    let mut d = dst.chunks_exact_mut(W);
-    let mut s = src.chunks_exact(W);
-    for (d, s) in (&mut d).zip(&mut s) {
-        let d: &mut [f32; W] = d.try_into().expect("W lanes");
-        let s: &[f32; W] = s.try_into().expect("W lanes");
-        for j in 0..W {
-            one(&mut d[j], s[j]);
-        }
-    }
-    for (d, &v) in d.into_remainder().iter_mut().zip(s.remainder()) {
+    for (d, &v) in dst.iter_mut().zip(src) {
         one(d, v);
     }
 }
