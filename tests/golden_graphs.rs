@@ -1,15 +1,19 @@
-//! The checked-in `graphs/toy_two_task.{json,dot}` must be exactly what the code builds.
-//! After an intended change, regenerate them with
-//! `cargo run --release --example toy_two_task` (or run this test with `UPDATE_GOLDEN=1`).
+//! The checked-in graph files in `graphs/` must be exactly what the code builds, and must read
+//! back into the same graph. After an intended change, regenerate them by running this test
+//! with `UPDATE_GOLDEN=1` (or the examples: `toy_two_task`, `pos_chunk -- --epochs 0 --mode
+//! joint`), and review the diff.
 
-use staticflow::models::toy;
+use staticflow::models::{face_landmarks, tagger, toy};
 use staticflow::prelude::*;
 use std::path::PathBuf;
 
+fn graphs_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("graphs")
+}
+
+/// Fails, naming the file and the first differing line, if `graphs/<file>` is not `built`.
 fn check(file: &str, built: &str) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("graphs")
-        .join(file);
+    let path = graphs_dir().join(file);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, built).unwrap();
     }
@@ -24,39 +28,54 @@ fn check(file: &str, built: &str) {
             .unwrap_or_else(|| on_disk.lines().count().min(built.lines().count()) + 1);
         panic!(
             "{} differs from what the code builds (first difference at line {line}); \
-             regenerate with `cargo run --release --example toy_two_task` if the change is intended",
+             regenerate with `UPDATE_GOLDEN=1 cargo test --release --test golden_graphs` \
+             if the change is intended",
             path.display()
         );
     }
 }
 
-#[test]
-fn toy_two_task_json_matches_checked_in_file() {
-    let g = Graph::with_seed(toy::SEED);
-    toy::build(&g).unwrap();
-    check("toy_two_task.json", &g.to_json().unwrap());
+/// Checks both files of a model, then reads the JSON back and checks it writes the same text
+/// and has the same variables.
+fn check_model(stem: &str, g: &Graph) {
+    let json = g.to_json().unwrap();
+    check(&format!("{stem}.json"), &json);
+    check(&format!("{stem}.dot"), &to_dot(g));
+    let back = read_graph(graphs_dir().join(format!("{stem}.json"))).unwrap();
+    assert_eq!(
+        back.to_json().unwrap(),
+        json,
+        "{stem}.json does not re-write identically"
+    );
+    let names =
+        |g: &Graph| -> Vec<String> { g.global_variables().iter().map(|v| v.name()).collect() };
+    assert_eq!(names(&back), names(g));
 }
 
 #[test]
-fn toy_two_task_dot_matches_checked_in_file() {
+fn toy_two_task_graph_files_match() {
     let g = Graph::with_seed(toy::SEED);
     toy::build(&g).unwrap();
-    check("toy_two_task.dot", &to_dot(&g));
+    check_model("toy_two_task", &g);
+    let back = read_graph(graphs_dir().join("toy_two_task.json")).unwrap();
+    assert!(back.tensor_by_name("joint_loss").is_some());
 }
 
 #[test]
-fn checked_in_json_reads_back_to_the_same_graph() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("graphs/toy_two_task.json");
-    let g = read_graph(&path).unwrap();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let again = g.to_json().unwrap();
-    if again != text {
-        let line = again
-            .lines()
-            .zip(text.lines())
-            .position(|(a, b)| a != b)
-            .map_or(0, |k| k + 1);
-        panic!("re-written file differs from the checked-in one at line {line}");
-    }
-    assert!(g.tensor_by_name("joint_loss").is_some());
+fn pos_chunk_graph_files_match() {
+    let g = Graph::with_seed(0);
+    tagger::Tagger::build(&g, &tagger::TaggerConfig::conll2000_tutorial()).unwrap();
+    check_model("pos_chunk", &g);
+}
+
+#[test]
+fn face_landmarks_graph_files_match() {
+    let g = Graph::with_seed(face_landmarks::SEED);
+    let (x, spec) = face_landmarks::build_reference(&g).unwrap();
+    assert_eq!(x.name(), "x");
+    assert!(spec.train_op.is_some());
+    check_model("face_landmarks", &g);
+    let back = read_graph(graphs_dir().join("face_landmarks.json")).unwrap();
+    assert!(back.tensor_by_name("head_pose/class_ids").is_some());
+    assert!(back.tensor_by_name("head_nose/labels").is_some());
 }
