@@ -55,6 +55,8 @@
 //! per-row arithmetic depends on the partition, so results are bit-identical for any number
 //! of threads. The all-steps products (input projection, `dx`, `dw`, `db`) run after the
 //! loops on the full matrices, with the parallel `sgemm`.
+//! Measured (`lstm_bench`, batch 32, hidden 128, 2 cores otherwise idle): forward 2.67 ->
+//! 1.37 ms, forward+backward 9.1 -> 5.0 ms (1 vs 2 threads).
 //!
 //! # Speed notes
 //! - Per-step recurrent products use `sgemm_serial` inside each row-range task: handing 30
