@@ -432,3 +432,42 @@ fn layer_creates_scoped_variables_and_trains() {
     let last = sess.run(&[loss.into()], &feeds).unwrap().scalar(0).unwrap();
     assert!(last < first * 0.8, "loss {first} -> {last}");
 }
+
+/// The recurrence splits the batch over the rayon pool's threads (contiguous row ranges,
+/// one task each): outputs and gradients must be bit-identical to a one-thread run. The
+/// batch (37 = 19 + 18 rows) and hidden size (16) are big enough to be split on 2 threads;
+/// uneven lengths, a hole and both directions.
+#[test]
+fn batch_split_over_threads_is_bit_identical() {
+    let (batch, time, input, hidden) = (37, 7, 5, 16);
+    let x = rand_array(&[batch, time, input], 21)
+        .into_dimensionality::<Ix3>()
+        .unwrap();
+    let w = rand_array(&[input + hidden, 4 * hidden], 22)
+        .into_dimensionality::<Ix2>()
+        .unwrap()
+        * 0.5;
+    let b = rand_array(&[4 * hidden], 23) * 0.5;
+    let r = rand_array(&[batch, time, hidden], 24)
+        .into_dimensionality::<Ix3>()
+        .unwrap();
+    let lengths: Vec<usize> = (0..batch).map(|k| 1 + (k * 5) % time).collect();
+    let mut mask = lengths_mask(&lengths, time);
+    mask[[30, 1]] = 0.0; // a hole in the second part
+    mask[[3, 0]] = 0.0; // and one in the first
+    let run = |threads: usize, reverse: bool| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| fused(&x, &mask, &w, &b, &r, reverse))
+    };
+    for reverse in [false, true] {
+        let (one, two) = (run(1, reverse), run(2, reverse));
+        assert_eq!(one.h, two.h, "reverse={reverse}: h");
+        assert_eq!(one.dx, two.dx, "reverse={reverse}: dx");
+        assert_eq!(one.dw, two.dw, "reverse={reverse}: dw");
+        assert_eq!(one.db, two.db, "reverse={reverse}: db");
+        assert!(one.h.iter().any(|&v| v != 0.0) && one.dw.iter().any(|&v| v != 0.0));
+    }
+}

@@ -11,7 +11,7 @@ const PARALLEL_THRESHOLD: usize = 64 * 64 * 64;
 
 /// Products with fewer multiply-adds than this use a plain loop: the `gemm` crate's packing
 /// and dispatch cost more than the arithmetic for the tiny matrices of small models.
-const SMALL_THRESHOLD: usize = 8 * 1024;
+pub(crate) const SMALL_THRESHOLD: usize = 8 * 1024;
 
 /// `c = a · b`, or `c += a · b` if `accumulate`. Shapes: `a [m, k]`, `b [k, n]`, `c [m, n]`;
 /// any strides (pass `.t()` views for transposes).
