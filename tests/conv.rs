@@ -387,6 +387,68 @@ fn fused_conv_bias_act_matches_separate_ops() {
 }
 
 #[test]
+fn relu_masked_pool_grad_matches_separate_ops() {
+    // A fused relu layer feeding a max pool takes its relu gradient inside MaxPoolGrad; the
+    // gradients (and the gradient w.r.t. the relu output itself, which must keep TF's routing
+    // of dy into all-zero windows) match conv2d + bias_add + relu + max_pool2d. The bias is
+    // pushed negative so that many windows are all zero.
+    let x = rand_array(&[3, 8, 8, 4], 90);
+    let f = rand_array(&[3, 3, 4, 5], 91);
+    let b = rand_array(&[5], 92).mapv(|v| v - 0.6);
+    for (k, s, p) in [
+        ([2, 2], [2, 2], Padding::Valid),
+        ([3, 3], [2, 2], Padding::Same),
+    ] {
+        let g = Graph::new();
+        let (xt, ft, bt) = (
+            g.constant(x.clone()),
+            g.constant(f.clone()),
+            g.constant(b.clone()),
+        );
+        let fused = staticflow::ops::conv::conv2d_bias_act(xt, ft, bt, [1, 1], Padding::Same, true);
+        let plain = relu(bias_add(conv2d(xt, ft, [1, 1], Padding::Same), bt));
+        let pf = max_pool2d(fused, k, s, p);
+        let pp = max_pool2d(plain, k, s, p);
+        let r = g.constant(rand_array(&pf.shape().to_vec().unwrap(), 93));
+        let mut fetch = vec![];
+        for (y, h) in [(pf, fused), (pp, plain)] {
+            let gr = gradients(&[reduce_sum_all(y * r)], &[xt, ft, bt, h]).unwrap();
+            fetch.extend(gr.into_iter().map(|t| t.unwrap()));
+        }
+        let fused_relu_grads = g
+            .dag()
+            .node_weights()
+            .filter(|n| matches!(n.op, staticflow::ops::Op::ReluGradPar(_)))
+            .count();
+        assert_eq!(
+            fused_relu_grads, 0,
+            "the relu gradient is folded into the pool's"
+        );
+        fetch.push(fused);
+        let mut sess = Session::new(&g);
+        let fetches: Vec<Fetch> = fetch.iter().map(|t| t.into()).collect();
+        let out = sess.run(&fetches, &[]).unwrap();
+        let (dh, h) = (out.f32(3).unwrap(), out.f32(8).unwrap());
+        let routed_to_zero = dh
+            .iter()
+            .zip(h.iter())
+            .filter(|(d, h)| **h == 0.0 && **d != 0.0);
+        assert!(
+            routed_to_zero.count() > 0,
+            "some dy must go into all-zero windows"
+        );
+        for i in 0..4 {
+            assert_close(
+                out.f32(i).unwrap(),
+                out.f32(4 + i).unwrap(),
+                1e-5,
+                "gradient",
+            );
+        }
+    }
+}
+
+#[test]
 fn static_shapes_with_unknown_batch() {
     let g = Graph::new();
     let x = g.placeholder("x", [None, Some(40), Some(40), Some(3)]);

@@ -11,7 +11,9 @@
 //! Backward: `dx` per chunk of whole images (`dcols = dy · filterᵀ`, then col2im into that
 //! chunk's images, so no two tasks write the same memory); `dfilter = colsᵀ · dy` with the
 //! columns recomputed per chunk ([`DFILTER_COLS_TARGET_BYTES`]), one partial `[K, out_c]` per
-//! pool thread, summed at the end. Storing the forward columns instead would keep up to
+//! pool thread, summed at the end. A relu layer whose output only feeds a max pool takes its
+//! relu gradient inside the pool's gradient (`MaxPoolGrad::relu_mask`, see `pool.rs`)
+//! instead of a separate `ReluGrad` pass. Storing the forward columns instead would keep up to
 //! 30 MB (the reference net's first layer at batch 64) alive between the passes.
 //! The copy/max/mask loops are compiled twice and pick AVX-512 at run time (the crate is
 //! built for baseline x86-64).
@@ -767,10 +769,12 @@ impl OpDef for Conv2DBiasAct {
     }
     fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
         let (x, f) = (c.inputs[0], c.inputs[1]);
-        let dz = if self.relu {
-            c.graph.add(ReluGradPar, &[c.dy, c.output])
-        } else {
+        let dz = if !self.relu {
             c.dy
+        } else if let Some(dz) = relu_masked_pool_grad(c) {
+            dz
+        } else {
+            c.graph.add(ReluGradPar, &[c.dy, c.output])
         };
         let (strides, padding) = (self.strides, self.padding);
         let dx = c
@@ -781,6 +785,29 @@ impl OpDef for Conv2DBiasAct {
             .add(Conv2DBackpropFilter { strides, padding }, &[x, f, dz]);
         let db = c.graph.add(BiasAddGrad, &[dz]);
         Ok(vec![Some(dx), Some(df), Some(db)])
+    }
+}
+
+/// If `c.dy` is exactly a plain `MaxPoolGrad` of this relu layer's output (the layer feeds
+/// only a max pool), a copy of it with `relu_mask` set: `relu_grad(dy)` without the extra pass.
+fn relu_masked_pool_grad<'g>(c: &GradCtx<'g>) -> Option<Tensor<'g>> {
+    let node = c.graph.node(c.dy.index());
+    match &node.op {
+        super::Op::MaxPoolGrad(p)
+            if !p.relu_mask && node.error.is_none() && node.inputs[0] == c.output.index() =>
+        {
+            let ins: Vec<Tensor<'g>> = node
+                .inputs
+                .iter()
+                .map(|&i| Tensor::from_index(c.graph, i))
+                .collect();
+            let p = super::pool::MaxPoolGrad {
+                relu_mask: true,
+                ..p.clone()
+            };
+            Some(c.graph.add(p, &ins))
+        }
+        _ => None,
     }
 }
 

@@ -5,6 +5,12 @@
 //! `x == y`, so the forward output stays a plain tensor and ties go to the first maximum, as
 //! in TF. Both kernels run one image per
 //! rayon task (each task writes only its own image).
+//!
+//! When the pooled tensor is a fused conv layer's relu output, that layer's gradient asks for
+//! a second `MaxPoolGrad` with `relu_mask` (see [`MaxPoolGrad::relu_mask`]) in place of the
+//! plain one + `ReluGrad`: the mask is one compare per pooled element instead of a full pass
+//! over the input-sized gradient. The plain node is left unconsumed and is pruned from runs
+//! unless fetched, so `gradients(.., [relu_output])` still gets TF's exact values.
 
 use super::conv::{dispatch_avx512, static_out_dim, Geom, Padding};
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
@@ -34,6 +40,12 @@ pub struct MaxPoolGrad {
     pub strides: [usize; 2],
     /// Padding of the forward pool.
     pub padding: Padding,
+    /// Also apply relu's gradient for `x = relu(..)`: drop `dy` where `y <= 0` (the position
+    /// it would go to has `x == y`, so this is `relu_grad(pool_grad)`). Set only by
+    /// [`Conv2DBiasAct`](super::conv::Conv2DBiasAct)'s gradient, which then needs no
+    /// separate relu-gradient pass over the (4x larger) input-sized tensor.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relu_mask: bool,
 }
 
 fn pool_infer(i: &TensorInfo, p: &MaxPool) -> Result<Shape, String> {
@@ -97,6 +109,7 @@ impl OpDef for MaxPool {
                 ksize: self.ksize,
                 strides: self.strides,
                 padding: self.padding,
+                relu_mask: false,
             },
             &[c.inputs[0], c.output, c.dy],
         );
@@ -171,7 +184,8 @@ impl OpDef for MaxPoolGrad {
         }
         o.par_chunks_mut(img).enumerate().for_each(|(n, di)| {
             let r = n * oimg..(n + 1) * oimg;
-            pool_grad_image(&x[n * img..(n + 1) * img], &y[r.clone()], &dy[r], &g, di)
+            let xi = &x[n * img..(n + 1) * img];
+            pool_grad_image(xi, &y[r.clone()], &dy[r], &g, self.relu_mask, di)
         });
         Ok(())
     }
@@ -247,11 +261,18 @@ fn grad_run<const ADD: bool>(dst: &mut [f32], x: &[f32], y: &[f32], rem: &mut [f
 
 dispatch_avx512! {
     /// Gradient of one image's pool: `di [h, w, c]` from `xi`, its pooled `yi` and `dyi`.
-    fn pool_grad_image(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, di: &mut [f32]) => pool_grad_image_impl
+    fn pool_grad_image(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, relu_mask: bool, di: &mut [f32]) => pool_grad_image_impl
 }
 
 #[inline(always)]
-fn pool_grad_image_impl(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, di: &mut [f32]) {
+fn pool_grad_image_impl(
+    xi: &[f32],
+    yi: &[f32],
+    dyi: &[f32],
+    g: &Geom,
+    relu_mask: bool,
+    di: &mut [f32],
+) {
     let c = g.c;
     // Windows that tile the input (stride = window, no padding before) touch each input
     // position at most once: assign instead of accumulating, and zero only what no window
@@ -279,6 +300,11 @@ fn pool_grad_image_impl(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, di: &mut 
                 let yv = &yi[at + cb..][..nc];
                 let rem = &mut rem[..nc];
                 rem.copy_from_slice(&dyi[at + cb..][..nc]);
+                if relu_mask {
+                    for (r, &y) in rem.iter_mut().zip(yv) {
+                        *r = if y > 0.0 { *r } else { 0.0 };
+                    }
+                }
                 for iy in y0..y1 {
                     for ix in x0..x1 {
                         let base = (iy * g.w + ix) * c + cb;
