@@ -124,6 +124,8 @@ fn conv2d_matches_naive_convolution() {
         (1, 6, 9, 5, 4, 3, 2, [2, 1]),
         (2, 4, 4, 3, 1, 1, 6, [1, 1]),
         (5, 10, 10, 16, 3, 3, 8, [1, 1]), // several images per chunk
+        (2, 12, 11, 3, 5, 5, 32, [1, 1]), // direct kernel: full 8-pixel blocks + remainder
+        (1, 10, 17, 1, 2, 2, 16, [1, 1]), // direct kernel, even window
     ];
     for (i, &(n, h, w, c, kh, kw, oc, s)) in cases.iter().enumerate() {
         for same in [true, false] {
@@ -350,9 +352,16 @@ fn conv_layer_stack_gradients() {
 #[test]
 fn fused_conv_bias_act_matches_separate_ops() {
     // The layer's fused node against conv2d + bias_add (+ relu): values and all gradients.
-    let x = rand_array(&[3, 7, 7, 4], 84);
-    let f = rand_array(&[3, 3, 4, 5], 85);
-    let b = rand_array(&[5], 86);
+    // The second shape takes the direct (few input channels) forward kernel.
+    for (xs, oc) in [([3, 7, 7, 4], 5), ([2, 9, 10, 3], 16)] {
+        fused_case(&xs, oc);
+    }
+}
+
+fn fused_case(xs: &[usize], oc: usize) {
+    let x = rand_array(xs, 84);
+    let f = rand_array(&[3, 3, xs[3], oc], 85);
+    let b = rand_array(&[oc], 86);
     for relu_on in [true, false] {
         for (s, p) in [([1, 1], Padding::Same), ([2, 2], Padding::Valid)] {
             let g = Graph::new();

@@ -2,6 +2,8 @@
 //! backprop kernels, and `bias_add` with its column-sum gradient.
 //!
 //! # Kernels
+//! Forward, first layers (`in_c <= 4`, stride 1, `out_c` a multiple of 16): a direct
+//! AVX-512 kernel (module `direct`), one image per task, no im2col. Otherwise:
 //! Forward: im2col + GEMM `[rows, kh·kw·in_c] · [kh·kw·in_c, out_c]`, where `rows` are the
 //! output pixels (image, oy, ox) of one *chunk*. Chunks are row ranges of the whole batch's
 //! column matrix (they may split images) sized to about [`COLS_TARGET_BYTES`] so the column
@@ -360,6 +362,11 @@ pub(crate) fn conv2d_forward(
     if out.is_empty() {
         return;
     }
+    #[cfg(target_arch = "x86_64")]
+    if direct::applies(g, oc) {
+        direct::forward(x, g, filter, oc, bias, relu, out);
+        return;
+    }
     let rpc = g.rows_per_chunk(COLS_TARGET_BYTES);
     let f = mat(filter, k, oc);
     out.par_chunks_mut(rpc * oc)
@@ -378,6 +385,144 @@ pub(crate) fn conv2d_forward(
                 relu_in_place(o);
             }
         });
+}
+
+/// Direct AVX-512 convolution for layers with few input channels (the first layer of an image
+/// net: `in_c <= 4`, so `K = kh·kw·in_c` is too short for the GEMM's packing to pay and im2col
+/// would copy runs of a few floats). Stride 1, `out_c` a multiple of 16: each task takes one
+/// image, copies it into a zero-padded scratch (no bounds checks in the loop), and computes
+/// [`PIX`] output pixels × 16 channels at a time in registers: per tap one filter vector and
+/// one broadcast input element per pixel.
+#[cfg(target_arch = "x86_64")]
+mod direct {
+    use super::{with_scratch, Geom, COLS};
+    use rayon::prelude::*;
+    use std::arch::x86_64::*;
+
+    /// Output pixels per register block (8 accumulators hide the FMA latency on 2 ports).
+    const PIX: usize = 8;
+
+    pub(super) fn applies(g: &Geom, oc: usize) -> bool {
+        g.sh == 1
+            && g.sw == 1
+            && g.c <= 4
+            && oc > 0
+            && oc.is_multiple_of(16)
+            && std::arch::is_x86_feature_detected!("avx512f")
+    }
+
+    /// Padded image geometry: `(hp, wp)` with the forward's padding before and after.
+    fn padded(g: &Geom) -> (usize, usize) {
+        (g.oh + g.kh - 1, g.ow + g.kw - 1)
+    }
+
+    /// Copies image `xi [h, w, c]` into `xp [hp, wp, c]` at offset `(pt, pl)`, zeros elsewhere.
+    fn pad_image(xi: &[f32], g: &Geom, xp: &mut [f32]) {
+        let (hp, wp) = padded(g);
+        let c = g.c;
+        xp.fill(0.0);
+        for iy in 0..g.h.min(hp - g.pt) {
+            let w = g.w.min(wp - g.pl);
+            let dst = ((iy + g.pt) * wp + g.pl) * c;
+            xp[dst..dst + w * c].copy_from_slice(&xi[iy * g.w * c..][..w * c]);
+        }
+    }
+
+    pub(super) fn forward(
+        x: &[f32],
+        g: &Geom,
+        filter: &[f32],
+        oc: usize,
+        bias: Option<&[f32]>,
+        relu: bool,
+        out: &mut [f32],
+    ) {
+        let (hp, wp) = padded(g);
+        let oimg = g.opix() * oc;
+        out.par_chunks_mut(oimg).enumerate().for_each(|(n, o)| {
+            with_scratch(&COLS, hp * wp * g.c, |xp| {
+                pad_image(&x[n * g.img()..(n + 1) * g.img()], g, xp);
+                // SAFETY: `applies` checked AVX-512F; all indices stay inside `xp`, `filter`
+                // and `o` by the padded geometry.
+                unsafe { forward_image(xp, g, filter, oc, bias, relu, o) };
+            });
+        });
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn forward_image(
+        xp: &[f32],
+        g: &Geom,
+        filter: &[f32],
+        oc: usize,
+        bias: Option<&[f32]>,
+        relu: bool,
+        o: &mut [f32],
+    ) {
+        let (_, wp) = padded(g);
+        let run = g.kw * g.c;
+        assert!(filter.len() >= g.k() * oc && o.len() >= g.opix() * oc);
+        for oy in 0..g.oh {
+            for ob in (0..oc).step_by(16) {
+                let mut ox = 0;
+                while ox + PIX <= g.ow {
+                    block::<PIX>(xp, wp, run, g, filter, oc, bias, relu, o, oy, ox, ob);
+                    ox += PIX;
+                }
+                while ox < g.ow {
+                    block::<1>(xp, wp, run, g, filter, oc, bias, relu, o, oy, ox, ob);
+                    ox += 1;
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn block<const P: usize>(
+        xp: &[f32],
+        wp: usize,
+        run: usize,
+        g: &Geom,
+        filter: &[f32],
+        oc: usize,
+        bias: Option<&[f32]>,
+        relu: bool,
+        o: &mut [f32],
+        oy: usize,
+        ox: usize,
+        ob: usize,
+    ) {
+        let c = g.c;
+        let init = match bias {
+            Some(b) => _mm512_loadu_ps(b.as_ptr().add(ob)),
+            None => _mm512_setzero_ps(),
+        };
+        let mut acc = [init; P];
+        let fp = filter.as_ptr().add(ob);
+        let xpp = xp.as_ptr();
+        for ky in 0..g.kh {
+            let xrow = xpp.add(((oy + ky) * wp + ox) * c);
+            let frow = fp.add(ky * run * oc);
+            for t in 0..run {
+                let fv = _mm512_loadu_ps(frow.add(t * oc));
+                for (p, a) in acc.iter_mut().enumerate() {
+                    let xv = _mm512_set1_ps(*xrow.add(p * c + t));
+                    *a = _mm512_fmadd_ps(xv, fv, *a);
+                }
+            }
+        }
+        let op = o.as_mut_ptr().add((oy * g.ow + ox) * oc + ob);
+        for (p, a) in acc.iter().enumerate() {
+            let v = if relu {
+                _mm512_max_ps(*a, _mm512_setzero_ps())
+            } else {
+                *a
+            };
+            _mm512_storeu_ps(op.add(p * oc), v);
+        }
+    }
 }
 
 /// `dx = conv2d_backprop_input(dy, filter)`; `dx` has `g`'s input shape.
