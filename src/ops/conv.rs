@@ -3,7 +3,8 @@
 //!
 //! # Kernels
 //! Forward, first layers (`in_c <= 4`, stride 1, `out_c` a multiple of 16): a direct
-//! AVX-512 kernel (module `direct`), one image per task, no im2col. Otherwise:
+//! AVX-512 kernel (module `direct`), one image per task, no im2col; their filter gradient
+//! likewise (per-thread partials over image ranges, tap sums held in registers). Otherwise:
 //! Forward: im2col + GEMM `[rows, kh·kw·in_c] · [kh·kw·in_c, out_c]`, where `rows` are the
 //! output pixels (image, oy, ox) of one *chunk*. Chunks are row ranges of the whole batch's
 //! column matrix (they may split images) sized to about [`COLS_TARGET_BYTES`] so the column
@@ -477,6 +478,93 @@ mod direct {
         }
     }
 
+    /// Filter gradient: per image (one contiguous range of images per pool thread, each with
+    /// its own `[K, oc]` partial), for each window row `ky`, block of up to [`TAPS`] taps of
+    /// that row and 16 output channels, the taps' sums stay in registers over all pixels
+    /// (one `dy` vector and one broadcast input element per tap and pixel).
+    pub(super) fn filter_grad(x: &[f32], g: &Geom, dy: &[f32], oc: usize, df: &mut [f32]) {
+        let (hp, wp) = padded(g);
+        let kn = g.k() * oc;
+        let groups = rayon::current_num_threads().clamp(1, g.n);
+        with_scratch(&super::PARTIALS, groups * kn, |parts| {
+            parts.par_chunks_mut(kn).enumerate().for_each(|(t, p)| {
+                p.fill(0.0);
+                with_scratch(&COLS, hp * wp * g.c, |xp| {
+                    for n in t * g.n / groups..(t + 1) * g.n / groups {
+                        pad_image(&x[n * g.img()..(n + 1) * g.img()], g, xp);
+                        let dyi = &dy[n * g.opix() * oc..][..g.opix() * oc];
+                        // SAFETY: as in `forward`.
+                        unsafe { filter_grad_image(xp, g, dyi, oc, p) };
+                    }
+                });
+            });
+            for p in parts.chunks_exact(kn) {
+                df.iter_mut().zip(p).for_each(|(d, &v)| *d += v);
+            }
+        });
+    }
+
+    /// Taps per register block of the filter gradient.
+    const TAPS: usize = 16;
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn filter_grad_image(xp: &[f32], g: &Geom, dyi: &[f32], oc: usize, p: &mut [f32]) {
+        let run = g.kw * g.c;
+        assert!(p.len() >= g.k() * oc && dyi.len() >= g.opix() * oc);
+        for ky in 0..g.kh {
+            for t0 in (0..run).step_by(TAPS) {
+                for ob in (0..oc).step_by(16) {
+                    let a = (ky, t0, ob);
+                    macro_rules! arms {
+                        ($($n:literal)*) => {
+                            match TAPS.min(run - t0) {
+                                $($n => taps::<$n>(xp, g, dyi, oc, p, a),)*
+                                _ => unreachable!(),
+                            }
+                        };
+                    }
+                    arms!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
+                }
+            }
+        }
+    }
+
+    /// `p[ky, t0 + j, ob..ob + 16] += sum over pixels of x(pixel + tap) * dy(pixel)`, j < T.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn taps<const T: usize>(
+        xp: &[f32],
+        g: &Geom,
+        dyi: &[f32],
+        oc: usize,
+        p: &mut [f32],
+        (ky, t0, ob): (usize, usize, usize),
+    ) {
+        let (_, wp) = padded(g);
+        let c = g.c;
+        let run = g.kw * c;
+        let pp = p.as_mut_ptr().add((ky * run + t0) * oc + ob);
+        let mut acc = [_mm512_setzero_ps(); T];
+        for (j, a) in acc.iter_mut().enumerate() {
+            *a = _mm512_loadu_ps(pp.add(j * oc));
+        }
+        let (xpp, dp) = (xp.as_ptr(), dyi.as_ptr().add(ob));
+        for oy in 0..g.oh {
+            let xrow = xpp.add((oy + ky) * wp * c + t0);
+            let drow = dp.add(oy * g.ow * oc);
+            for ox in 0..g.ow {
+                let dv = _mm512_loadu_ps(drow.add(ox * oc));
+                let xr = xrow.add(ox * c);
+                for (j, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(_mm512_set1_ps(*xr.add(j)), dv, *a);
+                }
+            }
+        }
+        for (j, a) in acc.iter().enumerate() {
+            _mm512_storeu_ps(pp.add(j * oc), *a);
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx512f")]
@@ -561,6 +649,11 @@ pub(crate) fn conv2d_backward_filter(x: &[f32], g: &Geom, dy: &[f32], oc: usize,
     let (k, opix) = (g.k(), g.opix());
     df.fill(0.0);
     if df.is_empty() || g.n == 0 || opix == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if direct::applies(g, oc) {
+        direct::filter_grad(x, g, dy, oc, df);
         return;
     }
     // Smaller chunks here: the transposed GEMM is faster on short column matrices.
