@@ -221,8 +221,11 @@ fn max_pool2d_gradients() {
         (true, [3, 3], [2, 2]), // overlapping windows
         (false, [3, 2], [1, 1]),
     ] {
-        let x = distinct(&[2, 5, 5, 3], 50);
-        check_gradients(&[x], |_, t| max_pool2d(t[0], k, s, pad(same)), 1e-2);
+        // 16 channels: the AVX-512 kernel for tiling windows.
+        for c in [3, 16] {
+            let x = distinct(&[2, 5, 5, c], 50);
+            check_gradients(&[x], |_, t| max_pool2d(t[0], k, s, pad(same)), 1e-2);
+        }
     }
 }
 
@@ -401,9 +404,16 @@ fn relu_masked_pool_grad_matches_separate_ops() {
     // gradients (and the gradient w.r.t. the relu output itself, which must keep TF's routing
     // of dy into all-zero windows) match conv2d + bias_add + relu + max_pool2d. The bias is
     // pushed negative so that many windows are all zero.
-    let x = rand_array(&[3, 8, 8, 4], 90);
-    let f = rand_array(&[3, 3, 4, 5], 91);
-    let b = rand_array(&[5], 92).mapv(|v| v - 0.6);
+    // 16 channels and tiling windows take the AVX-512 pool-gradient kernel.
+    for oc in [5, 16] {
+        relu_masked_case(oc);
+    }
+}
+
+fn relu_masked_case(oc: usize) {
+    let x = rand_array(&[3, 8, 9, 4], 90);
+    let f = rand_array(&[3, 3, 4, oc], 91);
+    let b = rand_array(&[oc], 92).mapv(|v| v - 0.6);
     for (k, s, p) in [
         ([2, 2], [2, 2], Padding::Valid),
         ([3, 3], [2, 2], Padding::Same),

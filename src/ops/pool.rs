@@ -11,6 +11,8 @@
 //! plain one + `ReluGrad`: the mask is one compare per pooled element instead of a full pass
 //! over the input-sized gradient. The plain node is left unconsumed and is pruned from runs
 //! unless fetched, so `gradients(.., [relu_output])` still gets TF's exact values.
+//! Tiling windows over a multiple of 16 channels (the reference net's 2x2/2 pools) take an
+//! AVX-512 gradient kernel with compare masks (module `tiled16`).
 
 use super::conv::{dispatch_avx512, static_out_dim, Geom, Padding};
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
@@ -185,6 +187,14 @@ impl OpDef for MaxPoolGrad {
         o.par_chunks_mut(img).enumerate().for_each(|(n, di)| {
             let r = n * oimg..(n + 1) * oimg;
             let xi = &x[n * img..(n + 1) * img];
+            #[cfg(target_arch = "x86_64")]
+            if tiled16::applies(&g) {
+                // SAFETY: `applies` checked AVX-512F; slices have the image sizes of `g`.
+                unsafe {
+                    tiled16::grad_image(xi, &y[r.clone()], &dy[r.clone()], &g, self.relu_mask, di)
+                };
+                return;
+            }
             pool_grad_image(xi, &y[r.clone()], &dy[r], &g, self.relu_mask, di)
         });
         Ok(())
@@ -314,6 +324,70 @@ fn pool_grad_image_impl(
                             grad_run::<false>(dst, xv, yv, rem);
                         } else {
                             grad_run::<true>(dst, xv, yv, rem);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The common case of the gradient, windows that tile the input (`stride == ksize`, no
+/// padding before) with channels a multiple of 16, in AVX-512 registers: per output pixel and
+/// 16 channels one compare mask per window position picks who gets `dy` (first hit only).
+#[cfg(target_arch = "x86_64")]
+mod tiled16 {
+    use super::Geom;
+    use std::arch::x86_64::*;
+
+    pub(super) fn applies(g: &Geom) -> bool {
+        g.sh == g.kh
+            && g.sw == g.kw
+            && g.pt == 0
+            && g.pl == 0
+            && g.c.is_multiple_of(16)
+            && std::arch::is_x86_feature_detected!("avx512f")
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn grad_image(
+        xi: &[f32],
+        yi: &[f32],
+        dyi: &[f32],
+        g: &Geom,
+        relu_mask: bool,
+        di: &mut [f32],
+    ) {
+        let c = g.c;
+        assert!(xi.len() >= g.h * g.w * c && di.len() >= g.h * g.w * c);
+        assert!(yi.len() >= g.oh * g.ow * c && dyi.len() >= g.oh * g.ow * c);
+        let (hy, wx) = ((g.oh * g.kh).min(g.h), (g.ow * g.kw).min(g.w));
+        di[hy * g.w * c..].fill(0.0);
+        if wx < g.w {
+            for row in di[..hy * g.w * c].chunks_exact_mut(g.w * c) {
+                row[wx * c..].fill(0.0);
+            }
+        }
+        let (xp, dp) = (xi.as_ptr(), di.as_mut_ptr());
+        let zero = _mm512_setzero_ps();
+        for oy in 0..g.oh {
+            let y1 = (oy * g.kh + g.kh).min(g.h);
+            for ox in 0..g.ow {
+                let x1 = (ox * g.kw + g.kw).min(g.w);
+                for cb in (0..c).step_by(16) {
+                    let at = (oy * g.ow + ox) * c + cb;
+                    let yv = _mm512_loadu_ps(yi.as_ptr().add(at));
+                    let mut rem = _mm512_loadu_ps(dyi.as_ptr().add(at));
+                    if relu_mask {
+                        rem = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(yv, zero), rem);
+                    }
+                    for iy in oy * g.kh..y1 {
+                        for ix in ox * g.kw..x1 {
+                            let base = (iy * g.w + ix) * c + cb;
+                            let hit =
+                                _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(_mm512_loadu_ps(xp.add(base)), yv);
+                            _mm512_storeu_ps(dp.add(base), _mm512_maskz_mov_ps(hit, rem));
+                            rem = _mm512_mask_mov_ps(rem, hit, zero);
                         }
                     }
                 }
