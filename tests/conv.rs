@@ -170,17 +170,29 @@ fn max_pool_matches_naive() {
         (2, 7, 5, 4, [2, 2], [2, 2]),
         (1, 7, 7, 2, [3, 3], [2, 2]),
         (2, 6, 5, 70, [3, 2], [1, 2]), // more channels than one block
+        (2, 7, 5, 16, [2, 2], [2, 2]), // AVX-512 tiling kernel, partial last windows (SAME)
+        (1, 6, 7, 32, [3, 3], [3, 3]),
     ];
     for (i, &(n, h, w, c, k, s)) in cases.iter().enumerate() {
         for same in [true, false] {
-            let x = rand_array(&[n, h, w, c], 30 + i as u64);
-            let got = run1(move |_, p| max_pool2d(p, k, s, pad(same)), &x);
-            assert_close(
-                &got,
-                &naive_pool(&x, k, s, same),
-                0.0,
-                &format!("pool case {i}"),
-            );
+            let mut x = rand_array(&[n, h, w, c], 30 + i as u64);
+            // Tiling windows: a NaN propagates to its (single) window's output.
+            let tiles = s == k;
+            if tiles {
+                x[[0, 1, 1, 0]] = f32::NAN;
+            }
+            let mut got = run1(move |_, p| max_pool2d(p, k, s, pad(same)), &x);
+            let (oy, ox) = (1 / s[0], 1 / s[1]);
+            if tiles {
+                assert!(got[[0, oy, ox, 0]].is_nan(), "pool case {i}: NaN lost");
+                got[[0, oy, ox, 0]] = 0.0;
+                x[[0, 1, 1, 0]] = 0.0;
+            }
+            let mut want = naive_pool(&x, k, s, same);
+            if tiles {
+                want[[0, oy, ox, 0]] = 0.0;
+            }
+            assert_close(&got, &want, 0.0, &format!("pool case {i}"));
         }
     }
 }

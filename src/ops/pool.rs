@@ -11,8 +11,9 @@
 //! plain one + `ReluGrad`: the mask is one compare per pooled element instead of a full pass
 //! over the input-sized gradient. The plain node is left unconsumed and is pruned from runs
 //! unless fetched, so `gradients(.., [relu_output])` still gets TF's exact values.
-//! Tiling windows over a multiple of 16 channels (the reference net's 2x2/2 pools) take an
-//! AVX-512 gradient kernel with compare masks (module `tiled16`).
+//! Tiling windows over a multiple of 16 channels (the reference net's 2x2/2 pools) take
+//! AVX-512 kernels (module `tiled16`): the forward with vector max, the gradient with
+//! compare masks.
 
 use super::conv::{dispatch_avx512, static_out_dim, Geom, Padding};
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
@@ -100,9 +101,16 @@ impl OpDef for MaxPool {
         if o.is_empty() {
             return Ok(());
         }
-        o.par_chunks_mut(oimg)
-            .enumerate()
-            .for_each(|(n, oi)| pool_image(&x[n * img..(n + 1) * img], &g, oi));
+        o.par_chunks_mut(oimg).enumerate().for_each(|(n, oi)| {
+            let xi = &x[n * img..(n + 1) * img];
+            #[cfg(target_arch = "x86_64")]
+            if tiled16::applies(&g) {
+                // SAFETY: `applies` checked AVX-512F; slices have the image sizes of `g`.
+                unsafe { tiled16::pool_image(xi, &g, oi) };
+                return;
+            }
+            pool_image(xi, &g, oi)
+        });
         Ok(())
     }
     fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
@@ -332,9 +340,10 @@ fn pool_grad_image_impl(
     }
 }
 
-/// The common case of the gradient, windows that tile the input (`stride == ksize`, no
-/// padding before) with channels a multiple of 16, in AVX-512 registers: per output pixel and
-/// 16 channels one compare mask per window position picks who gets `dy` (first hit only).
+/// The common case, windows that tile the input (`stride == ksize`, no padding before) with
+/// channels a multiple of 16, in AVX-512 registers. Forward: one `max` per window position
+/// and 16 channels. Gradient: per output pixel and 16 channels one compare mask per window
+/// position picks who gets `dy` (first hit only).
 #[cfg(target_arch = "x86_64")]
 mod tiled16 {
     use super::Geom;
@@ -347,6 +356,36 @@ mod tiled16 {
             && g.pl == 0
             && g.c.is_multiple_of(16)
             && std::arch::is_x86_feature_detected!("avx512f")
+    }
+
+    /// Forward pool of one image; a window holding a NaN yields NaN, as in the generic loop.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn pool_image(xi: &[f32], g: &Geom, oi: &mut [f32]) {
+        let c = g.c;
+        assert!(xi.len() >= g.h * g.w * c && oi.len() >= g.oh * g.ow * c);
+        let (xp, op) = (xi.as_ptr(), oi.as_mut_ptr());
+        for oy in 0..g.oh {
+            let y1 = (oy * g.kh + g.kh).min(g.h);
+            for ox in 0..g.ow {
+                let x1 = (ox * g.kw + g.kw).min(g.w);
+                for cb in (0..c).step_by(16) {
+                    let first = (oy * g.kh * g.w + ox * g.kw) * c + cb;
+                    let mut acc = _mm512_loadu_ps(xp.add(first));
+                    let mut nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(acc, acc);
+                    for iy in oy * g.kh..y1 {
+                        for ix in ox * g.kw..x1 {
+                            let v = _mm512_loadu_ps(xp.add((iy * g.w + ix) * c + cb));
+                            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                            acc = _mm512_max_ps(acc, v);
+                        }
+                    }
+                    if nan != 0 {
+                        acc = _mm512_mask_mov_ps(acc, nan, _mm512_set1_ps(f32::NAN));
+                    }
+                    _mm512_storeu_ps(op.add((oy * g.ow + ox) * c + cb), acc);
+                }
+            }
+        }
     }
 
     #[target_feature(enable = "avx512f")]
