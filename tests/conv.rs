@@ -124,6 +124,8 @@ fn conv2d_matches_naive_convolution() {
         (1, 6, 9, 5, 4, 3, 2, [2, 1]),
         (2, 4, 4, 3, 1, 1, 6, [1, 1]),
         (5, 10, 10, 16, 3, 3, 8, [1, 1]), // several images per chunk
+        (2, 12, 11, 3, 5, 5, 32, [1, 1]), // direct kernel: full 8-pixel blocks + remainder
+        (1, 10, 17, 1, 2, 2, 16, [1, 1]), // direct kernel, even window
     ];
     for (i, &(n, h, w, c, kh, kw, oc, s)) in cases.iter().enumerate() {
         for same in [true, false] {
@@ -168,17 +170,29 @@ fn max_pool_matches_naive() {
         (2, 7, 5, 4, [2, 2], [2, 2]),
         (1, 7, 7, 2, [3, 3], [2, 2]),
         (2, 6, 5, 70, [3, 2], [1, 2]), // more channels than one block
+        (2, 7, 5, 16, [2, 2], [2, 2]), // AVX-512 tiling kernel, partial last windows (SAME)
+        (1, 6, 7, 32, [3, 3], [3, 3]),
     ];
     for (i, &(n, h, w, c, k, s)) in cases.iter().enumerate() {
         for same in [true, false] {
-            let x = rand_array(&[n, h, w, c], 30 + i as u64);
-            let got = run1(move |_, p| max_pool2d(p, k, s, pad(same)), &x);
-            assert_close(
-                &got,
-                &naive_pool(&x, k, s, same),
-                0.0,
-                &format!("pool case {i}"),
-            );
+            let mut x = rand_array(&[n, h, w, c], 30 + i as u64);
+            // Tiling windows: a NaN propagates to its (single) window's output.
+            let tiles = s == k;
+            if tiles {
+                x[[0, 1, 1, 0]] = f32::NAN;
+            }
+            let mut got = run1(move |_, p| max_pool2d(p, k, s, pad(same)), &x);
+            let (oy, ox) = (1 / s[0], 1 / s[1]);
+            if tiles {
+                assert!(got[[0, oy, ox, 0]].is_nan(), "pool case {i}: NaN lost");
+                got[[0, oy, ox, 0]] = 0.0;
+                x[[0, 1, 1, 0]] = 0.0;
+            }
+            let mut want = naive_pool(&x, k, s, same);
+            if tiles {
+                want[[0, oy, ox, 0]] = 0.0;
+            }
+            assert_close(&got, &want, 0.0, &format!("pool case {i}"));
         }
     }
 }
@@ -219,8 +233,11 @@ fn max_pool2d_gradients() {
         (true, [3, 3], [2, 2]), // overlapping windows
         (false, [3, 2], [1, 1]),
     ] {
-        let x = distinct(&[2, 5, 5, 3], 50);
-        check_gradients(&[x], |_, t| max_pool2d(t[0], k, s, pad(same)), 1e-2);
+        // 16 channels: the AVX-512 kernel for tiling windows.
+        for c in [3, 16] {
+            let x = distinct(&[2, 5, 5, c], 50);
+            check_gradients(&[x], |_, t| max_pool2d(t[0], k, s, pad(same)), 1e-2);
+        }
     }
 }
 
@@ -350,9 +367,16 @@ fn conv_layer_stack_gradients() {
 #[test]
 fn fused_conv_bias_act_matches_separate_ops() {
     // The layer's fused node against conv2d + bias_add (+ relu): values and all gradients.
-    let x = rand_array(&[3, 7, 7, 4], 84);
-    let f = rand_array(&[3, 3, 4, 5], 85);
-    let b = rand_array(&[5], 86);
+    // The second shape takes the direct (few input channels) forward kernel.
+    for (xs, oc) in [([3, 7, 7, 4], 5), ([2, 9, 10, 3], 16)] {
+        fused_case(&xs, oc);
+    }
+}
+
+fn fused_case(xs: &[usize], oc: usize) {
+    let x = rand_array(xs, 84);
+    let f = rand_array(&[3, 3, xs[3], oc], 85);
+    let b = rand_array(&[oc], 86);
     for relu_on in [true, false] {
         for (s, p) in [([1, 1], Padding::Same), ([2, 2], Padding::Valid)] {
             let g = Graph::new();
@@ -382,6 +406,75 @@ fn fused_conv_bias_act_matches_separate_ops() {
                     "gradient",
                 );
             }
+        }
+    }
+}
+
+#[test]
+fn relu_masked_pool_grad_matches_separate_ops() {
+    // A fused relu layer feeding a max pool takes its relu gradient inside MaxPoolGrad; the
+    // gradients (and the gradient w.r.t. the relu output itself, which must keep TF's routing
+    // of dy into all-zero windows) match conv2d + bias_add + relu + max_pool2d. The bias is
+    // pushed negative so that many windows are all zero.
+    // 16 channels and tiling windows take the AVX-512 pool-gradient kernel.
+    for oc in [5, 16] {
+        relu_masked_case(oc);
+    }
+}
+
+fn relu_masked_case(oc: usize) {
+    let x = rand_array(&[3, 8, 9, 4], 90);
+    let f = rand_array(&[3, 3, 4, oc], 91);
+    let b = rand_array(&[oc], 92).mapv(|v| v - 0.6);
+    for (k, s, p) in [
+        ([2, 2], [2, 2], Padding::Valid),
+        ([3, 3], [2, 2], Padding::Same),
+    ] {
+        let g = Graph::new();
+        let (xt, ft, bt) = (
+            g.constant(x.clone()),
+            g.constant(f.clone()),
+            g.constant(b.clone()),
+        );
+        let fused = staticflow::ops::conv::conv2d_bias_act(xt, ft, bt, [1, 1], Padding::Same, true);
+        let plain = relu(bias_add(conv2d(xt, ft, [1, 1], Padding::Same), bt));
+        let pf = max_pool2d(fused, k, s, p);
+        let pp = max_pool2d(plain, k, s, p);
+        let r = g.constant(rand_array(&pf.shape().to_vec().unwrap(), 93));
+        let mut fetch = vec![];
+        for (y, h) in [(pf, fused), (pp, plain)] {
+            let gr = gradients(&[reduce_sum_all(y * r)], &[xt, ft, bt, h]).unwrap();
+            fetch.extend(gr.into_iter().map(|t| t.unwrap()));
+        }
+        let fused_relu_grads = g
+            .dag()
+            .node_weights()
+            .filter(|n| matches!(n.op, staticflow::ops::Op::ReluGradPar(_)))
+            .count();
+        assert_eq!(
+            fused_relu_grads, 0,
+            "the relu gradient is folded into the pool's"
+        );
+        fetch.push(fused);
+        let mut sess = Session::new(&g);
+        let fetches: Vec<Fetch> = fetch.iter().map(|t| t.into()).collect();
+        let out = sess.run(&fetches, &[]).unwrap();
+        let (dh, h) = (out.f32(3).unwrap(), out.f32(8).unwrap());
+        let routed_to_zero = dh
+            .iter()
+            .zip(h.iter())
+            .filter(|(d, h)| **h == 0.0 && **d != 0.0);
+        assert!(
+            routed_to_zero.count() > 0,
+            "some dy must go into all-zero windows"
+        );
+        for i in 0..4 {
+            assert_close(
+                out.f32(i).unwrap(),
+                out.f32(4 + i).unwrap(),
+                1e-5,
+                "gradient",
+            );
         }
     }
 }
@@ -570,7 +663,8 @@ fn forward_and_filter_gradient_on_large_batches_match_naive() {
         ([20, 6, 6, 64], [2, 2], [1, 1], true),
     ] {
         let x = rand_array(&shape, 91);
-        let oc = 8;
+        // 16 outputs take the direct kernels (stride 1).
+        let oc = if shape[3] == 16 { 8 } else { 16 };
         let g = Graph::new();
         let xt = g.placeholder("x", Shape::known(&shape));
         let f = g.constant(rand_array(&[k[0], k[1], shape[3], oc], 92));

@@ -5,6 +5,15 @@
 //! `x == y`, so the forward output stays a plain tensor and ties go to the first maximum, as
 //! in TF. Both kernels run one image per
 //! rayon task (each task writes only its own image).
+//!
+//! When the pooled tensor is a fused conv layer's relu output, that layer's gradient asks for
+//! a second `MaxPoolGrad` with `relu_mask` (see [`MaxPoolGrad::relu_mask`]) in place of the
+//! plain one + `ReluGrad`: the mask is one compare per pooled element instead of a full pass
+//! over the input-sized gradient. The plain node is left unconsumed and is pruned from runs
+//! unless fetched, so `gradients(.., [relu_output])` still gets TF's exact values.
+//! Tiling windows over a multiple of 16 channels (the reference net's 2x2/2 pools) take
+//! AVX-512 kernels (module `tiled16`): the forward with vector max, the gradient with
+//! compare masks.
 
 use super::conv::{dispatch_avx512, static_out_dim, Geom, Padding};
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
@@ -34,6 +43,12 @@ pub struct MaxPoolGrad {
     pub strides: [usize; 2],
     /// Padding of the forward pool.
     pub padding: Padding,
+    /// Also apply relu's gradient for `x = relu(..)`: drop `dy` where `y <= 0` (the position
+    /// it would go to has `x == y`, so this is `relu_grad(pool_grad)`). Set only by
+    /// [`Conv2DBiasAct`](super::conv::Conv2DBiasAct)'s gradient, which then needs no
+    /// separate relu-gradient pass over the (4x larger) input-sized tensor.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relu_mask: bool,
 }
 
 fn pool_infer(i: &TensorInfo, p: &MaxPool) -> Result<Shape, String> {
@@ -86,9 +101,16 @@ impl OpDef for MaxPool {
         if o.is_empty() {
             return Ok(());
         }
-        o.par_chunks_mut(oimg)
-            .enumerate()
-            .for_each(|(n, oi)| pool_image(&x[n * img..(n + 1) * img], &g, oi));
+        o.par_chunks_mut(oimg).enumerate().for_each(|(n, oi)| {
+            let xi = &x[n * img..(n + 1) * img];
+            #[cfg(target_arch = "x86_64")]
+            if tiled16::applies(&g) {
+                // SAFETY: `applies` checked AVX-512F; slices have the image sizes of `g`.
+                unsafe { tiled16::pool_image(xi, &g, oi) };
+                return;
+            }
+            pool_image(xi, &g, oi)
+        });
         Ok(())
     }
     fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
@@ -97,6 +119,7 @@ impl OpDef for MaxPool {
                 ksize: self.ksize,
                 strides: self.strides,
                 padding: self.padding,
+                relu_mask: false,
             },
             &[c.inputs[0], c.output, c.dy],
         );
@@ -171,7 +194,16 @@ impl OpDef for MaxPoolGrad {
         }
         o.par_chunks_mut(img).enumerate().for_each(|(n, di)| {
             let r = n * oimg..(n + 1) * oimg;
-            pool_grad_image(&x[n * img..(n + 1) * img], &y[r.clone()], &dy[r], &g, di)
+            let xi = &x[n * img..(n + 1) * img];
+            #[cfg(target_arch = "x86_64")]
+            if tiled16::applies(&g) {
+                // SAFETY: `applies` checked AVX-512F; slices have the image sizes of `g`.
+                unsafe {
+                    tiled16::grad_image(xi, &y[r.clone()], &dy[r.clone()], &g, self.relu_mask, di)
+                };
+                return;
+            }
+            pool_grad_image(xi, &y[r.clone()], &dy[r], &g, self.relu_mask, di)
         });
         Ok(())
     }
@@ -247,11 +279,18 @@ fn grad_run<const ADD: bool>(dst: &mut [f32], x: &[f32], y: &[f32], rem: &mut [f
 
 dispatch_avx512! {
     /// Gradient of one image's pool: `di [h, w, c]` from `xi`, its pooled `yi` and `dyi`.
-    fn pool_grad_image(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, di: &mut [f32]) => pool_grad_image_impl
+    fn pool_grad_image(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, relu_mask: bool, di: &mut [f32]) => pool_grad_image_impl
 }
 
 #[inline(always)]
-fn pool_grad_image_impl(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, di: &mut [f32]) {
+fn pool_grad_image_impl(
+    xi: &[f32],
+    yi: &[f32],
+    dyi: &[f32],
+    g: &Geom,
+    relu_mask: bool,
+    di: &mut [f32],
+) {
     let c = g.c;
     // Windows that tile the input (stride = window, no padding before) touch each input
     // position at most once: assign instead of accumulating, and zero only what no window
@@ -279,6 +318,11 @@ fn pool_grad_image_impl(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, di: &mut 
                 let yv = &yi[at + cb..][..nc];
                 let rem = &mut rem[..nc];
                 rem.copy_from_slice(&dyi[at + cb..][..nc]);
+                if relu_mask {
+                    for (r, &y) in rem.iter_mut().zip(yv) {
+                        *r = if y > 0.0 { *r } else { 0.0 };
+                    }
+                }
                 for iy in y0..y1 {
                     for ix in x0..x1 {
                         let base = (iy * g.w + ix) * c + cb;
@@ -288,6 +332,101 @@ fn pool_grad_image_impl(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, di: &mut 
                             grad_run::<false>(dst, xv, yv, rem);
                         } else {
                             grad_run::<true>(dst, xv, yv, rem);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The common case, windows that tile the input (`stride == ksize`, no padding before) with
+/// channels a multiple of 16, in AVX-512 registers. Forward: one `max` per window position
+/// and 16 channels. Gradient: per output pixel and 16 channels one compare mask per window
+/// position picks who gets `dy` (first hit only).
+#[cfg(target_arch = "x86_64")]
+mod tiled16 {
+    use super::Geom;
+    use std::arch::x86_64::*;
+
+    pub(super) fn applies(g: &Geom) -> bool {
+        g.sh == g.kh
+            && g.sw == g.kw
+            && g.pt == 0
+            && g.pl == 0
+            && g.c.is_multiple_of(16)
+            && std::arch::is_x86_feature_detected!("avx512f")
+    }
+
+    /// Forward pool of one image; a window holding a NaN yields NaN, as in the generic loop.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn pool_image(xi: &[f32], g: &Geom, oi: &mut [f32]) {
+        let c = g.c;
+        assert!(xi.len() >= g.h * g.w * c && oi.len() >= g.oh * g.ow * c);
+        let (xp, op) = (xi.as_ptr(), oi.as_mut_ptr());
+        for oy in 0..g.oh {
+            let y1 = (oy * g.kh + g.kh).min(g.h);
+            for ox in 0..g.ow {
+                let x1 = (ox * g.kw + g.kw).min(g.w);
+                for cb in (0..c).step_by(16) {
+                    let first = (oy * g.kh * g.w + ox * g.kw) * c + cb;
+                    let mut acc = _mm512_loadu_ps(xp.add(first));
+                    let mut nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(acc, acc);
+                    for iy in oy * g.kh..y1 {
+                        for ix in ox * g.kw..x1 {
+                            let v = _mm512_loadu_ps(xp.add((iy * g.w + ix) * c + cb));
+                            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                            acc = _mm512_max_ps(acc, v);
+                        }
+                    }
+                    if nan != 0 {
+                        acc = _mm512_mask_mov_ps(acc, nan, _mm512_set1_ps(f32::NAN));
+                    }
+                    _mm512_storeu_ps(op.add((oy * g.ow + ox) * c + cb), acc);
+                }
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn grad_image(
+        xi: &[f32],
+        yi: &[f32],
+        dyi: &[f32],
+        g: &Geom,
+        relu_mask: bool,
+        di: &mut [f32],
+    ) {
+        let c = g.c;
+        assert!(xi.len() >= g.h * g.w * c && di.len() >= g.h * g.w * c);
+        assert!(yi.len() >= g.oh * g.ow * c && dyi.len() >= g.oh * g.ow * c);
+        let (hy, wx) = ((g.oh * g.kh).min(g.h), (g.ow * g.kw).min(g.w));
+        di[hy * g.w * c..].fill(0.0);
+        if wx < g.w {
+            for row in di[..hy * g.w * c].chunks_exact_mut(g.w * c) {
+                row[wx * c..].fill(0.0);
+            }
+        }
+        let (xp, dp) = (xi.as_ptr(), di.as_mut_ptr());
+        let zero = _mm512_setzero_ps();
+        for oy in 0..g.oh {
+            let y1 = (oy * g.kh + g.kh).min(g.h);
+            for ox in 0..g.ow {
+                let x1 = (ox * g.kw + g.kw).min(g.w);
+                for cb in (0..c).step_by(16) {
+                    let at = (oy * g.ow + ox) * c + cb;
+                    let yv = _mm512_loadu_ps(yi.as_ptr().add(at));
+                    let mut rem = _mm512_loadu_ps(dyi.as_ptr().add(at));
+                    if relu_mask {
+                        rem = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(yv, zero), rem);
+                    }
+                    for iy in oy * g.kh..y1 {
+                        for ix in ox * g.kw..x1 {
+                            let base = (iy * g.w + ix) * c + cb;
+                            let hit =
+                                _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(_mm512_loadu_ps(xp.add(base)), yv);
+                            _mm512_storeu_ps(dp.add(base), _mm512_maskz_mov_ps(hit, rem));
+                            rem = _mm512_mask_mov_ps(rem, hit, zero);
                         }
                     }
                 }
