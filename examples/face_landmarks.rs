@@ -4,7 +4,7 @@
 //! cargo run --release --example face_landmarks -- [--steps 1000] [--weighting fixed|uncertainty|dwa|alternate|all]
 //!     [--heads nose,pose[,left_eye,right_eye,mouth_left,mouth_right,gender,smile,glasses]]
 //!     [--data DIR] [--seed 0] [--batch 64] [--lr 0.001] [--input-scaling standardize|per_image|unit]
-//!     [--label-scaling on|off] [--augment flip|none] [--grid face_landmarks_grid.png]
+//!     [--label-scaling on|off] [--augment flip|none] [--grid target/face_landmarks/grid.png]
 //! ```
 //!
 //! Network: 40x40x3 input; conv 16 5x5 same relu, maxpool 2; conv 48 3x3 relu, maxpool 2;
@@ -74,7 +74,7 @@ impl Default for Args {
             input_scaling: "per_image".into(),
             label_scaling: true,
             augment: "flip".into(),
-            grid: PathBuf::from("face_landmarks_grid.png"),
+            grid: PathBuf::from("target/face_landmarks/grid.png"),
         }
     }
 }
@@ -434,6 +434,9 @@ fn run(args: &Args) -> staticflow::Result<()> {
         }
     }
     let first = &runs[0];
+    if let Some(dir) = args.grid.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| staticflow::Error::io(dir, e))?;
+    }
     write_grid(&args.grid, &te, &first.predictions)?;
     println!("wrote {}", args.grid.display());
 
