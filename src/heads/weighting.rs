@@ -1,5 +1,5 @@
 //! Loss weighting strategies for multi-task training, selectable by name
-//! ([`Weighting::from_str`]):
+//! ([`Weighting::from_str`](std::str::FromStr::from_str)):
 //!
 //! - `fixed`: `total = Σ w_k L_k` with fixed weights (default 1).
 //! - `uncertainty`: homoscedastic uncertainty (Kendall, Gal and Cipolla, CVPR 2018). Each
@@ -49,7 +49,7 @@ impl Default for Weighting {
 }
 
 impl Weighting {
-    /// Names accepted by [`Weighting::from_str`].
+    /// Names accepted by [`Weighting::from_str`](std::str::FromStr::from_str).
     pub const NAMES: [&'static str; 4] = ["fixed", "uncertainty", "dwa", "alternate"];
 
     /// The strategy's name.

@@ -1,5 +1,5 @@
 //! The LSTM layer: a TF1 `LSTMCell` kernel and bias as variables, applied with the fused
-//! [`lstm`](crate::ops::lstm::lstm) op.
+//! [`lstm`](fn@crate::ops::lstm::lstm) op.
 
 use crate::graph::{Graph, Tensor};
 use crate::init;
@@ -32,14 +32,14 @@ impl<'g> Lstm<'g> {
 
     /// Runs the layer forwards in time: `x [batch, time, input_dim]`, `mask [batch, time]`
     /// (1 real, 0 padding) -> `h [batch, time, hidden]`, 0 at padding. See
-    /// [`lstm`](crate::ops::lstm::lstm).
+    /// [`lstm`](fn@crate::ops::lstm::lstm).
     pub fn apply(&self, x: Tensor<'g>, mask: Tensor<'g>) -> Tensor<'g> {
         lstm(x, mask, self.w, self.b)
     }
 
     /// Runs the layer backwards in time, each sequence from its last real token (for the
     /// backward half of a bidirectional encoder): `[batch, time, hidden]`. See
-    /// [`lstm_reverse`](crate::ops::lstm::lstm_reverse).
+    /// [`lstm_reverse`].
     pub fn apply_reverse(&self, x: Tensor<'g>, mask: Tensor<'g>) -> Tensor<'g> {
         lstm_reverse(x, mask, self.w, self.b)
     }

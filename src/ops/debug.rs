@@ -3,7 +3,7 @@
 //! A static graph cannot be stepped through. Two ways to see an intermediate value:
 //! - fetch it: any tensor can be a fetch, so `sess.run(&[train_op.into(), hidden.into()], ..)`
 //!   returns `hidden` as computed in that very run (before the run's variable updates);
-//! - wrap it in [`print`]: an identity that writes the message, the runtime shape and the
+//! - wrap it in [`print`](fn@print): an identity that writes the message, the runtime shape and the
 //!   first values to stderr every time it runs. Use its output in place of the input, or the
 //!   print will be pruned away like any node nothing depends on.
 //!
@@ -92,7 +92,7 @@ pub fn print<'g>(x: Tensor<'g>, message: &str) -> Tensor<'g> {
     print_n(x, message, 6)
 }
 
-/// Like [`print`], writing the first `first_n` values.
+/// Like [`print`](fn@print), writing the first `first_n` values.
 pub fn print_n<'g>(x: Tensor<'g>, message: &str, first_n: usize) -> Tensor<'g> {
     x.graph().add(
         Print {
