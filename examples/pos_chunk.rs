@@ -29,7 +29,7 @@
 //! a busy machine; POS 0.9715 / F1 0.9010 already after 3 epochs).
 
 use plotters::prelude::*;
-use staticflow::data::{read_conll, Sentence};
+use staticflow::data::{find_data_dir, read_conll, Sentence};
 use staticflow::models::tagger::{
     train, EpochLog, Evaluation, Regime, Tagger, TaggerConfig, TaggerData, TrainEvent, TrainOptions,
 };
@@ -146,12 +146,7 @@ fn load_data(args: &Args) -> Result<TaggerData> {
             }
             Some(d.clone())
         }
-        None => {
-            let env = std::env::var_os("MTL_DATA_DIR").map(|d| PathBuf::from(d).join("conll2000"));
-            env.into_iter()
-                .chain([PathBuf::from("../shared/data/conll2000")])
-                .find(|d| d.join("train.txt").is_file() && d.join("test.txt").is_file())
-        }
+        None => find_data_dir("conll2000", &["train.txt", "test.txt"]),
     };
     match dir {
         Some(d) => {

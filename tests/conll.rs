@@ -212,17 +212,10 @@ fn synthetic_corpus_is_deterministic_and_consistent() {
 /// count.
 #[test]
 fn real_conll2000_matches_reference_counts() {
-    let dir = std::env::var_os("MTL_DATA_DIR")
-        .map(|d| Path::new(&d).join("conll2000"))
-        .filter(|d| d.join("train.txt").exists())
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/conll2000"));
-    if !dir.join("train.txt").exists() {
-        eprintln!(
-            "NOTICE: {} not found; skipping the real-data check",
-            dir.display()
-        );
+    let Some(dir) = find_data_dir("conll2000", &["train.txt"]) else {
+        eprintln!("NOTICE: CoNLL-2000 data not found; skipping the real-data check");
         return;
-    }
+    };
     let train = read_conll(dir.join("train.txt")).unwrap();
     let test = read_conll(dir.join("test.txt")).unwrap();
     assert_eq!(train.len(), 8936);

@@ -216,13 +216,7 @@ fn locate_explains_where_to_get_the_data() {
 
 #[test]
 fn real_mtfl_data_when_present() {
-    let dir = std::env::var_os("MTL_DATA_DIR")
-        .map(|d| PathBuf::from(d).join("mtfl"))
-        .filter(|d| d.join("training.txt").is_file())
-        .or_else(|| {
-            Some(PathBuf::from("../shared/data/mtfl")).filter(|d| d.join("training.txt").is_file())
-        });
-    let Some(dir) = dir else {
+    let Some(dir) = staticflow::data::find_data_dir("mtfl", &["training.txt"]) else {
         eprintln!("NOTICE: real MTFL data not found (../shared/data/mtfl or $MTL_DATA_DIR/mtfl); skipping the real-data check");
         return;
     };

@@ -8,7 +8,6 @@ use staticflow::data::synthetic_corpus_sized;
 use staticflow::models::tagger::*;
 use staticflow::prelude::*;
 use staticflow::train::Saver;
-use std::path::Path;
 use std::sync::OnceLock;
 
 /// Trains a fresh default model with `regime` for `epochs` and returns the epoch logs.
@@ -225,18 +224,11 @@ fn checkpoint_round_trip_and_resume_give_the_uninterrupted_losses() {
 
 #[test]
 fn real_conll2000_short_run_beats_the_baseline() {
-    // $MTL_DATA_DIR/conll2000, else ../shared/data/conll2000 (as the example looks it up)
-    let dir = std::env::var_os("MTL_DATA_DIR")
-        .map(|d| Path::new(&d).join("conll2000"))
-        .filter(|d| d.join("train.txt").exists())
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/conll2000"));
-    if !dir.join("train.txt").exists() {
-        println!(
-            "NOTICE: {} not found: real-data test skipped (passes without data)",
-            dir.display()
-        );
+    // Looked up as the example does: $MTL_DATA_DIR/conll2000, else ../shared/data/conll2000.
+    let Some(dir) = staticflow::data::find_data_dir("conll2000", &["train.txt"]) else {
+        println!("NOTICE: CoNLL-2000 data not found: real-data test skipped (passes without data)");
         return;
-    }
+    };
     let train_s = staticflow::data::read_conll(dir.join("train.txt")).unwrap();
     let test_s = staticflow::data::read_conll(dir.join("test.txt")).unwrap();
     // A brief run: one epoch (280 steps), scored on 500 test sentences.

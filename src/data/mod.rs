@@ -14,6 +14,8 @@
 //! - [`synthetic`]: a deterministic synthetic POS + chunk corpus generated from a small
 //!   grammar, used when the real data is absent.
 //! - [`chunks`]: conlleval-style chunk extraction and F1, and token accuracy.
+//!
+//! [`find_data_dir`] is the one place that knows where the shared data lives.
 
 pub mod batch;
 pub mod chunks;
@@ -23,6 +25,26 @@ pub mod image;
 pub mod mtfl;
 pub mod synthetic;
 pub mod vocab;
+
+use std::path::PathBuf;
+
+/// Where to look for data set `name` (`"conll2000"`, `"mtfl"`) when no `--data` flag is given,
+/// in order: `$MTL_DATA_DIR/<name>`, then `../shared/data/<name>` (relative to the working
+/// directory, i.e. the project root for `cargo run` and `cargo test`).
+pub fn data_dir_candidates(name: &str) -> Vec<PathBuf> {
+    std::env::var_os("MTL_DATA_DIR")
+        .map(|d| PathBuf::from(d).join(name))
+        .into_iter()
+        .chain([PathBuf::from("../shared/data").join(name)])
+        .collect()
+}
+
+/// The first of [`data_dir_candidates`] that holds every file in `required`, if any.
+pub fn find_data_dir(name: &str, required: &[&str]) -> Option<PathBuf> {
+    data_dir_candidates(name)
+        .into_iter()
+        .find(|d| required.iter().all(|f| d.join(f).is_file()))
+}
 
 pub use batch::{eval_batches, make_batch, train_batches, TaggedBatch};
 pub use chunks::{chunk_f1, extract_chunks, score_tagging, Chunk, ChunkScore, TaggingScore};

@@ -235,14 +235,7 @@ pub fn load_split(
 pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
     let candidates: Vec<PathBuf> = match explicit {
         Some(p) => vec![p.to_path_buf()],
-        None => {
-            let mut c = Vec::new();
-            if let Some(d) = std::env::var_os("MTL_DATA_DIR") {
-                c.push(PathBuf::from(d).join("mtfl"));
-            }
-            c.push(PathBuf::from("../shared/data/mtfl"));
-            c
-        }
+        None => super::data_dir_candidates("mtfl"),
     };
     for c in &candidates {
         if c.join("training.txt").is_file() {
