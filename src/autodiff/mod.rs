@@ -80,9 +80,6 @@ pub fn gradients_with<'g>(
         };
         let dy = add_n(parts);
         done.insert(n, dy);
-        if x_idx.contains(&n) && !has_path_input(g, n, &fwd) {
-            continue;
-        }
         let node = g.node(n);
         let inputs: Vec<Tensor<'g>> = node
             .inputs
@@ -123,10 +120,6 @@ pub fn gradients_with<'g>(
     let out = x_idx.iter().map(|x| done.get(x).copied()).collect();
     g.check()?;
     Ok(out)
-}
-
-fn has_path_input(g: &Graph, n: NodeIndex, fwd: &[bool]) -> bool {
-    g.node(n).inputs.iter().any(|i| fwd[i.index()])
 }
 
 fn reaches(g: &Graph, from: NodeIndex, to: NodeIndex) -> bool {
