@@ -44,6 +44,7 @@
 //! workspace is already borrowed (a session run nested inside a conv task, which staticflow
 //! never does) the kernel falls back to a temporary allocation instead of panicking.
 
+use super::scratch::with_scratch;
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayView2, ArrayViewMut2};
@@ -198,23 +199,6 @@ impl Geom {
 thread_local! {
     static COLS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
     static PARTIALS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Runs `f` with a thread-local scratch slice of `len` floats (contents unspecified).
-fn with_scratch<R>(
-    key: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
-    len: usize,
-    f: impl FnOnce(&mut [f32]) -> R,
-) -> R {
-    key.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut v) => {
-            if v.len() < len {
-                v.resize(len, 0.0);
-            }
-            f(&mut v[..len])
-        }
-        Err(_) => f(&mut vec![0.0; len]),
-    })
 }
 
 /// Copies a short run (a few pixels' channels) with fixed-size moves instead of a `memcpy`

@@ -70,6 +70,7 @@
 //!   time, with results bit-identical to the generic build (no FMA contraction).
 
 use super::gemm::{sgemm, sgemm_serial, SMALL_THRESHOLD};
+use super::scratch::with_zeroed_scratch;
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use crate::ops::Op;
@@ -292,22 +293,6 @@ thread_local! {
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with a zeroed scratch slice of `n` floats, reusing this thread's buffer (taken
-/// out while in use, so a re-entrant call simply gets a fresh one).
-fn with_scratch<R>(n: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    let mut buf = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    buf.clear();
-    buf.resize(n, 0.0);
-    let r = f(&mut buf);
-    SCRATCH.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.capacity() < buf.capacity() {
-            *s = buf;
-        }
-    });
-    r
-}
-
 /// Time index of the `step`-th processed step.
 #[inline]
 fn time_at(step: usize, time: usize, reverse: bool) -> usize {
@@ -449,7 +434,7 @@ fn forward(
     }
     let isa = Isa::detect();
     let rows = part_rows(batch, h);
-    with_scratch(2 * batch * h, |scratch| {
+    with_zeroed_scratch(&SCRATCH, 2 * batch * h, |scratch| {
         let run = |ws: &mut [f32], mask: &[f32], state: &mut [f32]| {
             let rows = mask.len() / time;
             forward_rows(
@@ -787,7 +772,7 @@ fn backward(d: Dims, reverse: bool, v: Slices, w: ArrayView2<f32>, packed: &mut 
     let wh = w.slice(s![input.., ..]);
     let isa = Isa::detect();
     let rows = part_rows(batch, h);
-    with_scratch(n * 4 * h + n * h + 3 * batch * h + h, |scratch| {
+    with_zeroed_scratch(&SCRATCH, n * 4 * h + n * h + 3 * batch * h + h, |scratch| {
         let (dg, rest) = scratch.split_at_mut(n * 4 * h);
         let (hprev, rest) = rest.split_at_mut(n * h);
         let (state, zeros) = rest.split_at_mut(3 * batch * h);

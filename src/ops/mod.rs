@@ -25,6 +25,7 @@ pub mod pool;
 pub mod random;
 pub mod reduce;
 pub mod schedule;
+mod scratch;
 pub mod state;
 pub mod unary;
 
