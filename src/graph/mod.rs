@@ -91,6 +91,13 @@ struct Inner {
     init_op: Option<(NodeIndex, usize)>,
 }
 
+impl Inner {
+    /// The open name scopes as a prefix, e.g. `"shared/dense/"` (empty at top level).
+    fn scope_prefix(&self) -> String {
+        self.scopes.iter().map(|s| format!("{s}/")).collect()
+    }
+}
+
 static GRAPH_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// A static computation graph. Tensors borrow it (`Tensor<'g>`), so building only needs `&Graph`.
@@ -261,13 +268,13 @@ impl Graph {
     /// The current scope prefix, e.g. `"shared/dense/"` (empty at top level).
     pub fn current_scope(&self) -> String {
         let inner = self.inner.borrow();
-        inner.scopes.iter().map(|s| format!("{s}/")).collect()
+        inner.scope_prefix()
     }
 
     /// A scope name based on `base` that no node uses yet: `base`, else `base_1`, ...
     pub fn unique_scope(&self, base: &str) -> String {
         let inner = self.inner.borrow();
-        let prefix: String = inner.scopes.iter().map(|s| format!("{s}/")).collect();
+        let prefix = inner.scope_prefix();
         let used = |n: &str| {
             let full = format!("{prefix}{n}");
             inner
@@ -307,7 +314,7 @@ impl Graph {
         let def_kind = op.def().kind();
         let full_name = {
             let inner = self.inner.borrow();
-            let scope: String = inner.scopes.iter().map(|s| format!("{s}/")).collect();
+            let scope = inner.scope_prefix();
             Self::unique_name(&inner, &format!("{scope}{}", name.unwrap_or(def_kind)))
         };
         let mut error = None;
