@@ -4,7 +4,8 @@
 //! cargo run --release --example face_landmarks -- [--steps 1000] [--weighting fixed|uncertainty|dwa|alternate|all]
 //!     [--heads nose,pose[,left_eye,right_eye,mouth_left,mouth_right,gender,smile,glasses]]
 //!     [--data DIR] [--seed 0] [--batch 64] [--lr 0.001] [--input-scaling standardize|per_image|unit]
-//!     [--label-scaling on|off] [--augment flip|none] [--grid target/face_landmarks/grid.png]
+//!     [--label-scaling on|off] [--augment none|flip,shiftN,zoomZ] [--class-weighting none|sqrt|balanced]
+//!     [--lr-schedule constant|cosine] [--grid target/face_landmarks/grid.png]
 //! ```
 //!
 //! Network: 40x40x3 input; conv 16 5x5 same relu, maxpool 2; conv 48 3x3 relu, maxpool 2;
@@ -32,7 +33,8 @@
 //! big win: the raw MSE (~0.003) is drowned by the pose cross-entropy (~0.8) in the summed
 //! loss, so the nose head barely trains; standardised, both losses are of order 1.
 
-use ndarray::{s, Array1, Array2, Array3, Array4, Axis};
+use ndarray::{s, Array1, Array3, Array4, Axis};
+use staticflow::data::augment::{AugmentOptions, Transform};
 use staticflow::data::image::{ImageOptions, OnError};
 use staticflow::data::{mtfl, Dataset};
 use staticflow::heads::{
@@ -55,9 +57,11 @@ struct Args {
     seed: u64,
     batch: usize,
     lr: f32,
+    lr_schedule: String,
+    class_weighting: String,
     input_scaling: String,
     label_scaling: bool,
-    augment: String,
+    augment: AugmentOptions,
     grid: PathBuf,
 }
 
@@ -71,17 +75,23 @@ impl Default for Args {
             seed: 0,
             batch: 64,
             lr: 1e-3,
+            lr_schedule: "constant".into(),
+            class_weighting: "sqrt".into(),
             input_scaling: "per_image".into(),
             label_scaling: true,
-            augment: "flip".into(),
+            augment: AugmentOptions {
+                flip: true,
+                max_shift: 2,
+                max_zoom: 1.5,
+            },
             grid: PathBuf::from("target/face_landmarks/grid.png"),
         }
     }
 }
 
 const USAGE: &str = "usage: face_landmarks [--steps N] [--weighting fixed|uncertainty|dwa|alternate|all] \
-[--heads nose,pose,...] [--data DIR] [--seed S] [--batch B] [--lr LR] \
-[--input-scaling standardize|per_image|unit] [--label-scaling on|off] [--augment flip|none] [--grid FILE.png]";
+[--heads nose,pose,...] [--data DIR] [--seed S] [--batch B] [--lr LR] [--lr-schedule constant|cosine] [--class-weighting none|sqrt|balanced] \
+[--input-scaling standardize|per_image|unit] [--label-scaling on|off] [--augment none|flip,shiftN,zoomZ] [--grid FILE.png]";
 
 fn parse_args() -> Result<Args, String> {
     let mut a = Args::default();
@@ -103,10 +113,12 @@ fn parse_args() -> Result<Args, String> {
             "--seed" => a.seed = v.parse().map_err(|_| num("an integer"))?,
             "--batch" => a.batch = v.parse().map_err(|_| num("an integer"))?,
             "--lr" => a.lr = v.parse().map_err(|_| num("a number"))?,
+            "--lr-schedule" => a.lr_schedule = v,
+            "--class-weighting" => a.class_weighting = v,
             "--input-scaling" => a.input_scaling = v,
             "--label-scaling" => a.label_scaling = v == "on",
             "--grid" => a.grid = PathBuf::from(v),
-            "--augment" => a.augment = v,
+            "--augment" => a.augment = v.parse().map_err(|e: staticflow::Error| e.to_string())?,
             _ => return Err(format!("unknown option {k}\n{USAGE}")),
         }
     }
@@ -130,78 +142,34 @@ fn task_of(name: &str) -> Option<Task> {
         .map(Task::Attribute)
 }
 
-/// A split's arrays and the tasks to feed.
+/// A split (per-image standardised if asked) and the tasks to feed.
 struct Split {
-    images: Array4<f32>,
-    landmarks: Array3<f32>,
-    attributes: Array2<i64>,
+    data: mtfl::MtflSplit,
     tasks: Vec<(String, Task)>,
 }
 
-/// Mirror image of landmark `k` (left and right swap).
-const MIRROR: [usize; 5] = [1, 0, 2, 4, 3];
-
 impl Split {
-    fn new(s: &mtfl::MtflSplit, tasks: &[(String, Task)]) -> Self {
-        Split {
-            images: s.images.clone(),
-            landmarks: s.landmarks.clone(),
-            attributes: s.attributes.clone(),
-            tasks: tasks.to_vec(),
-        }
-    }
-
-    /// Labels of a task for the given examples, mirrored where `flip` says so.
-    fn batch(&self, idx: &[usize], flip: &[bool]) -> Batch {
-        let mut x = self.images.select(Axis(0), idx);
-        for (i, f) in flip.iter().enumerate() {
-            if *f {
-                let row = x.slice(s![i, .., ..;-1, ..]).to_owned();
-                x.index_axis_mut(Axis(0), i).assign(&row);
-            }
-        }
+    /// The faces `idx`, each transformed as `aug` says (no entry: unchanged), with the
+    /// labels of every task.
+    fn batch(&self, idx: &[usize], aug: &[Transform]) -> Batch {
+        let (x, landmarks, attributes) = self.data.transformed(idx, aug);
         let mut b = Batch::new().feature("x", x);
-        let fl = |i: usize| flip.get(i).copied().unwrap_or(false);
         for (name, t) in &self.tasks {
             let hn = format!("head_{name}");
             b = match t {
-                Task::Landmark(k) => {
-                    let y = Array2::from_shape_fn((idx.len(), 2), |(i, c)| {
-                        if fl(i) {
-                            let v = self.landmarks[[idx[i], MIRROR[*k], c]];
-                            if c == 0 {
-                                1.0 - v
-                            } else {
-                                v
-                            }
-                        } else {
-                            self.landmarks[[idx[i], *k, c]]
-                        }
-                    });
-                    b.label(&hn, y)
-                }
-                Task::Attribute(k) => {
-                    let y = Array1::from_shape_fn(idx.len(), |i| {
-                        let v = self.attributes[[idx[i], *k]];
-                        if fl(i) && *k == 3 {
-                            4 - v
-                        } else {
-                            v
-                        }
-                    });
-                    b.label(&hn, y)
-                }
+                Task::Landmark(k) => b.label(&hn, landmarks.index_axis(Axis(1), *k).to_owned()),
+                Task::Attribute(k) => b.label(&hn, attributes.index_axis(Axis(1), *k).to_owned()),
             };
         }
         b
     }
 }
 
-/// Shuffled, repeated, batched training input (optionally with random horizontal flips)
-/// with the next batch prefetched.
-fn train_input(data: Arc<Split>, batch: usize, seed: u64, flip: bool) -> Dataset<Batch> {
-    use rand::{Rng, SeedableRng};
-    let n = data.images.len_of(Axis(0));
+/// Shuffled, repeated, batched training input with random transforms drawn from `aug`, the
+/// next batch prefetched.
+fn train_input(data: Arc<Split>, batch: usize, seed: u64, aug: AugmentOptions) -> Dataset<Batch> {
+    use rand::SeedableRng;
+    let n = data.data.len();
     let rng = std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(seed ^ 0xF11F));
     Dataset::from_vec((0..n).collect::<Vec<usize>>())
         .shuffle(n, seed)
@@ -209,18 +177,18 @@ fn train_input(data: Arc<Split>, batch: usize, seed: u64, flip: bool) -> Dataset
         .batch(batch, true)
         .map_sequential(move |idx: Array1<usize>| {
             let idx = idx.to_vec();
-            let flips: Vec<bool> = match (flip, rng.lock()) {
-                (true, Ok(mut r)) => idx.iter().map(|_| r.gen_bool(0.5)).collect(),
+            let augs: Vec<Transform> = match rng.lock() {
+                Ok(mut r) if !aug.is_none() => idx.iter().map(|_| aug.sample(&mut *r)).collect(),
                 _ => vec![],
             };
-            Ok(data.batch(&idx, &flips))
+            Ok(data.batch(&idx, &augs))
         })
         .prefetch(2)
 }
 
 /// Test input in order.
 fn eval_input(data: Arc<Split>, batch: usize) -> Dataset<Batch> {
-    let n = data.images.len_of(Axis(0));
+    let n = data.data.len();
     Dataset::from_vec((0..n).collect::<Vec<usize>>())
         .batch(batch, false)
         .map_sequential(move |idx: Array1<usize>| Ok(data.batch(&idx.to_vec(), &[])))
@@ -245,6 +213,28 @@ fn per_image_standardization(images: &mut Array4<f32>) {
         let sd = var.sqrt().max(1.0 / n.sqrt());
         im.mapv_inplace(|v| (v - mean) / sd);
     }
+}
+
+/// Class weights `(frequency of c)^-power` over the training labels, scaled so that the
+/// average training example has weight 1 (`power` 1: fully balanced; 0.5: square root).
+fn class_weights(labels: ndarray::ArrayView1<i64>, n: usize, power: f64) -> Vec<f32> {
+    let mut count = vec![0usize; n];
+    for &y in labels {
+        if let Some(c) = usize::try_from(y).ok().and_then(|y| count.get_mut(y)) {
+            *c += 1;
+        }
+    }
+    let raw: Vec<f64> = count
+        .iter()
+        .map(|&c| (c.max(1) as f64).powf(-power))
+        .collect();
+    let mean = raw
+        .iter()
+        .zip(&count)
+        .map(|(w, &c)| w * c as f64)
+        .sum::<f64>()
+        / labels.len().max(1) as f64;
+    raw.iter().map(|w| (w / mean) as f32).collect()
 }
 
 /// Per-channel mean and std of the training images (for input standardisation).
@@ -273,7 +263,7 @@ fn train_once(
         let hn = format!("head_{name}");
         heads.push(match t {
             Task::Landmark(k) => {
-                let y = train.landmarks.index_axis(Axis(1), *k);
+                let y = train.data.landmarks.index_axis(Axis(1), *k);
                 let mut head = RegressionHead::new(&hn, 2);
                 if args.label_scaling {
                     let m = y.mean_axis(Axis(0)).expect("non-empty");
@@ -282,11 +272,43 @@ fn train_once(
                 }
                 Box::new(head)
             }
-            Task::Attribute(k) => Box::new(MultiClassHead::new(&hn, mtfl::ATTRIBUTE_CLASSES[*k])),
+            Task::Attribute(k) => {
+                let n = mtfl::ATTRIBUTE_CLASSES[*k];
+                let head = MultiClassHead::new(&hn, n);
+                let power = match args.class_weighting.as_str() {
+                    "none" => None,
+                    "sqrt" => Some(0.5),
+                    "balanced" => Some(1.0),
+                    other => {
+                        return Err(staticflow::Error::InvalidArgument(format!(
+                            "--class-weighting: expected none, sqrt or balanced, got `{other}`"
+                        )))
+                    }
+                };
+                Box::new(match power {
+                    Some(p) => head.with_class_weights(class_weights(
+                        train.data.attributes.index_axis(Axis(1), *k),
+                        n,
+                        p,
+                    ))?,
+                    None => head,
+                })
+            }
         });
     }
     let w: Weighting = weighting.parse()?;
-    let opt = Adam::new(args.lr);
+    let opt = match args.lr_schedule.as_str() {
+        "constant" => Adam::new(args.lr),
+        "cosine" => {
+            let step = get_or_create_global_step(&g)?;
+            Adam::new(cosine_decay(args.lr, step, args.steps as u64, 0.0))
+        }
+        other => {
+            return Err(staticflow::Error::InvalidArgument(format!(
+                "--lr-schedule: expected constant or cosine, got `{other}`"
+            )))
+        }
+    };
     // Input scaling: `standardize` subtracts the training set's per-channel mean and divides
     // by its std in the graph; `unit` and `per_image` feed the arrays as they are.
     let stats = (args.input_scaling == "standardize")
@@ -298,17 +320,11 @@ fn train_once(
         Some(&opt),
     )?;
     let mut est = Estimator::new(&g, &[("x", x)], spec)?;
-    let input = train_input(
-        Arc::clone(train),
-        args.batch,
-        args.seed,
-        args.augment == "flip",
-    );
+    let input = train_input(Arc::clone(train), args.batch, args.seed, args.augment);
     let report = est.train(input.iter(), args.steps)?;
     let metrics = est.evaluate(eval_input(Arc::clone(test), 500).iter())?;
     let weights = est.head_weights()?;
-    let grid: Vec<usize> = (0..16).collect();
-    let predictions = est.predict(std::iter::once(Ok(test.batch(&grid, &[]))))?;
+    let predictions = est.predict(eval_input(Arc::clone(test), 500).iter())?;
     Ok(Run {
         weighting: weighting.to_string(),
         metrics,
@@ -372,11 +388,17 @@ fn run(args: &Args) -> staticflow::Result<()> {
         images_per_s
     );
     let stats = channel_stats(&tr.images);
-    let mut train = Split::new(&tr, &tasks);
-    let mut test = Split::new(&te, &tasks);
+    let mut train = Split {
+        data: tr.clone(),
+        tasks: tasks.clone(),
+    };
+    let mut test = Split {
+        data: te.clone(),
+        tasks: tasks.clone(),
+    };
     if args.input_scaling == "per_image" {
-        per_image_standardization(&mut train.images);
-        per_image_standardization(&mut test.images);
+        per_image_standardization(&mut train.data.images);
+        per_image_standardization(&mut test.data.images);
     }
     let (train, test) = (Arc::new(train), Arc::new(test));
 
@@ -407,6 +429,7 @@ fn run(args: &Args) -> staticflow::Result<()> {
             "  steps/s {:.1}; final loss weights {:?}",
             r.steps_per_s, r.weights
         );
+        print_pose_confusion(&te, &r.predictions);
         runs.push(r);
     }
     if runs.len() > 1 {
@@ -461,6 +484,40 @@ fn run(args: &Args) -> staticflow::Result<()> {
     });
     println!("{json}");
     Ok(())
+}
+
+/// The test split's pose confusion matrix (rows: true class, columns: predicted) and
+/// per-class recall, when the model has a `head_pose`.
+fn print_pose_confusion(test: &mtfl::MtflSplit, pred: &BTreeMap<String, Value>) {
+    let Some(ids) = pred
+        .get("head_pose/class_ids")
+        .and_then(|v| v.as_i64().ok())
+    else {
+        return;
+    };
+    let k = mtfl::ATTRIBUTES
+        .iter()
+        .position(|a| *a == "pose")
+        .expect("pose attribute");
+    let mut m = [[0usize; 5]; 5];
+    for (i, &p) in ids.iter().enumerate() {
+        let t = test.attributes[[i, k]];
+        if let (Ok(t), Ok(p)) = (usize::try_from(t), usize::try_from(p)) {
+            if t < 5 && p < 5 {
+                m[t][p] += 1;
+            }
+        }
+    }
+    println!("  pose confusion (rows true, columns predicted; recall):");
+    for (t, row) in m.iter().enumerate() {
+        let n: usize = row.iter().sum();
+        let cells: Vec<String> = row.iter().map(|c| format!("{c:5}")).collect();
+        println!(
+            "    {t}: {}   {:.3}",
+            cells.join(""),
+            row[t] as f64 / n.max(1) as f64
+        );
+    }
 }
 
 fn round4(v: f64) -> f64 {

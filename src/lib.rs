@@ -73,8 +73,8 @@ pub use session::{Outputs, Session};
 pub mod prelude {
     pub use crate::init;
     pub use crate::train::{
-        clip_by_global_norm, exponential_decay, get_or_create_global_step, piecewise_constant,
-        Adagrad, Adam, GradientDescent, Momentum, Optimizer, RMSProp, Saver,
+        clip_by_global_norm, cosine_decay, exponential_decay, get_or_create_global_step,
+        piecewise_constant, Adagrad, Adam, GradientDescent, Momentum, Optimizer, RMSProp, Saver,
     };
     pub use crate::*;
 }

@@ -231,6 +231,52 @@ fn predict_mode_needs_no_labels() {
     assert!(bad.unwrap_err().to_string().contains("[batch, 4]"));
 }
 
+#[test]
+fn class_weights_scale_each_examples_loss_but_not_the_metrics() {
+    let g = Graph::new();
+    let l = g.placeholder("l", [None, Some(3)]);
+    let w = [0.5f32, 2.0, 4.0];
+    let spec = MultiClassHead::new("head_p", 3)
+        .with_class_weights(w.to_vec())
+        .unwrap()
+        .create_spec(l, Mode::Eval, None)
+        .unwrap();
+    let logits = ndarray::arr2(&[[1.0f32, 0.0, -1.0], [0.2, 0.3, 0.1], [2.0, -2.0, 0.5]]);
+    let labels = ndarray::arr1(&[0i64, 2, 1]);
+    let mut sess = Session::new(&g);
+    let feeds = [
+        (l, (&logits).into()),
+        (spec.labels.unwrap(), (&labels).into()),
+    ];
+    let avg = spec
+        .metrics
+        .iter()
+        .find(|m| m.name == "average_loss")
+        .unwrap();
+    let out = sess
+        .run(&[spec.loss.unwrap().into(), avg.total.into()], &feeds)
+        .unwrap();
+    let xent = |r: usize| {
+        let row = logits.row(r);
+        let lse = row.iter().map(|v| (*v as f64).exp()).sum::<f64>().ln();
+        lse - row[labels[r] as usize] as f64
+    };
+    let want: f64 = (0..3)
+        .map(|r| w[labels[r] as usize] as f64 * xent(r))
+        .sum::<f64>()
+        / 3.0;
+    let plain: f64 = (0..3).map(xent).sum();
+    assert!((out.scalar(0).unwrap() as f64 - want).abs() < 1e-5);
+    assert!((out.scalar(1).unwrap() as f64 - plain).abs() < 1e-5);
+    let e = MultiClassHead::new("head_p", 3).with_class_weights(vec![1.0, 2.0]);
+    assert!(e
+        .unwrap_err()
+        .to_string()
+        .contains("head `head_p`: expected 3 class weights, got 2"));
+    let e = MultiClassHead::new("head_p", 2).with_class_weights(vec![1.0, -1.0]);
+    assert!(e.unwrap_err().to_string().contains("class weight 1"));
+}
+
 /// Drawn faces through the real decoding path; a small dense model on 16x16 pixels.
 fn synthetic(dir: &std::path::Path, n: usize, seed: u64) -> mtfl::MtflSplit {
     faces::write_split(dir, "training", n, 48, seed);

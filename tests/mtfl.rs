@@ -230,3 +230,43 @@ fn real_mtfl_data_when_present() {
     let mean = b.images.mean().unwrap();
     assert!(mean > 0.2 && mean < 0.7, "{mean}");
 }
+
+#[test]
+fn transformed_faces_keep_landmarks_on_their_pixels() {
+    use staticflow::data::augment::Transform;
+    let d = faces::temp_dir("transformed");
+    faces::write_split(&d, "training", 4, 80, 5);
+    let s = load_split(&d, "training", &ImageOptions::default(), OnError::Fail).unwrap();
+    let t = [
+        Transform {
+            flip: true,
+            zoom: 1.4,
+            dx: 2.0,
+            dy: -1.0,
+        },
+        Transform::IDENTITY,
+        Transform {
+            flip: false,
+            zoom: 1.2,
+            dx: -2.0,
+            dy: 1.0,
+        },
+    ];
+    let (x, lm, attr) = s.transformed(&[3, 1, 0], &t);
+    assert_eq!(x.shape(), &[3, 40, 40, 3]);
+    assert_eq!(
+        x.index_axis(ndarray::Axis(0), 1),
+        s.images.index_axis(ndarray::Axis(0), 1)
+    );
+    // Flipped: the new left eye is the old right eye, mirrored, zoomed and shifted.
+    let (ex, ey) = t[0].map_point(s.landmarks[[3, 1, 0]], s.landmarks[[3, 1, 1]], 40, 40);
+    assert!((lm[[0, 0, 0]] - ex).abs() < 1e-6 && (lm[[0, 0, 1]] - ey).abs() < 1e-6);
+    assert_eq!(attr[[0, 3]], mtfl::mirror_pose(s.attributes[[3, 3]]));
+    assert_eq!(attr[[2, 3]], s.attributes[[0, 3]]);
+    for i in [0, 2] {
+        // The red nose dot is still under the moved nose label.
+        let (nx, ny) = (lm[[i, 2, 0]] * 40.0, lm[[i, 2, 1]] * 40.0);
+        let px = x.slice(ndarray::s![i, ny as usize, nx as usize, ..]);
+        assert!(px[0] > 0.45 && px[1] < 0.45, "face {i}: nose pixel {px}");
+    }
+}

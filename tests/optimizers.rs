@@ -457,6 +457,24 @@ fn schedules_follow_tf1() {
 }
 
 #[test]
+fn cosine_decay_follows_tf1() {
+    let g = Graph::new();
+    let step = get_or_create_global_step(&g).unwrap();
+    let lr = cosine_decay(0.2, step, 100, 0.1);
+    let mut sess = Session::new(&g);
+    // TF1: 0.2 * ((1 - 0.1) * 0.5 * (1 + cos(pi * min(s, 100) / 100)) + 0.1).
+    for s in [0i64, 25, 50, 100, 250] {
+        sess.set_variable(step, Value::I64(ndarray::arr0(s).into_dyn()))
+            .unwrap();
+        let got = sess.run(&[lr.into()], &[]).unwrap().scalar(0).unwrap() as f64;
+        let t = (s.min(100) as f64) / 100.0;
+        let want = 0.2 * (0.9 * 0.5 * (1.0 + (std::f64::consts::PI * t).cos()) + 0.1);
+        assert!((got - want).abs() < 1e-6, "step {s}: {got} vs {want}");
+    }
+    assert!(cosine_decay(0.1, step, 0, 0.0).check().is_err());
+}
+
+#[test]
 fn clip_by_global_norm_tf_semantics() {
     let g = Graph::new();
     let a = g.constant(arr1(&[3.0f32, 0.0]));

@@ -3,6 +3,8 @@
 //!
 //! - [`dataset`]: a `tf.data`-style [`Dataset`] (parallel map, shuffle, batch, repeat, cache,
 //!   prefetch on a worker thread).
+//! - [`augment`]: random mirror, zoom and shift of images with landmark labels (bilinear,
+//!   points mapped with their pixels).
 //! - [`image`]: JPEG/PNG decoding to 3-channel f32 in `[0, 1]`, PIL-style bilinear resize.
 //! - [`mtfl`]: the MTFL face-landmark reader (annotations and images).
 //! - [`conll`]: the CoNLL-2000 reader (`WORD POS CHUNK` per line, blank line between
@@ -17,6 +19,7 @@
 //!
 //! [`find_data_dir`] is the one place that knows where the shared data lives.
 
+pub mod augment;
 pub mod batch;
 pub mod chunks;
 pub mod conll;

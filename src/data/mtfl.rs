@@ -11,6 +11,7 @@
 //! arrays: images `[n, h, w, 3]` in `[0, 1]`, landmarks `[n, 5, 2]` as `(x, y)` normalised to
 //! `[0, 1]` by the stored image's width and height, attributes `[n, 4]` as 0-based class ids.
 
+use super::augment::Transform;
 use super::dataset::Dataset;
 use super::image::{load_image, ImageOptions, OnError};
 use crate::error::{Error, Result};
@@ -143,6 +144,49 @@ impl MtflSplit {
     pub fn attribute(&self, k: usize) -> Array1<i64> {
         self.attributes.index_axis(Axis(1), k).to_owned()
     }
+
+    /// The faces `idx` with `transforms[i]` applied to face `i` (a missing entry: unchanged):
+    /// images `[b, h, w, 3]`, landmarks `[b, 5, 2]` moved with their pixels, attributes
+    /// `[b, 4]`. A mirrored face also swaps left and right landmarks ([`MIRRORED_LANDMARK`])
+    /// and mirrors its pose ([`mirror_pose`]). Indices must be `< len()`.
+    pub fn transformed(
+        &self,
+        idx: &[usize],
+        transforms: &[Transform],
+    ) -> (Array4<f32>, Array3<f32>, Array2<i64>) {
+        let mut images = self.images.select(Axis(0), idx);
+        let mut landmarks = self.landmarks.select(Axis(0), idx);
+        let mut attributes = self.attributes.select(Axis(0), idx);
+        let (h, w) = (images.len_of(Axis(1)), images.len_of(Axis(2)));
+        for (i, t) in transforms.iter().enumerate().take(idx.len()) {
+            if *t == Transform::IDENTITY {
+                continue;
+            }
+            let src = self.images.index_axis(Axis(0), idx[i]);
+            t.apply_image(src, images.index_axis_mut(Axis(0), i));
+            for k in 0..5 {
+                let from = if t.flip { MIRRORED_LANDMARK[k] } else { k };
+                let l = self.landmarks.index_axis(Axis(0), idx[i]);
+                let (x, y) = t.map_point(l[[from, 0]], l[[from, 1]], w, h);
+                landmarks[[i, k, 0]] = x;
+                landmarks[[i, k, 1]] = y;
+            }
+            if t.flip {
+                attributes[[i, 3]] = mirror_pose(attributes[[i, 3]]);
+            }
+        }
+        (images, landmarks, attributes)
+    }
+}
+
+/// Which landmark a face's landmark `k` comes from when the face is mirrored left-right
+/// (the eyes swap, and so do the mouth corners).
+pub const MIRRORED_LANDMARK: [usize; 5] = [1, 0, 2, 4, 3];
+
+/// The 0-based pose class of a mirrored face (left profile <-> right profile, left <->
+/// right, frontal stays).
+pub fn mirror_pose(pose: i64) -> i64 {
+    4 - pose
 }
 
 type Decoded = (Array3<f32>, Array2<f32>, Array1<i64>, usize);

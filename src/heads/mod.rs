@@ -274,6 +274,8 @@ pub struct MultiClassHead {
     pub name: String,
     /// Number of classes.
     pub n_classes: usize,
+    /// Per-class loss weights (`None`: all 1), see [`MultiClassHead::with_class_weights`].
+    pub class_weights: Option<Vec<f32>>,
 }
 
 impl MultiClassHead {
@@ -282,7 +284,35 @@ impl MultiClassHead {
         MultiClassHead {
             name: name.into(),
             n_classes,
+            class_weights: None,
         }
+    }
+
+    /// Weights each example's cross-entropy in the training loss by its true class, like
+    /// Keras' `class_weight` (the loss is `mean_i(w[y_i] * xent_i)`), to counter class
+    /// imbalance. The `average_loss` and `accuracy` metrics stay unweighted. Errors unless
+    /// there is one finite, non-negative weight per class.
+    pub fn with_class_weights(mut self, weights: Vec<f32>) -> Result<Self> {
+        if weights.len() != self.n_classes {
+            return Err(Error::InvalidArgument(format!(
+                "head `{}`: expected {} class weights, got {}",
+                self.name,
+                self.n_classes,
+                weights.len()
+            )));
+        }
+        if let Some((c, w)) = weights
+            .iter()
+            .enumerate()
+            .find(|(_, w)| !w.is_finite() || **w < 0.0)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "head `{}`: class weight {c} must be finite and non-negative, got {w}",
+                self.name
+            )));
+        }
+        self.class_weights = Some(weights);
+        Ok(self)
     }
 }
 
@@ -300,7 +330,17 @@ impl Head for MultiClassHead {
         g.placeholder_typed("labels", DType::I64, [None])
     }
     fn loss<'g>(&self, logits: Tensor<'g>, labels: Tensor<'g>) -> Tensor<'g> {
-        reduce_mean_all(sparse_softmax_cross_entropy_with_logits(labels, logits))
+        let xent = sparse_softmax_cross_entropy_with_logits(labels, logits);
+        match &self.class_weights {
+            Some(w) => {
+                let w = logits
+                    .graph()
+                    .constant(ndarray::Array1::from(w.clone()))
+                    .named("class_weights");
+                reduce_mean_all(crate::gather(w, labels) * xent)
+            }
+            None => reduce_mean_all(xent),
+        }
     }
     fn predictions<'g>(&self, logits: Tensor<'g>) -> Vec<(String, Tensor<'g>)> {
         vec![

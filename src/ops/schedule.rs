@@ -25,6 +25,14 @@ pub enum ScheduleKind {
         /// The value on each interval.
         values: Vec<f32>,
     },
+    /// The factor of TF1's `cosine_decay`: `(1 - alpha) * 0.5 * (1 + cos(pi * t)) + alpha`
+    /// with `t = min(step, decay_steps) / decay_steps`, going from 1 to `alpha`.
+    CosineDecay {
+        /// Steps over which the factor falls from 1 to `alpha`.
+        decay_steps: f32,
+        /// Final factor (a fraction of the initial learning rate).
+        alpha: f32,
+    },
 }
 
 /// A function of the (scalar) global step producing an f32 scalar. Input `(step)`.
@@ -39,6 +47,7 @@ impl OpDef for StepSchedule {
         match self.kind {
             ScheduleKind::DecayExponent { .. } => "DecayExponent",
             ScheduleKind::Piecewise { .. } => "PiecewiseConstant",
+            ScheduleKind::CosineDecay { .. } => "CosineDecay",
         }
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
@@ -46,7 +55,10 @@ impl OpDef for StepSchedule {
             return Err("takes one scalar operand (the step)".into());
         }
         match &self.kind {
-            ScheduleKind::DecayExponent { decay_steps, .. } if *decay_steps <= 0.0 => {
+            ScheduleKind::DecayExponent { decay_steps, .. }
+            | ScheduleKind::CosineDecay { decay_steps, .. }
+                if *decay_steps <= 0.0 =>
+            {
                 return Err(format!("decay_steps must be positive, got {decay_steps}"))
             }
             ScheduleKind::Piecewise { boundaries, values } => {
@@ -91,6 +103,10 @@ impl OpDef for StepSchedule {
             ScheduleKind::Piecewise { boundaries, values } => {
                 let k = boundaries.iter().take_while(|&&b| as_i > b).count();
                 values[k]
+            }
+            ScheduleKind::CosineDecay { decay_steps, alpha } => {
+                let t = as_f.clamp(0.0, *decay_steps) / decay_steps;
+                (1.0 - alpha) * 0.5 * (1.0 + (std::f32::consts::PI * t).cos()) + alpha
             }
         };
         out.f32_buffer(&[]).fill(y);

@@ -22,6 +22,6 @@ pub use optimizer::{
 };
 pub use rmsprop::RMSProp;
 pub use saver::Saver;
-pub use schedule::{exponential_decay, piecewise_constant};
+pub use schedule::{cosine_decay, exponential_decay, piecewise_constant};
 pub use sgd::GradientDescent;
 pub use step::get_or_create_global_step;

@@ -1,5 +1,5 @@
 //! Learning-rate schedules as graph expressions of the global step (TF1's
-//! `tf.train.exponential_decay`, `tf.train.piecewise_constant`). Pass the result as an
+//! `tf.train.exponential_decay`, `tf.train.piecewise_constant`, `tf.train.cosine_decay`). Pass the result as an
 //! optimizer's learning rate: `Adam::new(exponential_decay(0.1, step, 1000, 0.96, false))`.
 
 use crate::graph::Tensor;
@@ -44,4 +44,28 @@ pub fn piecewise_constant<'g>(step: Tensor<'g>, boundaries: &[i64], values: &[f3
         &[step],
         Some("PiecewiseConstant"),
     )
+}
+
+/// TF1's `tf.train.cosine_decay`: `learning_rate * ((1 - alpha) * 0.5 * (1 + cos(pi * t)) +
+/// alpha)` with `t = min(step, decay_steps) / decay_steps`, so the rate falls smoothly from
+/// `learning_rate` to `alpha * learning_rate` over `decay_steps` and then stays there.
+/// `step` is a scalar (the i64 global step, or an f32 scalar). A scalar f32 tensor.
+pub fn cosine_decay<'g>(
+    learning_rate: f32,
+    step: Tensor<'g>,
+    decay_steps: u64,
+    alpha: f32,
+) -> Tensor<'g> {
+    let g = step.graph();
+    let _s = g.name_scope("CosineDecay");
+    let f = g.add(
+        StepSchedule {
+            kind: ScheduleKind::CosineDecay {
+                decay_steps: decay_steps as f32,
+                alpha,
+            },
+        },
+        &[step],
+    );
+    (g.constant(learning_rate) * f).named("learning_rate")
 }
