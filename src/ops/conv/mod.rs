@@ -60,6 +60,7 @@ mod direct;
 mod geom;
 mod im2col;
 mod runs;
+mod winograd;
 
 pub use bias::{bias_add, BiasAdd, BiasAddGrad, ReluGradPar};
 pub use geom::Padding;
@@ -95,6 +96,10 @@ pub(crate) fn conv2d_forward(
         direct::forward(x, g, filter, oc, bias, relu, out);
         return;
     }
+    if winograd::use_forward(g, oc) {
+        winograd::forward(x, g, filter, oc, bias, relu, out);
+        return;
+    }
     im2col::forward(x, g, filter, oc, bias, relu, out);
 }
 
@@ -106,6 +111,13 @@ pub(crate) fn conv2d_backward_input(
     oc: usize,
     dx: &mut [f32],
 ) {
+    if dx.is_empty() {
+        return;
+    }
+    if winograd::use_backward_input(g, oc) {
+        winograd::backward_input(dy, g, filter, oc, dx);
+        return;
+    }
     im2col::backward_input(dy, g, filter, oc, dx);
 }
 

@@ -1,0 +1,707 @@
+//! Winograd F(2x2, 3x3) for stride-1 3x3 convolutions (NHWC, f32, any padding): 16
+//! multiplies per 2x2 output tile and channel pair instead of 36.
+//!
+//! - Filter: `U = G g Gᵀ` per (in_c, out_c) into `[16][in_c][out_c]`, once per call on the
+//!   calling thread into a reused thread-local (filters are small).
+//! - Input: `V = Bᵀ d B` per 4x4 patch `d` (tiles at stride 2, zeros outside the image) into
+//!   `[16][tiles][in_c]` for a block of tiles sized to about [`BLOCK_BYTES`] (`V` and `M`
+//!   together) so a block stays in L2.
+//! - 16 products `M[ξ] = V[ξ] · U[ξ]` (`[tiles, in_c] · [in_c, out_c]`), then
+//!   `Y = Aᵀ M A` gives the 2x2 outputs (those past an odd output edge are dropped), with the
+//!   bias and relu of the fused `Conv2DBiasAct` applied on the way out.
+//!
+//! Work is split over the rayon pool by chunks of whole images (so each task writes its own
+//! contiguous part of the output); inside a chunk the tiles are processed in blocks, each
+//! in the pool thread's `COLS` scratch: nothing is allocated per call once the scratches have
+//! grown. The transforms are add/sub only and run over the channel axis (contiguous in NHWC)
+//! in blocks of 16/8/4/1 lanes, compiled twice by `dispatch_avx512!`.
+//!
+//! The input gradient of a stride-1 convolution is itself one: `dx` is the convolution of
+//! `dy` with the filter rotated by 180° and its channel axes swapped,
+//! `W'[i][j][o][c] = W[2-i][2-j][c][o]`, padded by `2 - pad` (`same` stays 1, `valid` becomes
+//! 2). Its transform is `U'[a][b][o][c] = U[σa][σb][c][o]` with `σ` swapping 0 and 3 (the
+//! rows of `G` reversed are rows 3, 1, 2, 0), so [`backward_input`] transforms `W` as the
+//! forward does and permutes.
+//!
+//! Numerics: the transforms only add, subtract and halve, so the result differs from the
+//! direct sum by rounding only (`tests`: within `1e-4 · max(1, |y|)` of the GEMM path).
+//!
+//! # When it is used (measured, reference MTFL net, batch 64, 2 threads)
+//! See [`use_forward`] and [`use_backward_input`] for the rule and the numbers behind it.
+
+use super::im2col::{mat, mat_mut};
+use super::runs::dispatch_avx512;
+use super::{Geom, COLS};
+use crate::ops::gemm::sgemm_serial;
+use crate::ops::scratch::with_scratch;
+use rayon::prelude::*;
+use std::cell::RefCell;
+
+/// Bytes of `V` and `M` per block of tiles (one pool thread's working set besides `U`).
+pub(crate) const BLOCK_BYTES: usize = 256 * 1024;
+
+thread_local! {
+    /// Transformed filters (`U`, and for the input gradient also `U'`), on the calling thread.
+    static FILTERS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Whether Winograd can compute this convolution at all: 3x3 window, stride 1, padding at
+/// most 2 before each axis (always true for TF's `same`/`valid` with a 3x3 window), at least
+/// one input and output channel.
+pub(crate) fn applies(g: &Geom, oc: usize) -> bool {
+    g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.pt <= 2 && g.pl <= 2 && g.c > 0 && oc > 0
+}
+
+/// Forward dispatch rule (see the module doc for the measurements).
+pub(crate) fn use_forward(g: &Geom, oc: usize) -> bool {
+    match forced() {
+        Some(f) => f && applies(g, oc),
+        None => applies(g, oc),
+    }
+}
+
+/// Input-gradient dispatch rule (see the module doc for the measurements).
+pub(crate) fn use_backward_input(g: &Geom, oc: usize) -> bool {
+    match forced() {
+        Some(f) => f && applies(g, oc),
+        None => applies(g, oc),
+    }
+}
+
+/// `STATICFLOW_WINOGRAD=0` or `=1` (read once) forces Winograd off or on wherever it
+/// applies, for measuring both paths with one binary.
+fn forced() -> Option<bool> {
+    static FORCED: std::sync::OnceLock<Option<bool>> = std::sync::OnceLock::new();
+    *FORCED.get_or_init(|| match std::env::var("STATICFLOW_WINOGRAD").as_deref() {
+        Ok("0") => Some(false),
+        Ok("1") => Some(true),
+        _ => None,
+    })
+}
+
+/// One stride-1 3x3 convolution as the Winograd kernel sees it: input `[n, h, w, c]`,
+/// output `[n, oh, ow, oc]`, output `(oy, ox)` reading input rows `oy - pt ..= oy - pt + 2`
+/// (likewise columns), zeros outside.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Conv3 {
+    n: usize,
+    h: usize,
+    w: usize,
+    c: usize,
+    oh: usize,
+    ow: usize,
+    oc: usize,
+    pt: usize,
+    pl: usize,
+}
+
+impl Conv3 {
+    /// Tiles per image along width.
+    fn tw(&self) -> usize {
+        self.ow.div_ceil(2)
+    }
+    /// Tiles per image.
+    fn tiles(&self) -> usize {
+        self.oh.div_ceil(2) * self.tw()
+    }
+}
+
+/// `out [n, oh, ow, oc] = act(conv(x, filter) + bias)` for `g` with [`applies`]; `filter` is
+/// `[3, 3, in_c, oc]` contiguous, `out` not empty.
+pub(crate) fn forward(
+    x: &[f32],
+    g: &Geom,
+    filter: &[f32],
+    oc: usize,
+    bias: Option<&[f32]>,
+    relu: bool,
+    out: &mut [f32],
+) {
+    let s = Conv3 {
+        n: g.n,
+        h: g.h,
+        w: g.w,
+        c: g.c,
+        oh: g.oh,
+        ow: g.ow,
+        oc,
+        pt: g.pt,
+        pl: g.pl,
+    };
+    with_scratch(&FILTERS, 16 * g.c * oc, |u| {
+        filter_transform(filter, g.c, oc, u);
+        run(x, &s, u, bias, relu, out);
+    });
+}
+
+/// `dx [n, h, w, in_c] = conv2d_backprop_input(dy [n, oh, ow, oc], filter)` for `g` with
+/// [`applies`] (the forward geometry); `dx` not empty.
+pub(crate) fn backward_input(dy: &[f32], g: &Geom, filter: &[f32], oc: usize, dx: &mut [f32]) {
+    let s = Conv3 {
+        n: g.n,
+        h: g.oh,
+        w: g.ow,
+        c: oc,
+        oh: g.h,
+        ow: g.w,
+        oc: g.c,
+        pt: 2 - g.pt,
+        pl: 2 - g.pl,
+    };
+    let (c, len) = (g.c, 16 * g.c * oc);
+    with_scratch(&FILTERS, 2 * len, |buf| {
+        let (uf, ub) = buf.split_at_mut(len);
+        filter_transform(filter, c, oc, uf);
+        const SIGMA: [usize; 4] = [3, 1, 2, 0];
+        for a in 0..4 {
+            for b in 0..4 {
+                let src = &uf[(SIGMA[a] * 4 + SIGMA[b]) * c * oc..][..c * oc];
+                let dst = &mut ub[(a * 4 + b) * c * oc..][..c * oc];
+                for (ci, row) in src.chunks_exact(oc).enumerate() {
+                    for (o, &v) in row.iter().enumerate() {
+                        dst[o * c + ci] = v;
+                    }
+                }
+            }
+        }
+        run(dy, &s, ub, None, false, dx);
+    });
+}
+
+/// The tiled convolution proper, with `u` the transformed filters `[16][s.c][s.oc]`.
+fn run(x: &[f32], s: &Conv3, u: &[f32], bias: Option<&[f32]>, relu: bool, out: &mut [f32]) {
+    let tpi = s.tiles();
+    let per_tile = 16 * (s.c + s.oc) * 4;
+    let block = (BLOCK_BYTES / per_tile).max(1);
+    // Whole images per task, about one block's worth, but at least two tasks per thread.
+    let per_thread = s.n.div_ceil(2 * rayon::current_num_threads()).max(1);
+    let ipc = (block / tpi).clamp(1, per_thread);
+    let oimg = s.oh * s.ow * s.oc;
+    let avx = avx512_available();
+    out.par_chunks_mut(ipc * oimg)
+        .enumerate()
+        .for_each(|(chunk, o)| {
+            let img0 = chunk * ipc;
+            let total = o.len() / oimg * tpi;
+            let bt = block.min(total);
+            with_scratch(&COLS, 16 * bt * (s.c + s.oc), |buf| {
+                let (v, m) = buf.split_at_mut(16 * bt * s.c);
+                let mut t0 = 0;
+                while t0 < total {
+                    let nt = bt.min(total - t0);
+                    input_transform(x, s, img0, t0, nt, v, avx);
+                    for xi in 0..16 {
+                        sgemm_serial(
+                            mat(&v[xi * nt * s.c..][..nt * s.c], nt, s.c),
+                            mat(&u[xi * s.c * s.oc..][..s.c * s.oc], s.c, s.oc),
+                            mat_mut(&mut m[xi * nt * s.oc..][..nt * s.oc], nt, s.oc),
+                            false,
+                        );
+                    }
+                    output_transform(m, s, t0, nt, bias, relu, o, avx);
+                    t0 += nt;
+                }
+            });
+        });
+}
+
+/// Runs `body` with `c0` stepping over `start..n` in blocks of `W` = 16, 8, 4 and 1 lanes.
+macro_rules! lanes {
+    ($start:expr, $n:expr, |$c0:ident, $w:ident| $body:expr) => {{
+        let n = $n;
+        let mut $c0 = $start;
+        macro_rules! step {
+            ($lw:literal) => {
+                while $c0 + $lw <= n {
+                    {
+                        const $w: usize = $lw;
+                        $body;
+                    }
+                    $c0 += $lw;
+                }
+            };
+        }
+        step!(16);
+        step!(8);
+        step!(4);
+        step!(1);
+    }};
+}
+
+dispatch_avx512! {
+    /// `u [16][ic][oc] = G g Gᵀ` for each (in, out) channel pair of `f [3, 3, ic, oc]`.
+    fn filter_transform(f: &[f32], ic: usize, oc: usize, u: &mut [f32]) => filter_impl
+}
+
+#[inline(always)]
+fn filter_impl(f: &[f32], ic: usize, oc: usize, u: &mut [f32]) {
+    for ci in 0..ic {
+        lanes!(0, oc, |o0, W| filter_lanes::<W>(f, ic, oc, ci, o0, u));
+    }
+}
+
+#[inline(always)]
+fn filter_lanes<const W: usize>(
+    f: &[f32],
+    ic: usize,
+    oc: usize,
+    ci: usize,
+    o0: usize,
+    u: &mut [f32],
+) {
+    // g: the 3x3 taps; r = G g (4x3); then r Gᵀ (4x4), row by row.
+    let mut g = [[0f32; W]; 9];
+    for (k, gk) in g.iter_mut().enumerate() {
+        gk.copy_from_slice(&f[(k * ic + ci) * oc + o0..][..W]);
+    }
+    let mut r = [[0f32; W]; 12];
+    for kx in 0..3 {
+        for l in 0..W {
+            let (g0, g1, g2) = (g[kx][l], g[3 + kx][l], g[6 + kx][l]);
+            r[kx][l] = g0;
+            r[3 + kx][l] = 0.5 * (g0 + g1 + g2);
+            r[6 + kx][l] = 0.5 * (g0 - g1 + g2);
+            r[9 + kx][l] = g2;
+        }
+    }
+    let mut uu = [[0f32; W]; 16];
+    for a in 0..4 {
+        for l in 0..W {
+            let (g0, g1, g2) = (r[3 * a][l], r[3 * a + 1][l], r[3 * a + 2][l]);
+            uu[4 * a][l] = g0;
+            uu[4 * a + 1][l] = 0.5 * (g0 + g1 + g2);
+            uu[4 * a + 2][l] = 0.5 * (g0 - g1 + g2);
+            uu[4 * a + 3][l] = g2;
+        }
+    }
+    for (xi, ux) in uu.iter().enumerate() {
+        u[(xi * ic + ci) * oc + o0..][..W].copy_from_slice(ux);
+    }
+}
+
+dispatch_avx512! {
+    /// Writes `V = Bᵀ d B` of tiles `t0 .. t0 + nt` counted from the first tile of image
+    /// `img0` into `v [16][nt][s.c]`.
+    /// `avx`: the CPU has AVX-512F (16-lane blocks then use intrinsics).
+    fn input_transform(x: &[f32], s: &Conv3, img0: usize, t0: usize, nt: usize, v: &mut [f32], avx: bool) => input_impl
+}
+
+#[inline(always)]
+fn input_impl(x: &[f32], s: &Conv3, img0: usize, t0: usize, nt: usize, v: &mut [f32], avx: bool) {
+    let (tpi, tw, c) = (s.tiles(), s.tw(), s.c);
+    for t in 0..nt {
+        let gt = img0 * tpi + t0 + t;
+        let (img, r) = (gt / tpi, gt % tpi);
+        let iy0 = 2 * (r / tw) as isize - s.pt as isize;
+        let ix0 = 2 * (r % tw) as isize - s.pl as isize;
+        let mut offs = [usize::MAX; 16];
+        for i in 0..4 {
+            let iy = iy0 + i as isize;
+            if iy < 0 || iy >= s.h as isize {
+                continue;
+            }
+            for j in 0..4 {
+                let ix = ix0 + j as isize;
+                if ix >= 0 && ix < s.w as isize {
+                    offs[i * 4 + j] = ((img * s.h + iy as usize) * s.w + ix as usize) * c;
+                }
+            }
+        }
+        let mut start = 0;
+        #[cfg(target_arch = "x86_64")]
+        if avx {
+            while start + 16 <= c {
+                // SAFETY: `avx` says the CPU has AVX-512F.
+                unsafe { avx512::input16(x, &offs, start, v, nt * c, t * c + start) };
+                start += 16;
+            }
+        }
+        let _ = avx;
+        lanes!(start, c, |c0, W| input_lanes::<W>(
+            x,
+            &offs,
+            c0,
+            v,
+            nt * c,
+            t * c + c0
+        ));
+    }
+}
+
+#[inline(always)]
+fn input_lanes<const W: usize>(
+    x: &[f32],
+    offs: &[usize; 16],
+    c0: usize,
+    v: &mut [f32],
+    stride: usize,
+    at: usize,
+) {
+    let mut d = [[0f32; W]; 16];
+    for (dk, &off) in d.iter_mut().zip(offs) {
+        if off != usize::MAX {
+            dk.copy_from_slice(&x[off + c0..][..W]);
+        }
+    }
+    // Bᵀ on the columns, then B on the rows, in place; Bᵀ (v0, v1, v2, v3) is
+    // (v0 - v2, v1 + v2, v2 - v1, v1 - v3).
+    for j in 0..4 {
+        for l in 0..W {
+            let (a0, a1, a2, a3) = (d[j][l], d[4 + j][l], d[8 + j][l], d[12 + j][l]);
+            d[j][l] = a0 - a2;
+            d[4 + j][l] = a1 + a2;
+            d[8 + j][l] = a2 - a1;
+            d[12 + j][l] = a1 - a3;
+        }
+    }
+    for i in 0..4 {
+        for l in 0..W {
+            let (a0, a1, a2, a3) = (
+                d[4 * i][l],
+                d[4 * i + 1][l],
+                d[4 * i + 2][l],
+                d[4 * i + 3][l],
+            );
+            d[4 * i][l] = a0 - a2;
+            d[4 * i + 1][l] = a1 + a2;
+            d[4 * i + 2][l] = a2 - a1;
+            d[4 * i + 3][l] = a1 - a3;
+        }
+    }
+    for (k, dk) in d.iter().enumerate() {
+        v[k * stride + at..][..W].copy_from_slice(dk);
+    }
+}
+
+dispatch_avx512! {
+    /// Writes `act(Aᵀ M A + bias)` of tiles `t0 .. t0 + nt` of a chunk from `m [16][nt][s.oc]`
+    /// into the chunk's output `o` (whole images).
+    /// `avx`: the CPU has AVX-512F (16-lane blocks then use intrinsics).
+    fn output_transform(m: &[f32], s: &Conv3, t0: usize, nt: usize, bias: Option<&[f32]>, relu: bool, o: &mut [f32], avx: bool) => output_impl
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn output_impl(
+    m: &[f32],
+    s: &Conv3,
+    t0: usize,
+    nt: usize,
+    bias: Option<&[f32]>,
+    relu: bool,
+    o: &mut [f32],
+    avx: bool,
+) {
+    let (tpi, tw, oc) = (s.tiles(), s.tw(), s.oc);
+    for t in 0..nt {
+        let ct = t0 + t;
+        let (img, r) = (ct / tpi, ct % tpi);
+        let (oy, ox) = (2 * (r / tw), 2 * (r % tw));
+        let mut offs = [usize::MAX; 4];
+        for i in 0..2.min(s.oh - oy) {
+            for j in 0..2.min(s.ow - ox) {
+                offs[i * 2 + j] = ((img * s.oh + oy + i) * s.ow + ox + j) * oc;
+            }
+        }
+        let mut start = 0;
+        #[cfg(target_arch = "x86_64")]
+        if avx {
+            while start + 16 <= oc {
+                let (st, at) = (nt * oc, t * oc + start);
+                // SAFETY: `avx` says the CPU has AVX-512F.
+                unsafe { avx512::output16(m, st, at, bias, relu, &offs, start, o) };
+                start += 16;
+            }
+        }
+        let _ = avx;
+        lanes!(start, oc, |o0, W| output_lanes::<W>(
+            m,
+            nt * oc,
+            t * oc + o0,
+            bias,
+            relu,
+            &offs,
+            o0,
+            o
+        ));
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn output_lanes<const W: usize>(
+    m: &[f32],
+    stride: usize,
+    at: usize,
+    bias: Option<&[f32]>,
+    relu: bool,
+    offs: &[usize; 4],
+    o0: usize,
+    o: &mut [f32],
+) {
+    let mut mv = [[0f32; W]; 16];
+    for (k, mk) in mv.iter_mut().enumerate() {
+        mk.copy_from_slice(&m[k * stride + at..][..W]);
+    }
+    // Aᵀ on the columns (rows 0 and 1 of `mv` hold the result), then A on the rows;
+    // Aᵀ (v0, v1, v2, v3) is (v0 + v1 + v2, v1 - v2 - v3).
+    for j in 0..4 {
+        for l in 0..W {
+            let (a0, a1, a2, a3) = (mv[j][l], mv[4 + j][l], mv[8 + j][l], mv[12 + j][l]);
+            mv[j][l] = a0 + a1 + a2;
+            mv[4 + j][l] = a1 - a2 - a3;
+        }
+    }
+    let mut b = [0f32; W];
+    if let Some(bias) = bias {
+        b.copy_from_slice(&bias[o0..][..W]);
+    }
+    let mut y = [[0f32; W]; 4];
+    for i in 0..2 {
+        for l in 0..W {
+            let (a0, a1, a2, a3) = (
+                mv[4 * i][l],
+                mv[4 * i + 1][l],
+                mv[4 * i + 2][l],
+                mv[4 * i + 3][l],
+            );
+            y[2 * i][l] = a0 + a1 + a2 + b[l];
+            y[2 * i + 1][l] = a1 - a2 - a3 + b[l];
+        }
+    }
+    for (yk, &off) in y.iter_mut().zip(offs) {
+        if off == usize::MAX {
+            continue;
+        }
+        if relu {
+            yk.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+        o[off + o0..][..W].copy_from_slice(yk);
+    }
+}
+
+/// Whether the 16-lane transforms can use AVX-512F intrinsics.
+fn avx512_available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The 16-lane input and output transforms with AVX-512F intrinsics (LLVM vectorises the
+/// portable `[f32; W]` versions across the wrong axis, with gathers). Same contracts as
+/// `input_lanes::<16>` and `output_lanes::<16>`.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn input16(
+        x: &[f32],
+        offs: &[usize; 16],
+        c0: usize,
+        v: &mut [f32],
+        stride: usize,
+        at: usize,
+    ) {
+        let mut d = [_mm512_setzero_ps(); 16];
+        for (dk, &off) in d.iter_mut().zip(offs) {
+            if off != usize::MAX {
+                *dk = _mm512_loadu_ps(x[off + c0..][..16].as_ptr());
+            }
+        }
+        for j in 0..4 {
+            let (a0, a1, a2, a3) = (d[j], d[4 + j], d[8 + j], d[12 + j]);
+            d[j] = _mm512_sub_ps(a0, a2);
+            d[4 + j] = _mm512_add_ps(a1, a2);
+            d[8 + j] = _mm512_sub_ps(a2, a1);
+            d[12 + j] = _mm512_sub_ps(a1, a3);
+        }
+        for i in 0..4 {
+            let (a0, a1, a2, a3) = (d[4 * i], d[4 * i + 1], d[4 * i + 2], d[4 * i + 3]);
+            d[4 * i] = _mm512_sub_ps(a0, a2);
+            d[4 * i + 1] = _mm512_add_ps(a1, a2);
+            d[4 * i + 2] = _mm512_sub_ps(a2, a1);
+            d[4 * i + 3] = _mm512_sub_ps(a1, a3);
+        }
+        for (k, dk) in d.iter().enumerate() {
+            _mm512_storeu_ps(v[k * stride + at..][..16].as_mut_ptr(), *dk);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn output16(
+        m: &[f32],
+        stride: usize,
+        at: usize,
+        bias: Option<&[f32]>,
+        relu: bool,
+        offs: &[usize; 4],
+        o0: usize,
+        o: &mut [f32],
+    ) {
+        let mut mv = [_mm512_setzero_ps(); 16];
+        for (k, mk) in mv.iter_mut().enumerate() {
+            *mk = _mm512_loadu_ps(m[k * stride + at..][..16].as_ptr());
+        }
+        let mut s = [_mm512_setzero_ps(); 8];
+        for j in 0..4 {
+            let (a0, a1, a2, a3) = (mv[j], mv[4 + j], mv[8 + j], mv[12 + j]);
+            s[j] = _mm512_add_ps(_mm512_add_ps(a0, a1), a2);
+            s[4 + j] = _mm512_sub_ps(_mm512_sub_ps(a1, a2), a3);
+        }
+        let b = match bias {
+            Some(b) => _mm512_loadu_ps(b[o0..][..16].as_ptr()),
+            None => _mm512_setzero_ps(),
+        };
+        let zero = _mm512_setzero_ps();
+        for i in 0..2 {
+            let (a0, a1, a2, a3) = (s[4 * i], s[4 * i + 1], s[4 * i + 2], s[4 * i + 3]);
+            let y = [
+                _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), a2), b),
+                _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(a1, a2), a3), b),
+            ];
+            for (j, &yj) in y.iter().enumerate() {
+                let off = offs[2 * i + j];
+                if off != usize::MAX {
+                    let yj = if relu { _mm512_max_ps(yj, zero) } else { yj };
+                    _mm512_storeu_ps(o[off + o0..][..16].as_mut_ptr(), yj);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{im2col, Padding};
+    use super::*;
+
+    /// Deterministic pseudo-random values in [-1, 1).
+    fn rand(len: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn assert_close(got: &[f32], want: &[f32], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
+            let tol = 1e-4 * b.abs().max(1.0);
+            assert!((a - b).abs() <= tol, "{what}: element {i}: {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn matches_gemm_path_forward_and_input_gradient() {
+        let mut case = 0;
+        for &(h, w) in &[(5, 7), (6, 4), (3, 3), (9, 8)] {
+            for padding in [Padding::Same, Padding::Valid] {
+                for &(c, oc) in &[(1, 1), (3, 5), (16, 16), (48, 64), (16, 5), (48, 1)] {
+                    for n in [1, 3] {
+                        case += 1;
+                        let g = Geom::new(&[n, h, w, c], [3, 3], [1, 1], padding).unwrap();
+                        assert!(applies(&g, oc));
+                        let x = rand(n * h * w * c, case);
+                        let f = rand(9 * c * oc, case + 1000);
+                        let b = rand(oc, case + 2000);
+                        let olen = n * g.oh * g.ow * oc;
+                        for (bias, relu) in
+                            [(None, false), (Some(&b[..]), false), (Some(&b[..]), true)]
+                        {
+                            let mut want = vec![f32::NAN; olen];
+                            im2col::forward(&x, &g, &f, oc, bias, relu, &mut want);
+                            let mut got = vec![f32::NAN; olen];
+                            forward(&x, &g, &f, oc, bias, relu, &mut got);
+                            let what = format!(
+                                "forward {n}x{h}x{w}x{c} -> {oc} {padding:?} bias {} relu {relu}",
+                                bias.is_some()
+                            );
+                            assert_close(&got, &want, &what);
+                        }
+                        let dy = rand(olen, case + 3000);
+                        let mut want = vec![f32::NAN; x.len()];
+                        im2col::backward_input(&dy, &g, &f, oc, &mut want);
+                        let mut got = vec![f32::NAN; x.len()];
+                        backward_input(&dy, &g, &f, oc, &mut got);
+                        let what = format!("backward input {n}x{h}x{w}x{c} -> {oc} {padding:?}");
+                        assert_close(&got, &want, &what);
+                    }
+                }
+            }
+        }
+    }
+
+    /// CPU time of the whole process so far in ns (sum over its threads; Linux only).
+    fn cpu_ns() -> u64 {
+        let mut total = 0;
+        for t in std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let stat = std::fs::read_to_string(t.path().join("schedstat")).unwrap_or_default();
+            total += stat
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+        total
+    }
+
+    /// Minimum process CPU time (ms) of `f` over `reps` runs.
+    fn min_cpu_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+        f();
+        (0..reps)
+            .map(|_| {
+                let t = cpu_ns();
+                f();
+                (cpu_ns() - t) as f64 / 1e6
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// The reference MTFL net's 3x3 layers at batch 64, GEMM path vs Winograd, minimum process
+    /// CPU time per call (noise from other processes inflates wall time, much less CPU time).
+    /// `RAYON_NUM_THREADS=1 cargo test --release --lib winograd::tests::reference_layers --
+    /// --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn reference_layers() {
+        for (name, h, c, oc) in [("conv2", 20, 16, 48), ("conv3", 10, 48, 64)] {
+            let g = Geom::new(&[64, h, h, c], [3, 3], [1, 1], Padding::Same).unwrap();
+            let x = rand(64 * h * h * c, 1);
+            let f = rand(9 * c * oc, 2);
+            let b = rand(oc, 3);
+            let dy = rand(64 * h * h * oc, 4);
+            let mut y = vec![0.0; dy.len()];
+            let mut dx = vec![0.0; x.len()];
+            let reps = 40;
+            let fg = min_cpu_ms(reps, || {
+                im2col::forward(&x, &g, &f, oc, Some(&b), true, &mut y)
+            });
+            let fw = min_cpu_ms(reps, || forward(&x, &g, &f, oc, Some(&b), true, &mut y));
+            let bg = min_cpu_ms(reps, || im2col::backward_input(&dy, &g, &f, oc, &mut dx));
+            let bw = min_cpu_ms(reps, || backward_input(&dy, &g, &f, oc, &mut dx));
+            println!(
+                "{name}: forward gemm {fg:.3} ms, winograd {fw:.3} ms; input grad gemm {bg:.3} ms, winograd {bw:.3} ms"
+            );
+        }
+    }
+}
