@@ -38,7 +38,7 @@ use rayon::prelude::*;
 use std::cell::RefCell;
 
 /// Bytes of `V` and `M` per block of tiles (one pool thread's working set besides `U`).
-pub(crate) const BLOCK_BYTES: usize = 256 * 1024;
+pub(crate) const BLOCK_BYTES: usize = 384 * 1024;
 
 thread_local! {
     /// Transformed filters (`U`, and for the input gradient also `U'`), on the calling thread.
@@ -52,20 +52,23 @@ pub(crate) fn applies(g: &Geom, oc: usize) -> bool {
     g.kh == 3 && g.kw == 3 && g.sh == 1 && g.sw == 1 && g.pt <= 2 && g.pl <= 2 && g.c > 0 && oc > 0
 }
 
-/// Forward dispatch rule (see the module doc for the measurements).
+/// Fewest input and output channels for which Winograd is used: the smallest of the
+/// reference net's layers, where it was measured faster (module doc). Below, the transforms
+/// (`16·(in_c + out_c)` floats per tile) weigh more against the `16·in_c·out_c` multiplies
+/// they save; that was not measured, so those shapes keep the GEMM path.
+pub(crate) const MIN_CHANNELS: usize = 16;
+
+/// Whether the forward pass of `g` with `oc` output channels uses Winograd: it
+/// [`applies`] and `in_c, oc >= MIN_CHANNELS` (or `STATICFLOW_WINOGRAD` forces it).
 pub(crate) fn use_forward(g: &Geom, oc: usize) -> bool {
-    match forced() {
-        Some(f) => f && applies(g, oc),
-        None => applies(g, oc),
-    }
+    applies(g, oc) && forced().unwrap_or(g.c >= MIN_CHANNELS && oc >= MIN_CHANNELS)
 }
 
-/// Input-gradient dispatch rule (see the module doc for the measurements).
+/// Whether the input gradient of `g` (the forward geometry) uses Winograd; same rule as
+/// [`use_forward`] (the gradient is a convolution from `oc` to `in_c` channels, measured
+/// faster on both reference layers too).
 pub(crate) fn use_backward_input(g: &Geom, oc: usize) -> bool {
-    match forced() {
-        Some(f) => f && applies(g, oc),
-        None => applies(g, oc),
-    }
+    use_forward(g, oc)
 }
 
 /// `STATICFLOW_WINOGRAD=0` or `=1` (read once) forces Winograd off or on wherever it
@@ -183,7 +186,8 @@ fn run(x: &[f32], s: &Conv3, u: &[f32], bias: Option<&[f32]>, relu: bool, out: &
         .for_each(|(chunk, o)| {
             let img0 = chunk * ipc;
             let total = o.len() / oimg * tpi;
-            let bt = block.min(total);
+            // Equal blocks: a short last block runs the products' row tails only.
+            let bt = total.div_ceil(total.div_ceil(block));
             with_scratch(&COLS, 16 * bt * (s.c + s.oc), |buf| {
                 let (v, m) = buf.split_at_mut(16 * bt * s.c);
                 let mut t0 = 0;
@@ -191,10 +195,19 @@ fn run(x: &[f32], s: &Conv3, u: &[f32], bias: Option<&[f32]>, relu: bool, out: &
                     let nt = bt.min(total - t0);
                     input_transform(x, s, img0, t0, nt, v, avx);
                     for xi in 0..16 {
+                        let vx = &v[xi * nt * s.c..][..nt * s.c];
+                        let ux = &u[xi * s.c * s.oc..][..s.c * s.oc];
+                        let mx = &mut m[xi * nt * s.oc..][..nt * s.oc];
+                        #[cfg(target_arch = "x86_64")]
+                        if avx && s.oc.is_multiple_of(16) {
+                            // SAFETY: `avx` says the CPU has AVX-512F.
+                            unsafe { avx512::gemm(vx, ux, mx, nt, s.c, s.oc) };
+                            continue;
+                        }
                         sgemm_serial(
-                            mat(&v[xi * nt * s.c..][..nt * s.c], nt, s.c),
-                            mat(&u[xi * s.c * s.oc..][..s.c * s.oc], s.c, s.oc),
-                            mat_mut(&mut m[xi * nt * s.oc..][..nt * s.oc], nt, s.oc),
+                            mat(vx, nt, s.c),
+                            mat(ux, s.c, s.oc),
+                            mat_mut(mx, nt, s.oc),
                             false,
                         );
                     }
@@ -531,6 +544,90 @@ mod avx512 {
         }
         for (k, dk) in d.iter().enumerate() {
             _mm512_storeu_ps(v[k * stride + at..][..16].as_mut_ptr(), *dk);
+        }
+    }
+
+    /// `m [rows, oc] = v [rows, k] · u [k, oc]` for `oc` a multiple of 16: blocks of `P` rows
+    /// × `16 Q` columns of sums stay in registers over `k` (one broadcast of `v` and `Q` rows
+    /// of `u`, which stays in L1, per step). The products are too small (k = 16..64) for a
+    /// packing GEMM to pay: the `gemm` crate ran them at about half this speed.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn gemm(
+        v: &[f32],
+        u: &[f32],
+        m: &mut [f32],
+        rows: usize,
+        k: usize,
+        oc: usize,
+    ) {
+        assert!(v.len() >= rows * k && u.len() >= k * oc && m.len() >= rows * oc);
+        assert!(oc.is_multiple_of(16));
+        let mut ob = 0;
+        while ob < oc {
+            match (oc - ob) / 16 {
+                1 => panel::<12, 1>(v, u, m, rows, k, oc, ob),
+                2 => panel::<12, 2>(v, u, m, rows, k, oc, ob),
+                3 => panel::<8, 3>(v, u, m, rows, k, oc, ob),
+                _ => panel::<6, 4>(v, u, m, rows, k, oc, ob),
+            }
+            ob += 16 * ((oc - ob) / 16).min(4);
+        }
+    }
+
+    /// Columns `ob .. ob + 16 Q` of [`gemm`] for all rows, `P` rows at a time.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn panel<const P: usize, const Q: usize>(
+        v: &[f32],
+        u: &[f32],
+        m: &mut [f32],
+        rows: usize,
+        k: usize,
+        oc: usize,
+        ob: usize,
+    ) {
+        let mut r = 0;
+        while r + P <= rows {
+            block::<P, Q>(v, u, m, r, k, oc, ob);
+            r += P;
+        }
+        while r < rows {
+            block::<1, Q>(v, u, m, r, k, oc, ob);
+            r += 1;
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn block<const P: usize, const Q: usize>(
+        v: &[f32],
+        u: &[f32],
+        m: &mut [f32],
+        r: usize,
+        k: usize,
+        oc: usize,
+        ob: usize,
+    ) {
+        let mut acc = [[_mm512_setzero_ps(); Q]; P];
+        let vp = v.as_ptr().add(r * k);
+        let up = u.as_ptr().add(ob);
+        for kk in 0..k {
+            let mut uv = [_mm512_setzero_ps(); Q];
+            for (q, uq) in uv.iter_mut().enumerate() {
+                *uq = _mm512_loadu_ps(up.add(kk * oc + 16 * q));
+            }
+            for (p, ap) in acc.iter_mut().enumerate() {
+                let b = _mm512_set1_ps(*vp.add(p * k + kk));
+                for (q, a) in ap.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(b, uv[q], *a);
+                }
+            }
+        }
+        let mp = m.as_mut_ptr().add(r * oc + ob);
+        for (p, ap) in acc.iter().enumerate() {
+            for (q, a) in ap.iter().enumerate() {
+                _mm512_storeu_ps(mp.add(p * oc + 16 * q), *a);
+            }
         }
     }
 
