@@ -241,6 +241,41 @@ macro_rules! lanes {
     }};
 }
 
+/// Position `(image, tile row, tile column)` of consecutive tiles, without a division per
+/// tile.
+struct TilePos {
+    img: usize,
+    ty: usize,
+    tx: usize,
+}
+
+impl TilePos {
+    /// Starts at tile `t` counted over the whole batch.
+    fn new(s: &Conv3, t: usize) -> TilePos {
+        let (tpi, tw) = (s.tiles(), s.tw());
+        TilePos {
+            img: t / tpi,
+            ty: t % tpi / tw,
+            tx: t % tw,
+        }
+    }
+    /// The current position; moves to the next tile.
+    #[inline(always)]
+    fn next(&mut self, s: &Conv3) -> (usize, usize, usize) {
+        let at = (self.img, self.ty, self.tx);
+        self.tx += 1;
+        if self.tx == s.tw() {
+            self.tx = 0;
+            self.ty += 1;
+            if self.ty == s.oh.div_ceil(2) {
+                self.ty = 0;
+                self.img += 1;
+            }
+        }
+        at
+    }
+}
+
 dispatch_avx512! {
     /// `u [16][ic][oc] = G g Gᵀ` for each (in, out) channel pair of `f [3, 3, ic, oc]`.
     fn filter_transform(f: &[f32], ic: usize, oc: usize, u: &mut [f32]) => filter_impl
@@ -301,12 +336,12 @@ dispatch_avx512! {
 
 #[inline(always)]
 fn input_impl(x: &[f32], s: &Conv3, img0: usize, t0: usize, nt: usize, v: &mut [f32], avx: bool) {
-    let (tpi, tw, c) = (s.tiles(), s.tw(), s.c);
+    let c = s.c;
+    let mut tile = TilePos::new(s, img0 * s.tiles() + t0);
     for t in 0..nt {
-        let gt = img0 * tpi + t0 + t;
-        let (img, r) = (gt / tpi, gt % tpi);
-        let iy0 = 2 * (r / tw) as isize - s.pt as isize;
-        let ix0 = 2 * (r % tw) as isize - s.pl as isize;
+        let (img, ty, tx) = tile.next(s);
+        let iy0 = 2 * ty as isize - s.pt as isize;
+        let ix0 = 2 * tx as isize - s.pl as isize;
         let mut offs = [usize::MAX; 16];
         for i in 0..4 {
             let iy = iy0 + i as isize;
@@ -405,11 +440,11 @@ fn output_impl(
     o: &mut [f32],
     avx: bool,
 ) {
-    let (tpi, tw, oc) = (s.tiles(), s.tw(), s.oc);
+    let oc = s.oc;
+    let mut tile = TilePos::new(s, t0);
     for t in 0..nt {
-        let ct = t0 + t;
-        let (img, r) = (ct / tpi, ct % tpi);
-        let (oy, ox) = (2 * (r / tw), 2 * (r % tw));
+        let (img, ty, tx) = tile.next(s);
+        let (oy, ox) = (2 * ty, 2 * tx);
         let mut offs = [usize::MAX; 4];
         for i in 0..2.min(s.oh - oy) {
             for j in 0..2.min(s.ow - ox) {
