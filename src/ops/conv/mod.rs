@@ -8,6 +8,7 @@
 //! - `geom.rs`: [`Padding`], output sizes and `Geom` (also used by `pool.rs`).
 //! - `im2col.rs`: im2col/col2im and the GEMM kernels for all three passes.
 //! - `direct.rs`: the direct AVX-512 kernels (x86-64 only).
+//! - `winograd.rs`: Winograd F(2x2, 3x3) for stride-1 3x3 forward and input gradient.
 //! - `bias.rs`: [`BiasAdd`], [`BiasAddGrad`], [`ReluGradPar`] and their loops.
 //! - `runs.rs`: short-run copy/add, relu, and the `dispatch_avx512!` macro.
 //!
@@ -16,11 +17,17 @@
 //! time when the CPU has AVX-512F):
 //! - forward for few input channels (`in_c <= 4`, the first layer of an image net): one image
 //!   per task, copied into a zero-padded scratch, 8 pixels × 16 channels in registers. No
-//!   im2col of 3-float runs, no GEMM packing for `K = 75`. (For `in_c = 16` the GEMM wins.)
+//!   im2col of 3-float runs, no GEMM packing for `K = 75`. (For `in_c = 16` the GEMM wins, and
+//!   Winograd for 3x3 windows.)
 //! - filter gradient for `in_c <= 64`: one image range per pool thread with its own
 //!   `[K, out_c]` partial; per image, window row and block of <= 16 taps the sums stay in
 //!   registers over all pixels. Beats the transposed GEMM on recomputed columns on every
 //!   layer of the reference net.
+//!
+//! Winograd F(2x2, 3x3) (`winograd.rs`; 3x3 window, stride 1, `in_c` and `out_c` >= 16): the
+//! forward pass and the input gradient (a stride-1 convolution of `dy` with the rotated
+//! filter), 16 instead of 36 multiplies per 2x2 outputs; on the reference net's conv2 and
+//! conv3 it takes 60% (conv2) and 50-55% (conv3) of the GEMM path's time (numbers there).
 //!
 //! Otherwise, forward: im2col + GEMM `[rows, kh·kw·in_c] · [kh·kw·in_c, out_c]`, where `rows`
 //! are the output pixels (image, oy, ox) of one *chunk*. Chunks are row ranges of the whole
@@ -41,13 +48,15 @@
 //!
 //! Reference net, batch 64, single-threaded (min per op, ms): conv1 fwd 2.25 / dfilter 2.25
 //! (direct; were 4.3 / 4.3 via GEMM), conv2 fwd 4.15 / dx 4.2 / dfilter 3.3, conv3 fwd 3.6 /
-//! dx 3.8 / dfilter 3.35, conv4 0.55 / 0.6 / 0.52. The GEMM layers run at ~85-100 GFLOP/s
+//! dx 3.8 / dfilter 3.35, conv4 0.55 / 0.6 / 0.52; with Winograd conv2 fwd 2.45 / dx 2.45,
+//! conv3 fwd 1.85 / dx 1.85. The GEMM layers run at ~85-100 GFLOP/s
 //! and the direct kernels at ~110 GFLOP/s per core, close to one AVX-512 FMA per cycle.
 //!
 //! # Workspaces (no allocation per step)
-//! The column matrices (and the direct kernels' padded images) live in a thread-local `Vec<f32>` per pool thread that grows to the
-//! largest chunk ever seen and is then reused; the per-group dfilter partials live in a
-//! thread-local of the calling (session) thread. Putting them in the op's output `Value`
+//! The column matrices (and the direct kernels' padded images, Winograd's transformed
+//! tiles) live in a thread-local `Vec<f32>` per pool thread that grows to the
+//! largest chunk ever seen and is then reused; the per-group dfilter partials and
+//! Winograd's transformed filters live in thread-locals of the calling (session) thread. Putting them in the op's output `Value`
 //! would either waste liveness-managed slot memory for the whole run or need an extra op to
 //! slice the real output out of a packed one; thread-locals cost nothing per step, are
 //! shared by all conv nodes (only one runs at a time on a thread) and stay cache-warm. If a

@@ -11,23 +11,64 @@
 //!   bias and relu of the fused `Conv2DBiasAct` applied on the way out.
 //!
 //! Work is split over the rayon pool by chunks of whole images (so each task writes its own
-//! contiguous part of the output); inside a chunk the tiles are processed in blocks, each
-//! in the pool thread's `COLS` scratch: nothing is allocated per call once the scratches have
-//! grown. The transforms are add/sub only and run over the channel axis (contiguous in NHWC)
-//! in blocks of 16/8/4/1 lanes, compiled twice by `dispatch_avx512!`.
+//! contiguous part of the output); inside a chunk the tiles are processed in equal blocks,
+//! each in the pool thread's `COLS` scratch: nothing is allocated per call once the scratches
+//! have grown.
 //!
+//! # Vectorisation
+//! The transforms only add and subtract (and halve, for the filter) along the channel axis,
+//! which is contiguous in NHWC. With AVX-512F (detected at run time) blocks of 16 channels
+//! use intrinsics (module `avx512`); the remaining channels, and CPUs without AVX-512, use
+//! the portable `[f32; W]` loops in blocks of 8/4/1 lanes, compiled twice by
+//! `dispatch_avx512!`. (LLVM vectorised the portable 16-lane version across the 4 patch
+//! positions instead, with gathers: the output transform alone then took 23% of a step.)
+//! The 16 products use `avx512::gemm` when `out_c` is a multiple of 16: `P` tiles × `16 Q`
+//! outputs of sums in registers over `in_c`, `U[ξ]` read from L1. `in_c` is only 16..64
+//! here, too short for the `gemm` crate's packing to pay: with `sgemm_serial` the whole
+//! kernel took 3.6-3.9 ms (conv2) / 2.0 ms (conv3) instead of 2.45 / 1.83 below. Otherwise
+//! `sgemm_serial`.
+//!
+//! # Input gradient
 //! The input gradient of a stride-1 convolution is itself one: `dx` is the convolution of
 //! `dy` with the filter rotated by 180° and its channel axes swapped,
 //! `W'[i][j][o][c] = W[2-i][2-j][c][o]`, padded by `2 - pad` (`same` stays 1, `valid` becomes
 //! 2). Its transform is `U'[a][b][o][c] = U[σa][σb][c][o]` with `σ` swapping 0 and 3 (the
 //! rows of `G` reversed are rows 3, 1, 2, 0), so [`backward_input`] transforms `W` as the
-//! forward does and permutes.
+//! forward does and permutes. The filter gradient stays on its own kernels.
 //!
 //! Numerics: the transforms only add, subtract and halve, so the result differs from the
 //! direct sum by rounding only (`tests`: within `1e-4 · max(1, |y|)` of the GEMM path).
 //!
-//! # When it is used (measured, reference MTFL net, batch 64, 2 threads)
-//! See [`use_forward`] and [`use_backward_input`] for the rule and the numbers behind it.
+//! # When it is used, and measurements
+//! Where it [`applies`] (3x3, stride 1) and `in_c, out_c >= MIN_CHANNELS` (16): both 3x3
+//! layers of the reference MTFL net, forward and input gradient, were measured faster:
+//!
+//! Single-threaded process CPU time per call, minimum of 40 (`RAYON_NUM_THREADS=1`, the
+//! ignored test `tests::reference_layers`; CPU time, because another user's training jobs
+//! kept the 2-core machine at load 3-5 and inflate wall time), batch 64, GEMM path →
+//! Winograd:
+//!
+//! | layer | forward (+bias, relu) | input gradient |
+//! |---|---|---|
+//! | conv2: 20x20, 16 → 48 | 4.05 → 2.45 ms | 4.08 → 2.44 ms |
+//! | conv3: 10x10, 48 → 64 | 3.55 → 1.83 ms | 3.80 → 1.83 ms |
+//!
+//! `PROFILE=1 cargo run --release --example conv_bench` (2 threads, per-op minima over 50
+//! runs, best of 3 runs of the old and new binaries interleaved; machine busy as above):
+//!
+//! | op | before | after |
+//! |---|---|---|
+//! | conv2 forward | 2.07 ms | 1.37 ms |
+//! | conv3 forward | 1.78 ms | 1.01 ms |
+//! | conv2 input gradient | 2.03 ms | 1.36 ms |
+//! | conv3 input gradient | 1.90 ms | 1.06 ms |
+//! | whole net forward + all gradients (median) | 17.50 ms | 14.27 ms |
+//! | train step, SGD (median) | 17.05 ms | 14.35 ms |
+//!
+//! Below 16 channels the transforms (`16·(in_c + out_c)` floats per tile) weigh more against
+//! the multiplies they save (`20·in_c·out_c` per tile); that was not measured, so those
+//! shapes keep their old kernels. `STATICFLOW_WINOGRAD=0` / `=1` (read once per process)
+//! turns Winograd off / on wherever it applies, to compare both paths with one binary.
 
 use super::im2col::{mat, mat_mut};
 use super::runs::dispatch_avx512;
@@ -53,9 +94,8 @@ pub(crate) fn applies(g: &Geom, oc: usize) -> bool {
 }
 
 /// Fewest input and output channels for which Winograd is used: the smallest of the
-/// reference net's layers, where it was measured faster (module doc). Below, the transforms
-/// (`16·(in_c + out_c)` floats per tile) weigh more against the `16·in_c·out_c` multiplies
-/// they save; that was not measured, so those shapes keep the GEMM path.
+/// reference net's 3x3 layers (in_c 16, and out_c 16 for its input gradient), where it was
+/// measured faster (module doc); smaller shapes were not measured and keep the old kernels.
 pub(crate) const MIN_CHANNELS: usize = 16;
 
 /// Whether the forward pass of `g` with `oc` output channels uses Winograd: it
@@ -193,7 +233,7 @@ fn run(x: &[f32], s: &Conv3, u: &[f32], bias: Option<&[f32]>, relu: bool, out: &
                 let mut t0 = 0;
                 while t0 < total {
                     let nt = bt.min(total - t0);
-                    input_transform(x, s, img0, t0, nt, v, avx);
+                    input_transform(x, s, img0, t0, nt, v);
                     for xi in 0..16 {
                         let vx = &v[xi * nt * s.c..][..nt * s.c];
                         let ux = &u[xi * s.c * s.oc..][..s.c * s.oc];
@@ -211,7 +251,7 @@ fn run(x: &[f32], s: &Conv3, u: &[f32], bias: Option<&[f32]>, relu: bool, out: &
                             false,
                         );
                     }
-                    output_transform(m, s, t0, nt, bias, relu, o, avx);
+                    output_transform(m, s, t0, nt, bias, relu, o);
                     t0 += nt;
                 }
             });
@@ -225,6 +265,7 @@ macro_rules! lanes {
         let mut $c0 = $start;
         macro_rules! step {
             ($lw:literal) => {
+                #[allow(clippy::int_plus_one)]
                 while $c0 + $lw <= n {
                     {
                         const $w: usize = $lw;
@@ -288,6 +329,7 @@ fn filter_impl(f: &[f32], ic: usize, oc: usize, u: &mut [f32]) {
     }
 }
 
+#[allow(clippy::needless_range_loop)] // one index into several arrays
 #[inline(always)]
 fn filter_lanes<const W: usize>(
     f: &[f32],
@@ -330,13 +372,12 @@ fn filter_lanes<const W: usize>(
 dispatch_avx512! {
     /// Writes `V = Bᵀ d B` of tiles `t0 .. t0 + nt` counted from the first tile of image
     /// `img0` into `v [16][nt][s.c]`.
-    /// `avx`: the CPU has AVX-512F (16-lane blocks then use intrinsics).
-    fn input_transform(x: &[f32], s: &Conv3, img0: usize, t0: usize, nt: usize, v: &mut [f32], avx: bool) => input_impl
+    fn input_transform(x: &[f32], s: &Conv3, img0: usize, t0: usize, nt: usize, v: &mut [f32]) => input_impl
 }
 
 #[inline(always)]
-fn input_impl(x: &[f32], s: &Conv3, img0: usize, t0: usize, nt: usize, v: &mut [f32], avx: bool) {
-    let c = s.c;
+fn input_impl(x: &[f32], s: &Conv3, img0: usize, t0: usize, nt: usize, v: &mut [f32]) {
+    let (c, avx) = (s.c, avx512_available());
     let mut tile = TilePos::new(s, img0 * s.tiles() + t0);
     for t in 0..nt {
         let (img, ty, tx) = tile.next(s);
@@ -376,6 +417,7 @@ fn input_impl(x: &[f32], s: &Conv3, img0: usize, t0: usize, nt: usize, v: &mut [
     }
 }
 
+#[allow(clippy::needless_range_loop)] // one index into several arrays
 #[inline(always)]
 fn input_lanes<const W: usize>(
     x: &[f32],
@@ -424,11 +466,9 @@ fn input_lanes<const W: usize>(
 dispatch_avx512! {
     /// Writes `act(Aᵀ M A + bias)` of tiles `t0 .. t0 + nt` of a chunk from `m [16][nt][s.oc]`
     /// into the chunk's output `o` (whole images).
-    /// `avx`: the CPU has AVX-512F (16-lane blocks then use intrinsics).
-    fn output_transform(m: &[f32], s: &Conv3, t0: usize, nt: usize, bias: Option<&[f32]>, relu: bool, o: &mut [f32], avx: bool) => output_impl
+    fn output_transform(m: &[f32], s: &Conv3, t0: usize, nt: usize, bias: Option<&[f32]>, relu: bool, o: &mut [f32]) => output_impl
 }
 
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn output_impl(
     m: &[f32],
@@ -438,9 +478,8 @@ fn output_impl(
     bias: Option<&[f32]>,
     relu: bool,
     o: &mut [f32],
-    avx: bool,
 ) {
-    let oc = s.oc;
+    let (oc, avx) = (s.oc, avx512_available());
     let mut tile = TilePos::new(s, t0);
     for t in 0..nt {
         let (img, ty, tx) = tile.next(s);
@@ -475,7 +514,7 @@ fn output_impl(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 #[inline(always)]
 fn output_lanes<const W: usize>(
     m: &[f32],
