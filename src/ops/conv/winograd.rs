@@ -220,7 +220,6 @@ fn run(x: &[f32], s: &Conv3, u: &[f32], bias: Option<&[f32]>, relu: bool, out: &
     let per_thread = s.n.div_ceil(2 * rayon::current_num_threads()).max(1);
     let ipc = (block / tpi).clamp(1, per_thread);
     let oimg = s.oh * s.ow * s.oc;
-    let avx = avx512_available();
     out.par_chunks_mut(ipc * oimg)
         .enumerate()
         .for_each(|(chunk, o)| {
@@ -239,8 +238,8 @@ fn run(x: &[f32], s: &Conv3, u: &[f32], bias: Option<&[f32]>, relu: bool, out: &
                         let ux = &u[xi * s.c * s.oc..][..s.c * s.oc];
                         let mx = &mut m[xi * nt * s.oc..][..nt * s.oc];
                         #[cfg(target_arch = "x86_64")]
-                        if avx && s.oc.is_multiple_of(16) {
-                            // SAFETY: `avx` says the CPU has AVX-512F.
+                        if s.oc.is_multiple_of(16) && avx512_available() {
+                            // SAFETY: the CPU has AVX-512F.
                             unsafe { avx512::gemm(vx, ux, mx, nt, s.c, s.oc) };
                             continue;
                         }
