@@ -48,7 +48,7 @@
 //!
 //! Reference net, batch 64, single-threaded (min per op, ms): conv1 fwd 2.25 / dfilter 2.25
 //! (direct; were 4.3 / 4.3 via GEMM), conv2 fwd 4.15 / dx 4.2 / dfilter 3.3, conv3 fwd 3.6 /
-//! dx 3.8 / dfilter 3.35, conv4 0.55 / 0.6 / 0.52; with Winograd conv2 fwd 2.45 / dx 2.45,
+//! dx 3.8 / dfilter 3.35, conv4 0.55 / 0.6 / 0.52; with Winograd conv2 fwd 2.5 / dx 2.5,
 //! conv3 fwd 1.85 / dx 1.85. The GEMM layers run at ~85-100 GFLOP/s
 //! and the direct kernels at ~110 GFLOP/s per core, close to one AVX-512 FMA per cycle.
 //!

@@ -25,7 +25,7 @@
 //! The 16 products use `avx512::gemm` when `out_c` is a multiple of 16: `P` tiles × `16 Q`
 //! outputs of sums in registers over `in_c`, `U[ξ]` read from L1. `in_c` is only 16..64
 //! here, too short for the `gemm` crate's packing to pay: with `sgemm_serial` the whole
-//! kernel took 3.6-3.9 ms (conv2) / 2.0 ms (conv3) instead of 2.45 / 1.83 below. Otherwise
+//! kernel took 3.6-3.9 ms (conv2) / 2.0 ms (conv3) instead of ~2.5 / 1.83 below. Otherwise
 //! `sgemm_serial`.
 //!
 //! # Input gradient
@@ -50,8 +50,10 @@
 //!
 //! | layer | forward (+bias, relu) | input gradient |
 //! |---|---|---|
-//! | conv2: 20x20, 16 → 48 | 4.05 → 2.45 ms | 4.08 → 2.44 ms |
-//! | conv3: 10x10, 48 → 64 | 3.55 → 1.83 ms | 3.80 → 1.83 ms |
+//! | conv2: 20x20, 16 → 48 | 4.05 → 2.45-2.6 ms | 4.1 → 2.45-2.65 ms |
+//! | conv3: 10x10, 48 → 64 | 3.55 → 1.82-1.84 ms | 3.8 → 1.83-1.86 ms |
+//!
+//! (ranges: several runs of the final code on the busy machine.)
 //!
 //! `PROFILE=1 cargo run --release --example conv_bench` (2 threads, per-op minima over 50
 //! runs, best of 3 runs of the old and new binaries interleaved; machine busy as above):
