@@ -714,3 +714,98 @@ fn runtime_batch_sizes_and_repeated_runs() {
         assert_eq!(out.f32(1).unwrap().shape(), &[n, 6, 6, 2]);
     }
 }
+
+/// Input gradient of `sum(conv(x, f) * dy)` with explicit loops (`x`'s shape given).
+fn naive_dx(
+    xshape: &[usize],
+    f: &ArrayD<f32>,
+    dy: &ArrayD<f32>,
+    s: [usize; 2],
+    same: bool,
+) -> ArrayD<f32> {
+    let (n, h, w, c) = (xshape[0], xshape[1], xshape[2], xshape[3]);
+    let (kh, kw) = (f.shape()[0], f.shape()[1]);
+    let (oh, ow, oc) = (dy.shape()[1], dy.shape()[2], dy.shape()[3]);
+    let pt = tf_out(h, kh, s[0], same).1;
+    let pl = tf_out(w, kw, s[1], same).1;
+    let mut dx = ArrayD::<f64>::zeros(IxDyn(xshape));
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for ky in 0..kh {
+                    for kx in 0..kw {
+                        let iy = (oy * s[0] + ky) as isize - pt as isize;
+                        let ix = (ox * s[1] + kx) as isize - pl as isize;
+                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                            continue;
+                        }
+                        for ci in 0..c {
+                            let mut acc = 0.0f64;
+                            for o in 0..oc {
+                                acc += f[[ky, kx, ci, o]] as f64 * dy[[b, oy, ox, o]] as f64;
+                            }
+                            dx[[b, iy as usize, ix as usize, ci]] += acc;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    dx.mapv(|v| v as f32)
+}
+
+#[test]
+fn winograd_layers_match_naive() {
+    // Stride-1 3x3 convolutions with >= 16 input and output channels take the Winograd
+    // kernels (forward, fused bias + relu, input gradient): odd and even sizes, same and
+    // valid, several images. (`ops::conv::winograd`'s unit test calls them directly on more
+    // shapes, including few channels.)
+    for (i, &(n, h, w, c, oc)) in [
+        (1, 5, 7, 16, 16),
+        (3, 6, 4, 48, 64),
+        (3, 9, 8, 16, 48),
+        (1, 3, 3, 64, 48),
+        (2, 11, 10, 16, 32),
+    ]
+    .iter()
+    .enumerate()
+    {
+        for same in [true, false] {
+            let x = rand_array(&[n, h, w, c], 200 + i as u64);
+            let f = rand_array(&[3, 3, c, oc], 210 + i as u64);
+            let b = rand_array(&[oc], 220 + i as u64);
+            let what = format!("{n}x{h}x{w}x{c} -> {oc}, same={same}");
+            let y = naive_conv(&x, &f, [1, 1], same);
+            let dy = rand_array(y.shape(), 230 + i as u64);
+            let g = Graph::new();
+            let (xt, ft, bt) = (
+                g.constant(x.clone()),
+                g.constant(f.clone()),
+                g.constant(b.clone()),
+            );
+            let conv = conv2d(xt, ft, [1, 1], pad(same));
+            let fused = staticflow::ops::conv::conv2d_bias_act(xt, ft, bt, [1, 1], pad(same), true);
+            let dx = gradients(&[reduce_sum_all(conv * g.constant(dy.clone()))], &[xt]).unwrap()[0]
+                .unwrap();
+            let mut sess = Session::new(&g);
+            let out = sess
+                .run(&[conv.into(), fused.into(), dx.into()], &[])
+                .unwrap();
+            assert_close(out.f32(0).unwrap(), &y, 1e-4, &format!("forward {what}"));
+            let yb = (&y + &b).mapv(|v| v.max(0.0));
+            assert_close(out.f32(1).unwrap(), &yb, 1e-4, &format!("fused {what}"));
+            let want = naive_dx(x.shape(), &f, &dy, [1, 1], same);
+            assert_close(out.f32(2).unwrap(), &want, 1e-4, &format!("dx {what}"));
+        }
+    }
+}
+
+#[test]
+fn winograd_layer_gradients() {
+    // Finite differences through the Winograd forward and input-gradient kernels.
+    for same in [true, false] {
+        let x = rand_array(&[1, 5, 4, 16], 240);
+        let f = rand_array(&[3, 3, 16, 16], 241);
+        check_gradients(&[x, f], |_, t| conv2d(t[0], t[1], [1, 1], pad(same)), 1e-2);
+    }
+}
