@@ -48,10 +48,11 @@
 
 use ndarray::{s, Array1, Array3, Array4, Axis};
 use staticflow::data::augment::{AugmentOptions, Transform};
-use staticflow::data::image::{ImageOptions, OnError};
+use staticflow::data::image::{per_image_standardization, ImageOptions, OnError};
 use staticflow::data::{mtfl, Dataset};
 use staticflow::heads::{
-    Batch, Estimator, Head, MultiClassHead, MultiHead, RegressionHead, Weighting,
+    inverse_frequency_weights, Batch, Estimator, Head, MultiClassHead, MultiHead, RegressionHead,
+    Weighting,
 };
 use staticflow::models::face_landmarks;
 use staticflow::prelude::*;
@@ -216,40 +217,6 @@ struct Run {
     predictions: BTreeMap<String, Value>,
 }
 
-/// `tf.image.per_image_standardization`: each image minus its mean, divided by
-/// `max(std, 1/sqrt(pixels))`.
-fn per_image_standardization(images: &mut Array4<f32>) {
-    for mut im in images.outer_iter_mut() {
-        let n = im.len() as f32;
-        let mean = im.sum() / n;
-        let var = im.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
-        let sd = var.sqrt().max(1.0 / n.sqrt());
-        im.mapv_inplace(|v| (v - mean) / sd);
-    }
-}
-
-/// Class weights `(frequency of c)^-power` over the training labels, scaled so that the
-/// average training example has weight 1 (`power` 1: fully balanced; 0.5: square root).
-fn class_weights(labels: ndarray::ArrayView1<i64>, n: usize, power: f64) -> Vec<f32> {
-    let mut count = vec![0usize; n];
-    for &y in labels {
-        if let Some(c) = usize::try_from(y).ok().and_then(|y| count.get_mut(y)) {
-            *c += 1;
-        }
-    }
-    let raw: Vec<f64> = count
-        .iter()
-        .map(|&c| (c.max(1) as f64).powf(-power))
-        .collect();
-    let mean = raw
-        .iter()
-        .zip(&count)
-        .map(|(w, &c)| w * c as f64)
-        .sum::<f64>()
-        / labels.len().max(1) as f64;
-    raw.iter().map(|w| (w / mean) as f32).collect()
-}
-
 /// Per-channel mean and std of the training images (for input standardisation).
 fn channel_stats(images: &Array4<f32>) -> (Vec<f32>, Vec<f32>) {
     let flat = images
@@ -299,7 +266,7 @@ fn train_once(
                     }
                 };
                 Box::new(match power {
-                    Some(p) => head.with_class_weights(class_weights(
+                    Some(p) => head.with_class_weights(inverse_frequency_weights(
                         train.data.attributes.index_axis(Axis(1), *k),
                         n,
                         p,
@@ -410,8 +377,8 @@ fn run(args: &Args) -> staticflow::Result<()> {
         tasks: tasks.clone(),
     };
     if args.input_scaling == "per_image" {
-        per_image_standardization(&mut train.data.images);
-        per_image_standardization(&mut test.data.images);
+        per_image_standardization(train.data.images.view_mut());
+        per_image_standardization(test.data.images.view_mut());
     }
     let (train, test) = (Arc::new(train), Arc::new(test));
 

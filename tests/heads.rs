@@ -277,6 +277,21 @@ fn class_weights_scale_each_examples_loss_but_not_the_metrics() {
     assert!(e.unwrap_err().to_string().contains("class weight 1"));
 }
 
+#[test]
+fn inverse_frequency_weights_balance_the_loss() {
+    use staticflow::heads::inverse_frequency_weights;
+    // Counts 6, 3, 1 (and one label out of range, ignored).
+    let y = ndarray::arr1(&[0i64, 0, 0, 0, 0, 0, 1, 1, 1, 2, 7]);
+    let w = inverse_frequency_weights(y.view(), 3, 1.0);
+    // Balanced: every class carries the same total weight, examples average to 1.
+    let totals = [6.0 * w[0], 3.0 * w[1], w[2]];
+    assert!(totals.iter().all(|t| (t - totals[0]).abs() < 1e-5), "{w:?}");
+    assert!(((totals.iter().sum::<f32>()) / 10.0 - 1.0).abs() < 1e-5);
+    let w = inverse_frequency_weights(y.view(), 3, 0.5);
+    assert!((w[2] / w[0] - 6f32.sqrt()).abs() < 1e-4, "{w:?}");
+    assert_eq!(inverse_frequency_weights(y.view(), 3, 0.0), vec![1.0; 3]);
+}
+
 /// Drawn faces through the real decoding path; a small dense model on 16x16 pixels.
 fn synthetic(dir: &std::path::Path, n: usize, seed: u64) -> mtfl::MtflSplit {
     faces::write_split(dir, "training", n, 48, seed);

@@ -234,3 +234,45 @@ pub fn load_images(
         skipped,
     })
 }
+
+/// TF's `tf.image.per_image_standardization`, in place on a batch `[n, h, w, c]`: each image
+/// minus its mean, divided by `max(std, 1/sqrt(h·w·c))` (the floor keeps a flat image
+/// finite), so every image has mean 0 and standard deviation 1.
+pub fn per_image_standardization(mut images: ndarray::ArrayViewMut4<f32>) {
+    for mut im in images.outer_iter_mut() {
+        let n = im.len() as f32;
+        let mean = im.sum() / n;
+        let var = im.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+        let sd = var.sqrt().max(1.0 / n.sqrt());
+        im.mapv_inplace(|v| (v - mean) / sd);
+    }
+}
+
+#[cfg(test)]
+mod standardization_tests {
+    use super::per_image_standardization;
+    use ndarray::Array4;
+
+    #[test]
+    fn each_image_gets_mean_0_and_std_1_and_flat_images_stay_finite() {
+        let mut x = Array4::from_shape_fn((3, 4, 5, 3), |(i, y, x, c)| {
+            if i == 2 {
+                0.7
+            } else {
+                (i + 1) as f32 * ((y * 7 + x * 3 + c) % 11) as f32
+            }
+        });
+        per_image_standardization(x.view_mut());
+        for (i, im) in x.outer_iter().enumerate() {
+            let n = im.len() as f32;
+            let mean = im.sum() / n;
+            let sd = (im.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n).sqrt();
+            assert!(mean.abs() < 1e-5, "image {i}: mean {mean}");
+            if i < 2 {
+                assert!((sd - 1.0).abs() < 1e-4, "image {i}: std {sd}");
+            } else {
+                assert_eq!(sd, 0.0, "a flat image becomes all zeros");
+            }
+        }
+    }
+}

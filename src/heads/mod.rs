@@ -316,6 +316,38 @@ impl MultiClassHead {
     }
 }
 
+/// Class weights for [`MultiClassHead::with_class_weights`] from training labels:
+/// `count(c)^-power`, scaled so that the average training example has weight 1. `power` 1
+/// is fully balanced (every class contributes equally to the loss), 0.5 the square root
+/// (a milder correction), 0 all ones. Labels outside `[0, n_classes)` are ignored; a class
+/// with no examples is weighted as if it had one.
+pub fn inverse_frequency_weights(
+    labels: ndarray::ArrayView1<i64>,
+    n_classes: usize,
+    power: f64,
+) -> Vec<f32> {
+    let mut count = vec![0usize; n_classes];
+    for &y in labels {
+        if let Some(c) = usize::try_from(y).ok().and_then(|y| count.get_mut(y)) {
+            *c += 1;
+        }
+    }
+    let raw: Vec<f64> = count
+        .iter()
+        .map(|&c| (c.max(1) as f64).powf(-power))
+        .collect();
+    let seen: usize = count.iter().sum();
+    let mean = raw
+        .iter()
+        .zip(&count)
+        .map(|(w, &c)| w * c as f64)
+        .sum::<f64>()
+        / seen.max(1) as f64;
+    raw.iter()
+        .map(|w| (w / mean.max(f64::MIN_POSITIVE)) as f32)
+        .collect()
+}
+
 impl Head for MultiClassHead {
     fn name(&self) -> &str {
         &self.name
