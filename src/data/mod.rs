@@ -5,7 +5,8 @@
 //!   prefetch on a worker thread).
 //! - [`augment`]: random mirror, zoom and shift of images with landmark labels (bilinear,
 //!   points mapped with their pixels).
-//! - [`image`]: JPEG/PNG decoding to 3-channel f32 in `[0, 1]`, PIL-style bilinear resize.
+//! - [`image`]: JPEG/PNG decoding to 3-channel f32 in `[0, 1]`, PIL-style bilinear resize,
+//!   per-image standardisation.
 //! - [`mtfl`]: the MTFL face-landmark reader (annotations and images).
 //! - [`conll`]: the CoNLL-2000 reader (`WORD POS CHUNK` per line, blank line between
 //!   sentences), with malformed lines reported as [`crate::Error::Parse`] (file and line).

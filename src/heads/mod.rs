@@ -5,7 +5,8 @@
 //! - [`RegressionHead`]: mean squared error; metrics `average_loss`, `rmse`; prediction
 //!   `predictions`.
 //! - [`MultiClassHead`]: sparse softmax cross-entropy; metrics `average_loss`, `accuracy`;
-//!   predictions `logits`, `probabilities`, `class_ids`.
+//!   predictions `logits`, `probabilities`, `class_ids`; optional per-class loss weights
+//!   against class imbalance ([`inverse_frequency_weights`]).
 //! - [`MultiHead`]: several heads on one graph, total loss combined by a [`Weighting`]
 //!   strategy (fixed weights, default 1; learned uncertainty; dynamic weight averaging;
 //!   alternate training).
