@@ -13,7 +13,8 @@
 //! per head. Adam, batch 64. Data: `--data DIR` (the folder holding `training.txt`), else
 //! `$MTL_DATA_DIR/mtfl`, else `../shared/data/mtfl`.
 //!
-//! The last stdout line is one JSON object with the test metrics.
+//! The last stdout line is one JSON object with the test metrics. `-h` / `--help` prints the
+//! usage; a bad flag or value exits with code 2.
 //!
 //! ## Recipe and what each change bought (test split, seed 0, 1000 steps, batch 64, Adam 1e-3)
 //!
@@ -61,6 +62,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+mod common;
+
 /// Command-line settings (defaults = the example's recipe).
 #[derive(Clone, Debug)]
 struct Args {
@@ -107,33 +110,65 @@ const USAGE: &str = "usage: face_landmarks [--steps N] [--weighting fixed|uncert
 [--heads nose,pose,...] [--data DIR] [--seed S] [--batch B] [--lr LR] [--lr-schedule constant|cosine] [--class-weighting none|sqrt|balanced] \
 [--input-scaling standardize|per_image|unit] [--label-scaling on|off] [--augment none|flip,shiftN,zoomZ] [--grid FILE.png]";
 
-fn parse_args() -> Result<Args, String> {
+fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
+    use lexopt::Arg::{Long, Short};
+    const INT: &str = "a non-negative integer";
     let mut a = Args::default();
-    let mut it = std::env::args().skip(1);
-    while let Some(k) = it.next() {
-        if k == "-h" || k == "--help" {
-            println!("{USAGE}");
-            std::process::exit(0);
-        }
-        let v = it
-            .next()
-            .ok_or_else(|| format!("{k} needs a value\n{USAGE}"))?;
-        let num = |what: &str| format!("{k}: expected {what}, got `{v}`");
-        match k.as_str() {
-            "--steps" => a.steps = v.parse().map_err(|_| num("an integer"))?,
-            "--weighting" => a.weighting = v,
-            "--heads" => a.heads = v.split(',').map(|s| s.trim().to_string()).collect(),
-            "--data" => a.data = Some(PathBuf::from(v)),
-            "--seed" => a.seed = v.parse().map_err(|_| num("an integer"))?,
-            "--batch" => a.batch = v.parse().map_err(|_| num("an integer"))?,
-            "--lr" => a.lr = v.parse().map_err(|_| num("a number"))?,
-            "--lr-schedule" => a.lr_schedule = v,
-            "--class-weighting" => a.class_weighting = v,
-            "--input-scaling" => a.input_scaling = v,
-            "--label-scaling" => a.label_scaling = v == "on",
-            "--grid" => a.grid = PathBuf::from(v),
-            "--augment" => a.augment = v.parse().map_err(|e: staticflow::Error| e.to_string())?,
-            _ => return Err(format!("unknown option {k}\n{USAGE}")),
+    while let Some(arg) = p.next()? {
+        match arg {
+            Long("steps") => a.steps = common::value(p, "--steps", INT)?,
+            Long("weighting") => {
+                let expected = format!(
+                    "{}|all (or e.g. fixed:1,10, uncertainty:10, dwa:2)",
+                    Weighting::NAMES.join("|")
+                );
+                let v = common::string(p, "--weighting", &expected)?;
+                if v != "all" && v.parse::<Weighting>().is_err() {
+                    return Err(common::bad("--weighting", &expected, &v));
+                }
+                a.weighting = v;
+            }
+            Long("heads") => {
+                let expected = format!(
+                    "a comma list of {}, {}",
+                    mtfl::LANDMARKS.join(", "),
+                    mtfl::ATTRIBUTES.join(", ")
+                );
+                let v = common::string(p, "--heads", &expected)?;
+                a.heads = v.split(',').map(|s| s.trim().to_string()).collect();
+                if a.heads.iter().any(|h| task_of(h).is_none()) {
+                    return Err(common::bad("--heads", &expected, &v));
+                }
+            }
+            Long("data") => a.data = Some(common::path(p, "--data", "a folder")?),
+            Long("seed") => a.seed = common::value(p, "--seed", INT)?,
+            Long("batch") => a.batch = common::value(p, "--batch", INT)?,
+            Long("lr") => a.lr = common::value(p, "--lr", "a number")?,
+            Long("lr-schedule") => {
+                a.lr_schedule = common::choice(p, "--lr-schedule", &["constant", "cosine"])?
+            }
+            Long("class-weighting") => {
+                a.class_weighting =
+                    common::choice(p, "--class-weighting", &["none", "sqrt", "balanced"])?
+            }
+            Long("input-scaling") => {
+                a.input_scaling =
+                    common::choice(p, "--input-scaling", &["standardize", "per_image", "unit"])?
+            }
+            Long("label-scaling") => {
+                a.label_scaling = common::choice(p, "--label-scaling", &["on", "off"])? == "on"
+            }
+            Long("grid") => a.grid = common::path(p, "--grid", "a PNG file")?,
+            Long("augment") => {
+                const AUG: &str = "none or a comma list of flip, shiftN, zoomZ";
+                let v = common::string(p, "--augment", AUG)?;
+                a.augment = v.parse().map_err(|e| match e {
+                    staticflow::Error::InvalidArgument(m) => format!("--augment: {m}").into(),
+                    _ => common::bad("--augment", AUG, &v),
+                })?;
+            }
+            Short('h') | Long("help") => common::help(USAGE),
+            other => return Err(common::unknown(other)),
         }
     }
     Ok(a)
@@ -315,13 +350,7 @@ fn train_once(
 }
 
 fn main() {
-    let args = match parse_args() {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
-    };
+    let args = common::parse_or_exit(USAGE, parse_args);
     if let Err(e) = run(&args) {
         eprintln!("face_landmarks: {e}");
         std::process::exit(1);

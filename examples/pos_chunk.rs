@@ -3,7 +3,8 @@
 //! ```text
 //! cargo run --release --example pos_chunk -- [--data DIR] [--eval FILE] [--epochs N]
 //!     [--mode joint|alternate|pos_only|chunk_only|all] [--seed S] [--model default|best]
-//!     [--save PATH] [--restore PATH] [--out DIR] [--p-pos P] [--log-every N] [--no-graphs]
+//!     [--save PATH] [--restore PATH] [--out DIR] [--p-pos P] [--log-every N]
+//!     [--budget SECONDS] [--profile N] [--no-graphs]
 //! ```
 //!
 //! - Data: `--data DIR` (holding `train.txt` and `test.txt`), else `$MTL_DATA_DIR/conll2000`,
@@ -20,6 +21,11 @@
 //!   of the per-epoch curves and an SVG plot of joint vs alternate in `--out` (default
 //!   `target/pos_chunk`), `graphs/pos_chunk.{json,dot}` (the default model's graph, golden-
 //!   tested), and as the last stdout line one JSON object with the results.
+//! - Other flags: `--eval FILE` also scores a further CoNLL file; `--save` / `--restore PATH`
+//!   write / read each regime's variables; `--p-pos` is alternate's probability of a POS
+//!   step; `--budget SECONDS` stops before an epoch that would end past it (default none,
+//!   600 s with `--model best`); `--profile N` times every kernel of N joint steps instead of
+//!   training. `-h` / `--help` prints the usage; a bad flag or value exits with code 2.
 //!
 //! Measured on CoNLL-2000 (seed 0, 5 epochs, default model; TF1 reference medians of 3 seeds
 //! in brackets): joint POS 0.9056 / chunk F1 0.8494 [0.914 / 0.853], alternate 0.8756 /
@@ -36,6 +42,8 @@ use staticflow::models::tagger::{
 use staticflow::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+mod common;
 
 struct Args {
     data: Option<PathBuf>,
@@ -57,9 +65,12 @@ struct Args {
 const USAGE: &str = "usage: pos_chunk [--data DIR] [--eval FILE] [--epochs N] \
 [--mode joint|alternate|pos_only|chunk_only|all] [--seed S] [--model default|best] \
 [--save PATH] [--restore PATH] [--out DIR] [--p-pos P] [--log-every N] [--budget SECONDS] \
-[--no-graphs]";
+[--profile N] [--no-graphs]";
 
-fn parse_args() -> std::result::Result<Args, String> {
+fn parse_args(p: &mut lexopt::Parser) -> std::result::Result<Args, lexopt::Error> {
+    use lexopt::Arg::{Long, Short};
+    const NUM: &str = "a non-negative integer";
+    const MODES: [&str; 5] = ["joint", "alternate", "pos_only", "chunk_only", "all"];
     let mut a = Args {
         data: None,
         eval: None,
@@ -76,59 +87,38 @@ fn parse_args() -> std::result::Result<Args, String> {
         profile: 0,
         budget: None,
     };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = |name: &str| {
-            it.next()
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
-        };
-        let num = |v: String, name: &str| -> std::result::Result<u64, String> {
-            v.parse()
-                .map_err(|_| format!("{name} needs a non-negative integer, got `{v}`"))
-        };
-        match flag.as_str() {
-            "--data" => a.data = Some(value("--data")?.into()),
-            "--eval" => a.eval = Some(value("--eval")?.into()),
-            "--epochs" => a.epochs = Some(num(value("--epochs")?, "--epochs")? as usize),
-            "--seed" => a.seed = num(value("--seed")?, "--seed")?,
-            "--log-every" => a.log_every = num(value("--log-every")?, "--log-every")? as usize,
-            "--mode" => {
-                let m = value("--mode")?;
-                a.regimes = if m == "all" {
-                    Regime::ALL.to_vec()
-                } else {
-                    vec![Regime::parse(&m).map_err(|e| e.to_string())?]
-                };
+    while let Some(arg) = p.next()? {
+        match arg {
+            Long("data") => a.data = Some(common::path(p, "--data", "a folder")?),
+            Long("eval") => a.eval = Some(common::path(p, "--eval", "a file")?),
+            Long("epochs") => a.epochs = Some(common::value(p, "--epochs", NUM)?),
+            Long("seed") => a.seed = common::value(p, "--seed", NUM)?,
+            Long("log-every") => a.log_every = common::value(p, "--log-every", NUM)?,
+            Long("mode") => {
+                let m = common::choice(p, "--mode", &MODES)?;
+                a.regimes = Regime::ALL
+                    .into_iter()
+                    .filter(|r| m == "all" || r.name() == m)
+                    .collect();
             }
-            "--model" => {
-                a.best = match value("--model")?.as_str() {
-                    "default" => false,
-                    "best" => true,
-                    m => return Err(format!("--model is `default` or `best`, got `{m}`")),
-                }
-            }
-            "--save" => a.save = Some(value("--save")?.into()),
-            "--restore" => a.restore = Some(value("--restore")?.into()),
-            "--out" => a.out = value("--out")?.into(),
-            "--p-pos" => {
-                let v = value("--p-pos")?;
+            Long("model") => a.best = common::choice(p, "--model", &["default", "best"])? == "best",
+            Long("save") => a.save = Some(common::path(p, "--save", "a path")?),
+            Long("restore") => a.restore = Some(common::path(p, "--restore", "a path")?),
+            Long("out") => a.out = common::path(p, "--out", "a folder")?,
+            Long("p-pos") => {
+                const P: &str = "a probability in [0, 1]";
+                let v = common::string(p, "--p-pos", P)?;
                 a.p_pos = v
                     .parse()
                     .ok()
-                    .filter(|p: &f64| (0.0..=1.0).contains(p))
-                    .ok_or_else(|| format!("--p-pos needs a probability, got `{v}`"))?;
+                    .filter(|x: &f64| (0.0..=1.0).contains(x))
+                    .ok_or_else(|| common::bad("--p-pos", P, &v))?;
             }
-            "--no-graphs" => a.graphs = false,
-            "--budget" => {
-                let v = value("--budget")?;
-                a.budget = Some(
-                    v.parse()
-                        .map_err(|_| format!("--budget needs seconds, got `{v}`"))?,
-                );
-            }
-            "--profile" => a.profile = num(value("--profile")?, "--profile")? as usize,
-            "-h" | "--help" => return Err(USAGE.to_string()),
-            other => return Err(format!("unknown argument `{other}`\n{USAGE}")),
+            Long("no-graphs") => a.graphs = false,
+            Long("budget") => a.budget = Some(common::value(p, "--budget", "seconds")?),
+            Long("profile") => a.profile = common::value(p, "--profile", NUM)?,
+            Short('h') | Long("help") => common::help(USAGE),
+            other => return Err(common::unknown(other)),
         }
     }
     Ok(a)
@@ -506,7 +496,7 @@ fn score_fields(e: &Evaluation) -> String {
 }
 
 fn run() -> Result<()> {
-    let args = parse_args().map_err(Error::InvalidArgument)?;
+    let args = common::parse_or_exit(USAGE, parse_args);
     let data = load_data(&args)?;
     let epochs = args.epochs.unwrap_or(if args.best { 12 } else { 5 });
     let config = if args.best {

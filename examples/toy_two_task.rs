@@ -1,7 +1,7 @@
 //! The classic two-task toy network, trained alternately and jointly.
 //!
 //! ```text
-//! cargo run --release --example toy_two_task [-- --steps N] [--no-graphs]
+//! cargo run --release --example toy_two_task [-- [--steps N] [--no-graphs]]
 //! ```
 //!
 //! Network (built by `staticflow::models::toy::build`, shared with the golden-graph test and
@@ -22,7 +22,8 @@
 //! 4. Speed: median microseconds of one `sess.run` of `op1` and of `joint` at batch 10, over
 //!    5000 individually timed steps after 500 warm-up steps.
 //!
-//! Prints a readable table, then as the last stdout line one JSON object.
+//! Prints a readable table, then as the last stdout line one JSON object. `-h` / `--help`
+//! prints the usage; a bad flag or value exits with code 2.
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -30,6 +31,8 @@ use serde::Serialize;
 use staticflow::models::toy::{self, ToyData, ToyTwoTask};
 use staticflow::prelude::*;
 use std::time::Instant;
+
+mod common;
 
 const BATCH: usize = 10;
 const WARMUP: usize = 500;
@@ -72,27 +75,36 @@ enum Regime {
     Joint,
 }
 
-fn main() -> Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut steps = 4000usize;
-    let mut write_graphs = true;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--steps" => {
-                steps = it
-                    .next()
-                    .and_then(|s| s.parse().ok())
-                    .ok_or_else(|| Error::InvalidArgument("--steps needs a number".into()))?
-            }
-            "--no-graphs" => write_graphs = false,
-            other => {
-                return Err(Error::InvalidArgument(format!(
-                    "unknown argument `{other}` (use --steps N, --no-graphs)"
-                )))
-            }
+const USAGE: &str = "usage: toy_two_task [--steps N] [--no-graphs]";
+
+/// Command-line settings.
+struct Args {
+    steps: usize,
+    write_graphs: bool,
+}
+
+fn parse_args(p: &mut lexopt::Parser) -> std::result::Result<Args, lexopt::Error> {
+    use lexopt::Arg::{Long, Short};
+    let mut a = Args {
+        steps: 4000,
+        write_graphs: true,
+    };
+    while let Some(arg) = p.next()? {
+        match arg {
+            Long("steps") => a.steps = common::value(p, "--steps", "a non-negative integer")?,
+            Long("no-graphs") => a.write_graphs = false,
+            Short('h') | Long("help") => common::help(USAGE),
+            other => return Err(common::unknown(other)),
         }
     }
+    Ok(a)
+}
+
+fn main() -> Result<()> {
+    let Args {
+        steps,
+        write_graphs,
+    } = common::parse_or_exit(USAGE, parse_args);
 
     let g = Graph::with_seed(toy::SEED);
     let m = toy::build(&g)?;
