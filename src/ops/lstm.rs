@@ -71,6 +71,7 @@
 
 use super::gemm::{sgemm, sgemm_serial, SMALL_THRESHOLD};
 use super::scratch::with_zeroed_scratch;
+use super::simd::{multiversion, Isa};
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use crate::ops::Op;
@@ -210,72 +211,15 @@ fn tanh(x: f32) -> f32 {
     1.0 - 2.0 / (1.0 + exp_approx(2.0 * x))
 }
 
-/// Instruction sets the element-wise kernels are compiled for; chosen at run time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Isa {
-    Avx512,
-    Avx2,
-    Generic,
+multiversion! {
+    /// [`cell_forward_generic`] compiled for `isa`.
+    fn cell_forward(isa: Isa, r: &mut [f32], bias: &[f32], hs: &mut [f32], cs: &mut [f32], h: usize)
+        => cell_forward_generic
 }
-
-impl Isa {
-    fn detect() -> Isa {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Generic
-    }
-}
-
-/// Defines `$name(isa, args..)`, which runs the `#[inline(always)]` function `$generic`
-/// compiled for the given instruction set (the same source, so the same results: no FMA
-/// contraction happens without explicit `mul_add`).
-macro_rules! multiversion {
-    ($(#[$doc:meta])* $name:ident => $generic:ident ($($arg:ident : $ty:ty),* $(,)?)) => {
-        $(#[$doc])*
-        #[allow(clippy::too_many_arguments)]
-        fn $name(isa: Isa, $($arg: $ty),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f")]
-                #[allow(clippy::too_many_arguments)]
-                fn avx512($($arg: $ty),*) {
-                    $generic($($arg),*)
-                }
-                #[target_feature(enable = "avx2,fma")]
-                #[allow(clippy::too_many_arguments)]
-                fn avx2($($arg: $ty),*) {
-                    $generic($($arg),*)
-                }
-                match isa {
-                    // SAFETY: `Isa::detect` found these features on this CPU.
-                    Isa::Avx512 => return unsafe { avx512($($arg),*) },
-                    // SAFETY: as above.
-                    Isa::Avx2 => return unsafe { avx2($($arg),*) },
-                    Isa::Generic => {}
-                }
-            }
-            let _ = isa;
-            $generic($($arg),*)
-        }
-    };
-}
-
-multiversion!(
-    /// [`cell_forward_generic`] for the best instruction set.
-    cell_forward => cell_forward_generic(r: &mut [f32], bias: &[f32], hs: &mut [f32], cs: &mut [f32], h: usize)
-);
-multiversion!(
-    /// [`cell_backward_generic`] for the best instruction set.
-    cell_backward => cell_backward_generic(
+multiversion! {
+    /// [`cell_backward_generic`] compiled for `isa`.
+    fn cell_backward(
+        isa: Isa,
         r: &[f32],
         dy: &[f32],
         cprev: &[f32],
@@ -283,8 +227,8 @@ multiversion!(
         dc: &mut [f32],
         g: &mut [f32],
         h: usize,
-    )
-);
+    ) => cell_backward_generic
+}
 
 // ---------------------------------------------------------------------------------------
 // Per-thread scratch
@@ -1118,16 +1062,8 @@ mod tests {
             (r, st, gr, g)
         };
         let want = run(Isa::Generic);
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::arch::is_x86_feature_detected!("avx512f") {
-                assert_eq!(run(Isa::Avx512), want);
-            }
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                assert_eq!(run(Isa::Avx2), want);
-            }
+        for isa in Isa::ALL.into_iter().filter(|i| i.available()) {
+            assert_eq!(run(isa), want, "{isa:?}");
         }
     }
 
