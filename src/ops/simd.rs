@@ -97,7 +97,7 @@ impl Isa {
 /// }
 /// ```
 macro_rules! multiversion {
-    // The body: `$isa` must be a tier this CPU supports.
+    // The body of both forms: `$isa` must be a tier this CPU supports.
     (@run $isa:expr, $imp:ident($($a:ident: $t:ty),*)) => {{
         let isa: $crate::ops::simd::Isa = $isa;
         #[cfg(target_arch = "x86_64")]
@@ -123,7 +123,10 @@ macro_rules! multiversion {
         let _ = isa;
         $imp($($a),*)
     }};
-    ($(#[$m:meta])* $vis:vis fn $name:ident(isa: Isa $(, $a:ident: $t:ty)* $(,)?) => $imp:ident) => {
+    // Explicit tier (before the best-tier arm, whose pattern would also match `isa: Isa`).
+    (
+        $(#[$m:meta])* $vis:vis fn $name:ident(isa: Isa $(, $a:ident: $t:ty)* $(,)?) => $imp:ident
+    ) => {
         $(#[$m])*
         #[allow(clippy::too_many_arguments)]
         $vis fn $name(isa: $crate::ops::simd::Isa $(, $a: $t)*) {
@@ -132,6 +135,7 @@ macro_rules! multiversion {
             )
         }
     };
+    // Best tier.
     ($(#[$m:meta])* $vis:vis fn $name:ident($($a:ident: $t:ty),* $(,)?) => $imp:ident) => {
         $(#[$m])*
         #[allow(clippy::too_many_arguments)]
