@@ -20,8 +20,9 @@
 //! which is contiguous in NHWC. With AVX-512F (detected at run time) blocks of 16 channels
 //! use intrinsics (module `avx512`); the remaining channels, and CPUs without AVX-512, use
 //! the portable `[f32; W]` loops in blocks of 8/4/1 lanes, compiled per instruction-set tier
-//! by `ops::simd::multiversion!`. (LLVM vectorised the portable 16-lane version across the 4 patch
-//! positions instead, with gathers: the output transform alone then took 23% of a step.)
+//! by `ops::simd::multiversion!`. (LLVM vectorised the portable 16-lane version across the 4
+//! patch positions instead, with gathers: the output transform alone then took 23% of a
+//! step.)
 //! The 16 products use `avx512::gemm` when `out_c` is a multiple of 16: `P` tiles × `16 Q`
 //! outputs of sums in registers over `in_c`, `U[ξ]` read from L1. `in_c` is only 16..64
 //! here, too short for the `gemm` crate's packing to pay: with `sgemm_serial` the whole
