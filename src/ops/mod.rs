@@ -26,6 +26,7 @@ pub mod random;
 pub mod reduce;
 pub mod schedule;
 mod scratch;
+mod simd;
 pub mod state;
 pub mod unary;
 

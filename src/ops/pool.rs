@@ -15,7 +15,8 @@
 //! AVX-512 kernels (module `tiled16`): the forward with vector max, the gradient with
 //! compare masks.
 
-use super::conv::{dispatch_avx512, static_out_dim, Geom, Padding};
+use super::conv::{static_out_dim, Geom, Padding};
+use super::simd::multiversion;
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use rayon::prelude::*;
@@ -209,7 +210,7 @@ impl OpDef for MaxPoolGrad {
     }
 }
 
-dispatch_avx512! {
+multiversion! {
     /// Max pooling of one image `xi [h, w, c]` into `oi [oh, ow, c]`.
     fn pool_image(xi: &[f32], g: &Geom, oi: &mut [f32]) => pool_image_impl
 }
@@ -277,7 +278,7 @@ fn grad_run<const ADD: bool>(dst: &mut [f32], x: &[f32], y: &[f32], rem: &mut [f
     }
 }
 
-dispatch_avx512! {
+multiversion! {
     /// Gradient of one image's pool: `di [h, w, c]` from `xi`, its pooled `yi` and `dyi`.
     fn pool_grad_image(xi: &[f32], yi: &[f32], dyi: &[f32], g: &Geom, relu_mask: bool, di: &mut [f32]) => pool_grad_image_impl
 }
@@ -347,6 +348,7 @@ fn pool_grad_image_impl(
 #[cfg(target_arch = "x86_64")]
 mod tiled16 {
     use super::Geom;
+    use crate::ops::simd::Isa;
     use std::arch::x86_64::*;
 
     pub(super) fn applies(g: &Geom) -> bool {
@@ -355,7 +357,7 @@ mod tiled16 {
             && g.pt == 0
             && g.pl == 0
             && g.c.is_multiple_of(16)
-            && std::arch::is_x86_feature_detected!("avx512f")
+            && Isa::detect() == Isa::Avx512
     }
 
     /// Forward pool of one image; a window holding a NaN yields NaN, as in the generic loop.

@@ -1,10 +1,11 @@
 //! `bias_add` ([`BiasAdd`]) with its column-sum gradient ([`BiasAddGrad`]), and the
 //! pool-parallel relu gradient ([`ReluGradPar`]) of the fused conv layer.
 
-use super::runs::{add_run, dispatch_avx512};
+use super::runs::add_run;
 use super::PARTIALS;
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use crate::ops::scratch::with_scratch;
+use crate::ops::simd::multiversion;
 use crate::ops::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -144,7 +145,7 @@ fn column_sums(m: &[f32], c: usize, out: &mut [f32]) {
     });
 }
 
-dispatch_avx512! {
+multiversion! {
     /// `acc += sum of the rows of m [.., c]`.
     fn add_rows(m: &[f32], c: usize, acc: &mut [f32]) => add_rows_impl
 }
@@ -173,7 +174,7 @@ fn add_rows_impl(m: &[f32], c: usize, acc: &mut [f32]) {
     }
 }
 
-dispatch_avx512! {
+multiversion! {
     /// `out = dy * (y > 0)`.
     fn relu_grad_run(dy: &[f32], y: &[f32], out: &mut [f32]) => relu_grad_impl
 }

@@ -10,6 +10,7 @@
 
 use super::{Geom, COLS, PARTIALS};
 use crate::ops::scratch::with_scratch;
+use crate::ops::simd::Isa;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 
@@ -30,7 +31,7 @@ pub(super) fn applies(g: &Geom, oc: usize, max_c: usize) -> bool {
         && g.c <= max_c
         && oc > 0
         && oc.is_multiple_of(16)
-        && std::arch::is_x86_feature_detected!("avx512f")
+        && Isa::detect() == Isa::Avx512
 }
 
 /// Padded image geometry: `(hp, wp)` with the forward's padding before and after.

@@ -2,9 +2,10 @@
 //! rows, input gradient `dy · filterᵀ` + col2im per chunk of images, and filter gradient
 //! `colsᵀ · dy` with the columns recomputed per chunk and one partial per pool thread.
 
-use super::runs::{add_run, copy_run, dispatch_avx512, relu_in_place};
+use super::runs::{add_run, copy_run, relu_in_place};
 use super::{Geom, COLS, PARTIALS};
 use crate::ops::scratch::with_scratch;
+use crate::ops::simd::multiversion;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use rayon::prelude::*;
 
@@ -15,7 +16,7 @@ pub const COLS_TARGET_BYTES: usize = 384 * 1024;
 /// Like [`COLS_TARGET_BYTES`] for the filter gradient.
 pub const DFILTER_COLS_TARGET_BYTES: usize = 160 * 1024;
 
-dispatch_avx512! {
+multiversion! {
     /// Writes rows `[r0, r0 + n)` of the batch's column matrix (`[batch·oh·ow, K]`, rows in
     /// (image, oy, ox) order) into `cols` (`[n, K]`).
     fn im2col(x: &[f32], g: &Geom, r0: usize, n: usize, cols: &mut [f32]) => im2col_impl
@@ -53,7 +54,7 @@ fn im2col_impl(x: &[f32], g: &Geom, r0: usize, n: usize, cols: &mut [f32]) {
     }
 }
 
-dispatch_avx512! {
+multiversion! {
     /// Adds the column matrix `cols` of a chunk's images into `dx` (that chunk's images,
     /// already zeroed).
     fn col2im(cols: &[f32], g: &Geom, dx: &mut [f32]) => col2im_impl

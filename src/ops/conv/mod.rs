@@ -10,7 +10,7 @@
 //! - `direct.rs`: the direct AVX-512 kernels (x86-64 only).
 //! - `winograd.rs`: Winograd F(2x2, 3x3) for stride-1 3x3 forward and input gradient.
 //! - `bias.rs`: [`BiasAdd`], [`BiasAddGrad`], [`ReluGradPar`] and their loops.
-//! - `runs.rs`: short-run copy/add, relu, and the `dispatch_avx512!` macro.
+//! - `runs.rs`: short-run copy/add and relu.
 //!
 //! # Kernels
 //! Direct AVX-512 kernels (`direct.rs`; stride 1, `out_c` a multiple of 16, chosen at run
@@ -43,8 +43,8 @@
 //! 30 MB (the reference net's first layer at batch 64) alive between the passes.
 //! A relu layer whose output only feeds a max pool takes its relu gradient inside the pool's
 //! gradient (`MaxPoolGrad::relu_mask`, see `pool.rs`) instead of a separate `ReluGrad` pass.
-//! The copy/max/mask loops are compiled twice and pick AVX-512 at run time (the crate is
-//! built for baseline x86-64).
+//! The copy/max/mask loops are compiled per instruction-set tier and pick the best one at
+//! run time (`ops::simd`; the crate is built for baseline x86-64).
 //!
 //! Reference net, batch 64, single-threaded (min per op, ms): conv1 fwd 2.25 / dfilter 2.25
 //! (direct; were 4.3 / 4.3 via GEMM), conv2 fwd 4.15 / dx 4.2 / dfilter 3.3, conv3 fwd 3.6 /
@@ -75,7 +75,6 @@ pub use bias::{bias_add, BiasAdd, BiasAddGrad, ReluGradPar};
 pub use geom::Padding;
 pub(crate) use geom::{static_out_dim, Geom};
 pub use im2col::{COLS_TARGET_BYTES, DFILTER_COLS_TARGET_BYTES};
-pub(crate) use runs::dispatch_avx512;
 
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};

@@ -1,6 +1,7 @@
-//! Small vector helpers shared by the conv kernels: short-run copy/add, in-place relu, and
-//! the `dispatch_avx512!` macro that compiles a loop twice and picks the AVX-512 build at run
-//! time (the crate is built for baseline x86-64; `pool.rs` uses the macro too).
+//! Small vector helpers shared by the conv kernels: short-run copy/add and in-place relu
+//! (compiled per instruction-set tier by `ops::simd::multiversion!`).
+
+use crate::ops::simd::multiversion;
 
 /// Copies a short run (a few pixels' channels) with fixed-size moves instead of a `memcpy`
 /// call: runs of 4..=32 floats take two overlapping moves of 4, 8 or 16 floats.
@@ -39,35 +40,9 @@ pub(super) fn add_run(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// Runs the body of a kernel compiled for AVX-512 when the CPU has it (the crate is built
-/// for baseline x86-64, so plain loops would otherwise use SSE2 only).
-macro_rules! dispatch_avx512 {
-    ($(#[$m:meta])* fn $name:ident($($a:ident: $t:ty),* $(,)?) => $imp:ident) => {
-        $(#[$m])*
-        pub(crate) fn $name($($a: $t),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512vl,avx2,fma")]
-                unsafe fn wide($($a: $t),*) {
-                    $imp($($a),*)
-                }
-                if std::arch::is_x86_feature_detected!("avx512f")
-                    && std::arch::is_x86_feature_detected!("avx512vl")
-                {
-                    // SAFETY: the CPU supports the features `wide` is compiled for.
-                    unsafe { wide($($a),*) };
-                    return;
-                }
-            }
-            $imp($($a),*)
-        }
-    };
-}
-pub(crate) use dispatch_avx512;
-
-dispatch_avx512! {
+multiversion! {
     /// `v = max(v, 0)`.
-    fn relu_in_place(v: &mut [f32]) => relu_impl
+    pub(super) fn relu_in_place(v: &mut [f32]) => relu_impl
 }
 
 #[inline(always)]

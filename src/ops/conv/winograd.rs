@@ -19,9 +19,10 @@
 //! The transforms only add and subtract (and halve, for the filter) along the channel axis,
 //! which is contiguous in NHWC. With AVX-512F (detected at run time) blocks of 16 channels
 //! use intrinsics (module `avx512`); the remaining channels, and CPUs without AVX-512, use
-//! the portable `[f32; W]` loops in blocks of 8/4/1 lanes, compiled twice by
-//! `dispatch_avx512!`. (LLVM vectorised the portable 16-lane version across the 4 patch
-//! positions instead, with gathers: the output transform alone then took 23% of a step.)
+//! the portable `[f32; W]` loops in blocks of 8/4/1 lanes, compiled per instruction-set tier
+//! by `ops::simd::multiversion!`. (LLVM vectorised the portable 16-lane version across the 4
+//! patch positions instead, with gathers: the output transform alone then took 23% of a
+//! step.)
 //! The 16 products use `avx512::gemm` when `out_c` is a multiple of 16: `P` tiles × `16 Q`
 //! outputs of sums in registers over `in_c`, `U[ξ]` read from L1. `in_c` is only 16..64
 //! here, too short for the `gemm` crate's packing to pay: with `sgemm_serial` the whole
@@ -73,10 +74,10 @@
 //! turns Winograd off / on wherever it applies, to compare both paths with one binary.
 
 use super::im2col::{mat, mat_mut};
-use super::runs::dispatch_avx512;
 use super::{Geom, COLS};
 use crate::ops::gemm::sgemm_serial;
 use crate::ops::scratch::with_scratch;
+use crate::ops::simd::{multiversion, Isa};
 use rayon::prelude::*;
 use std::cell::RefCell;
 
@@ -318,7 +319,7 @@ impl TilePos {
     }
 }
 
-dispatch_avx512! {
+multiversion! {
     /// `u [16][ic][oc] = G g Gᵀ` for each (in, out) channel pair of `f [3, 3, ic, oc]`.
     fn filter_transform(f: &[f32], ic: usize, oc: usize, u: &mut [f32]) => filter_impl
 }
@@ -370,7 +371,7 @@ fn filter_lanes<const W: usize>(
     }
 }
 
-dispatch_avx512! {
+multiversion! {
     /// Writes `V = Bᵀ d B` of tiles `t0 .. t0 + nt` counted from the first tile of image
     /// `img0` into `v [16][nt][s.c]`.
     fn input_transform(x: &[f32], s: &Conv3, img0: usize, t0: usize, nt: usize, v: &mut [f32]) => input_impl
@@ -464,7 +465,7 @@ fn input_lanes<const W: usize>(
     }
 }
 
-dispatch_avx512! {
+multiversion! {
     /// Writes `act(Aᵀ M A + bias)` of tiles `t0 .. t0 + nt` of a chunk from `m [16][nt][s.oc]`
     /// into the chunk's output `o` (whole images).
     fn output_transform(m: &[f32], s: &Conv3, t0: usize, nt: usize, bias: Option<&[f32]>, relu: bool, o: &mut [f32]) => output_impl
@@ -570,14 +571,7 @@ fn output_lanes<const W: usize>(
 
 /// Whether the 16-lane transforms can use AVX-512F intrinsics.
 fn avx512_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    Isa::detect() == Isa::Avx512
 }
 
 /// The 16-lane input and output transforms with AVX-512F intrinsics (LLVM vectorises the
