@@ -47,60 +47,34 @@
 //!   right classes from ~0.3-0.45 to ~0.6-0.7 (the confusion matrix is printed). Without the
 //!   zoom they did not help (0.658 / 0.644 on seeds 0 / 1), fully balanced weights hurt (0.527).
 
-use ndarray::{s, Array1, Array3, Array4, Axis};
-use staticflow::data::augment::{AugmentOptions, Transform};
-use staticflow::data::image::{per_image_standardization, ImageOptions, OnError};
-use staticflow::data::{mtfl, Dataset};
-use staticflow::heads::{
-    inverse_frequency_weights, Batch, Estimator, Head, MultiClassHead, MultiHead, RegressionHead,
-    Weighting,
-};
-use staticflow::models::face_landmarks;
+use ndarray::{s, Array3};
+use staticflow::data::image::{ImageOptions, OnError};
+use staticflow::data::mtfl;
+use staticflow::heads::Weighting;
+use staticflow::models::face_landmarks::{Recipe, Task};
 use staticflow::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Instant;
 
 mod common;
 
-/// Command-line settings (defaults = the example's recipe).
+/// Command-line settings: the training recipe (defaults = [`Recipe::default`]) plus where
+/// the data is, which weighting(s) to run and where the grid goes.
 #[derive(Clone, Debug)]
 struct Args {
-    steps: usize,
+    recipe: Recipe,
     weighting: String,
-    heads: Vec<String>,
     data: Option<PathBuf>,
-    seed: u64,
-    batch: usize,
-    lr: f32,
-    lr_schedule: String,
-    class_weighting: String,
-    input_scaling: String,
-    label_scaling: bool,
-    augment: AugmentOptions,
     grid: PathBuf,
 }
 
 impl Default for Args {
     fn default() -> Self {
         Args {
-            steps: 1000,
+            recipe: Recipe::default(),
             weighting: "fixed".into(),
-            heads: vec!["nose".into(), "pose".into()],
             data: None,
-            seed: 0,
-            batch: 64,
-            lr: 1e-3,
-            lr_schedule: "constant".into(),
-            class_weighting: "sqrt".into(),
-            input_scaling: "per_image".into(),
-            label_scaling: true,
-            augment: AugmentOptions {
-                flip: true,
-                max_shift: 2,
-                max_zoom: 1.5,
-            },
             grid: PathBuf::from("target/face_landmarks/grid.png"),
         }
     }
@@ -114,9 +88,10 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
     use lexopt::Arg::{Long, Short};
     const INT: &str = "a non-negative integer";
     let mut a = Args::default();
+    let r = &mut a.recipe;
     while let Some(arg) = p.next()? {
         match arg {
-            Long("steps") => a.steps = common::value(p, "--steps", INT)?,
+            Long("steps") => r.steps = common::value(p, "--steps", INT)?,
             Long("weighting") => {
                 let expected = format!(
                     "{}|all (or e.g. fixed:1,10, uncertainty:10, dwa:2)",
@@ -135,34 +110,36 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
                     mtfl::ATTRIBUTES.join(", ")
                 );
                 let v = common::string(p, "--heads", &expected)?;
-                a.heads = v.split(',').map(|s| s.trim().to_string()).collect();
-                if a.heads.iter().any(|h| task_of(h).is_none()) {
-                    return Err(common::bad("--heads", &expected, &v));
-                }
+                r.tasks = v
+                    .split(',')
+                    .map(|s| {
+                        let s = s.trim();
+                        s.parse::<Task>().map(|t| (s.to_string(), t))
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| common::bad("--heads", &expected, &v))?;
             }
             Long("data") => a.data = Some(common::path(p, "--data", "a folder")?),
-            Long("seed") => a.seed = common::value(p, "--seed", INT)?,
-            Long("batch") => a.batch = common::value(p, "--batch", INT)?,
-            Long("lr") => a.lr = common::value(p, "--lr", "a number")?,
+            Long("seed") => r.seed = common::value(p, "--seed", INT)?,
+            Long("batch") => r.batch = common::value(p, "--batch", INT)?,
+            Long("lr") => r.lr = common::value(p, "--lr", "a number")?,
             Long("lr-schedule") => {
-                a.lr_schedule = common::choice(p, "--lr-schedule", &["constant", "cosine"])?
+                r.lr_schedule = common::value(p, "--lr-schedule", "constant|cosine")?
             }
             Long("class-weighting") => {
-                a.class_weighting =
-                    common::choice(p, "--class-weighting", &["none", "sqrt", "balanced"])?
+                r.class_weighting = common::value(p, "--class-weighting", "none|sqrt|balanced")?
             }
             Long("input-scaling") => {
-                a.input_scaling =
-                    common::choice(p, "--input-scaling", &["standardize", "per_image", "unit"])?
+                r.input_scaling = common::value(p, "--input-scaling", "standardize|per_image|unit")?
             }
             Long("label-scaling") => {
-                a.label_scaling = common::choice(p, "--label-scaling", &["on", "off"])? == "on"
+                r.label_scaling = common::choice(p, "--label-scaling", &["on", "off"])? == "on"
             }
             Long("grid") => a.grid = common::path(p, "--grid", "a PNG file")?,
             Long("augment") => {
                 const AUG: &str = "none or a comma list of flip, shiftN, zoomZ";
                 let v = common::string(p, "--augment", AUG)?;
-                a.augment = v.parse().map_err(|e| match e {
+                r.augment = v.parse().map_err(|e| match e {
                     staticflow::Error::InvalidArgument(m) => format!("--augment: {m}").into(),
                     _ => common::bad("--augment", AUG, &v),
                 })?;
@@ -172,181 +149,6 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
         }
     }
     Ok(a)
-}
-
-/// One task: a landmark (regression of its normalised x, y) or an attribute (classes).
-#[derive(Clone, Debug)]
-enum Task {
-    Landmark(usize),
-    Attribute(usize),
-}
-
-fn task_of(name: &str) -> Option<Task> {
-    if let Some(k) = mtfl::LANDMARKS.iter().position(|l| *l == name) {
-        return Some(Task::Landmark(k));
-    }
-    mtfl::ATTRIBUTES
-        .iter()
-        .position(|a| *a == name)
-        .map(Task::Attribute)
-}
-
-/// A split (per-image standardised if asked) and the tasks to feed.
-struct Split {
-    data: mtfl::MtflSplit,
-    tasks: Vec<(String, Task)>,
-}
-
-impl Split {
-    /// The faces `idx`, each transformed as `aug` says (no entry: unchanged), with the
-    /// labels of every task.
-    fn batch(&self, idx: &[usize], aug: &[Transform]) -> Batch {
-        let (x, landmarks, attributes) = self.data.transformed(idx, aug);
-        let mut b = Batch::new().feature("x", x);
-        for (name, t) in &self.tasks {
-            let hn = format!("head_{name}");
-            b = match t {
-                Task::Landmark(k) => b.label(&hn, landmarks.index_axis(Axis(1), *k).to_owned()),
-                Task::Attribute(k) => b.label(&hn, attributes.index_axis(Axis(1), *k).to_owned()),
-            };
-        }
-        b
-    }
-}
-
-/// Shuffled, repeated, batched training input with random transforms drawn from `aug`, the
-/// next batch prefetched.
-fn train_input(data: Arc<Split>, batch: usize, seed: u64, aug: AugmentOptions) -> Dataset<Batch> {
-    use rand::SeedableRng;
-    let n = data.data.len();
-    let rng = std::sync::Mutex::new(rand::rngs::StdRng::seed_from_u64(seed ^ 0xF11F));
-    Dataset::from_vec((0..n).collect::<Vec<usize>>())
-        .shuffle(n, seed)
-        .repeat(None)
-        .batch(batch, true)
-        .map_sequential(move |idx: Array1<usize>| {
-            let idx = idx.to_vec();
-            let augs: Vec<Transform> = match rng.lock() {
-                Ok(mut r) if !aug.is_none() => idx.iter().map(|_| aug.sample(&mut *r)).collect(),
-                _ => vec![],
-            };
-            Ok(data.batch(&idx, &augs))
-        })
-        .prefetch(2)
-}
-
-/// Test input in order.
-fn eval_input(data: Arc<Split>, batch: usize) -> Dataset<Batch> {
-    let n = data.data.len();
-    Dataset::from_vec((0..n).collect::<Vec<usize>>())
-        .batch(batch, false)
-        .map_sequential(move |idx: Array1<usize>| Ok(data.batch(&idx.to_vec(), &[])))
-}
-
-/// Result of one training run.
-struct Run {
-    weighting: String,
-    metrics: BTreeMap<String, f64>,
-    steps_per_s: f64,
-    weights: Vec<f32>,
-    predictions: BTreeMap<String, Value>,
-}
-
-/// Per-channel mean and std of the training images (for input standardisation).
-fn channel_stats(images: &Array4<f32>) -> (Vec<f32>, Vec<f32>) {
-    let flat = images
-        .view()
-        .into_shape_with_order((images.len() / 3, 3))
-        .expect("NHWC images are contiguous");
-    let mean = flat.mean_axis(Axis(0)).expect("non-empty");
-    let std = flat.std_axis(Axis(0), 0.0);
-    (mean.to_vec(), std.mapv(|s| s.max(1e-3)).to_vec())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn train_once(
-    args: &Args,
-    weighting: &str,
-    tasks: &[(String, Task)],
-    train: &Arc<Split>,
-    test: &Arc<Split>,
-    input_stats: &(Vec<f32>, Vec<f32>),
-) -> staticflow::Result<Run> {
-    let g = Graph::with_seed(args.seed);
-    let mut heads: Vec<Box<dyn Head>> = Vec::new();
-    for (name, t) in tasks {
-        let hn = format!("head_{name}");
-        heads.push(match t {
-            Task::Landmark(k) => {
-                let y = train.data.landmarks.index_axis(Axis(1), *k);
-                let mut head = RegressionHead::new(&hn, 2);
-                if args.label_scaling {
-                    let m = y.mean_axis(Axis(0)).expect("non-empty");
-                    let s = y.std_axis(Axis(0), 0.0);
-                    head = head.with_label_scaling(m.to_vec(), s.to_vec());
-                }
-                Box::new(head)
-            }
-            Task::Attribute(k) => {
-                let n = mtfl::ATTRIBUTE_CLASSES[*k];
-                let head = MultiClassHead::new(&hn, n);
-                let power = match args.class_weighting.as_str() {
-                    "none" => None,
-                    "sqrt" => Some(0.5),
-                    "balanced" => Some(1.0),
-                    other => {
-                        return Err(staticflow::Error::InvalidArgument(format!(
-                            "--class-weighting: expected none, sqrt or balanced, got `{other}`"
-                        )))
-                    }
-                };
-                Box::new(match power {
-                    Some(p) => head.with_class_weights(inverse_frequency_weights(
-                        train.data.attributes.index_axis(Axis(1), *k),
-                        n,
-                        p,
-                    ))?,
-                    None => head,
-                })
-            }
-        });
-    }
-    let w: Weighting = weighting.parse()?;
-    let opt = match args.lr_schedule.as_str() {
-        "constant" => Adam::new(args.lr),
-        "cosine" => {
-            let step = get_or_create_global_step(&g)?;
-            Adam::new(cosine_decay(args.lr, step, args.steps as u64, 0.0))
-        }
-        other => {
-            return Err(staticflow::Error::InvalidArgument(format!(
-                "--lr-schedule: expected constant or cosine, got `{other}`"
-            )))
-        }
-    };
-    // Input scaling: `standardize` subtracts the training set's per-channel mean and divides
-    // by its std in the graph; `unit` and `per_image` feed the arrays as they are.
-    let stats = (args.input_scaling == "standardize")
-        .then_some((input_stats.0.as_slice(), input_stats.1.as_slice()));
-    let (x, spec) = face_landmarks::build(
-        &g,
-        MultiHead::new(heads).with_weighting(w),
-        stats,
-        Some(&opt),
-    )?;
-    let mut est = Estimator::new(&g, &[("x", x)], spec)?;
-    let input = train_input(Arc::clone(train), args.batch, args.seed, args.augment);
-    let report = est.train(input.iter(), args.steps)?;
-    let metrics = est.evaluate(eval_input(Arc::clone(test), 500).iter())?;
-    let weights = est.head_weights()?;
-    let predictions = est.predict(eval_input(Arc::clone(test), 500).iter())?;
-    Ok(Run {
-        weighting: weighting.to_string(),
-        metrics,
-        steps_per_s: report.steps_per_second(),
-        weights,
-        predictions,
-    })
 }
 
 fn main() {
@@ -365,23 +167,7 @@ fn run(args: &Args) -> staticflow::Result<()> {
             std::process::exit(2);
         }
     };
-    let mut tasks = Vec::new();
-    for name in &args.heads {
-        match task_of(name) {
-            Some(t) => tasks.push((name.clone(), t)),
-            None => {
-                return Err(staticflow::Error::InvalidArgument(format!(
-                    "unknown head `{name}`; choose from {}, {}",
-                    mtfl::LANDMARKS.join(", "),
-                    mtfl::ATTRIBUTES.join(", ")
-                )))
-            }
-        }
-    }
-    if tasks.is_empty() {
-        return Err(staticflow::Error::InvalidArgument("no heads".into()));
-    }
-
+    let recipe = &args.recipe;
     println!("data: {}", dir.display());
     let opts = ImageOptions::default();
     let t0 = Instant::now();
@@ -396,20 +182,8 @@ fn run(args: &Args) -> staticflow::Result<()> {
         load_s,
         images_per_s
     );
-    let stats = channel_stats(&tr.images);
-    let mut train = Split {
-        data: tr.clone(),
-        tasks: tasks.clone(),
-    };
-    let mut test = Split {
-        data: te.clone(),
-        tasks: tasks.clone(),
-    };
-    if args.input_scaling == "per_image" {
-        per_image_standardization(train.data.images.view_mut());
-        per_image_standardization(test.data.images.view_mut());
-    }
-    let (train, test) = (Arc::new(train), Arc::new(test));
+    let data = recipe.prepare(&tr, &te)?;
+    let heads: Vec<&str> = recipe.tasks.iter().map(|(n, _)| n.as_str()).collect();
 
     let strategies: Vec<String> = if args.weighting == "all" {
         ["fixed", "uncertainty", "dwa", "alternate"]
@@ -423,13 +197,13 @@ fn run(args: &Args) -> staticflow::Result<()> {
     for w in &strategies {
         println!(
             "training: weighting {w}, heads {}, {} steps, batch {}, Adam {}, seed {}",
-            args.heads.join(","),
-            args.steps,
-            args.batch,
-            args.lr,
-            args.seed
+            heads.join(","),
+            recipe.steps,
+            recipe.batch,
+            recipe.lr,
+            recipe.seed
         );
-        let r = train_once(args, w, &tasks, &train, &test, &stats)?;
+        let r = recipe.train_and_evaluate(&data, w)?;
         println!("test metrics ({w}):");
         for (k, v) in &r.metrics {
             println!("  {k:28} {v:.4}");
@@ -485,7 +259,7 @@ fn run(args: &Args) -> staticflow::Result<()> {
     }
     let json = serde_json::json!({
         "example": "face_landmarks",
-        "steps": args.steps,
+        "steps": recipe.steps,
         "weighting": first.weighting,
         "metrics": metrics,
         "steps_per_s": round1(first.steps_per_s),

@@ -1,5 +1,6 @@
 //! Head API: losses and metrics against hand-computed values, multi-head weighting,
-//! uncertainty-weighting gradients, DWA, and a short training on drawn faces.
+//! uncertainty-weighting gradients, DWA, class weights, and short trainings on drawn faces
+//! (a hand-built estimator, and the face-landmark `Recipe`).
 
 mod faces;
 
@@ -391,4 +392,50 @@ fn batch_size_helper() {
         .feature("x", Array2::<f32>::zeros((7, 2)))
         .label("h", Array1::<i64>::zeros(7));
     assert_eq!(b.size(), 7);
+}
+
+#[test]
+fn face_landmarks_recipe_trains_on_drawn_faces_and_parses_its_options() {
+    use staticflow::models::face_landmarks::{ClassWeighting, InputScaling, Recipe, Task};
+    let d = faces::temp_dir("recipe");
+    faces::write_split(&d, "training", 48, 80, 11);
+    faces::write_split(&d, "testing", 16, 80, 12);
+    let opts = ImageOptions::default();
+    let train = mtfl::load_split(&d, "training", &opts, OnError::Fail).unwrap();
+    let test = mtfl::load_split(&d, "testing", &opts, OnError::Fail).unwrap();
+    let recipe = Recipe {
+        steps: 12,
+        batch: 8,
+        ..Recipe::default()
+    };
+    let data = recipe.prepare(&train, &test).unwrap();
+    let run = recipe.train_and_evaluate(&data, "dwa").unwrap();
+    assert_eq!(run.metrics["global_step"], 12.0);
+    for k in ["loss", "rmse/head_nose", "accuracy/head_pose"] {
+        assert!(run.metrics[k].is_finite(), "{k}: {:?}", run.metrics);
+    }
+    assert_eq!(run.predictions["head_pose/class_ids"].shape(), &[16]);
+    assert_eq!(run.weights.len(), 2);
+
+    assert_eq!("mouth_left".parse::<Task>().unwrap(), Task::Landmark(3));
+    assert_eq!("glasses".parse::<Task>().unwrap(), Task::Attribute(2));
+    let e = "ears".parse::<Task>().unwrap_err().to_string();
+    assert!(
+        e.contains("unknown head `ears`") && e.contains("pose"),
+        "{e}"
+    );
+    assert_eq!(
+        "sqrt".parse::<ClassWeighting>().unwrap(),
+        ClassWeighting::Sqrt
+    );
+    let e = "per-image".parse::<InputScaling>().unwrap_err().to_string();
+    assert!(
+        e.contains("unit|per_image|standardize, got `per-image`"),
+        "{e}"
+    );
+    let none = Recipe {
+        tasks: vec![],
+        ..Recipe::default()
+    };
+    assert!(none.prepare(&train, &test).is_err());
 }

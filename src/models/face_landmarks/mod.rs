@@ -4,6 +4,12 @@
 //! Input `x [batch, 40, 40, 3]`; optional input standardisation; conv 16 5x5 same relu,
 //! maxpool 2; conv 48 3x3 relu, maxpool 2; conv 64 3x3 relu, maxpool 2; conv 64 2x2 relu;
 //! flatten (5·5·64); dense 100 relu; one linear layer `<head>_logits` per head.
+//!
+//! [`Recipe`] (file `recipe.rs`) is the example's training recipe on MTFL: heads, scaling,
+//! augmentation, class weights, schedule, and one train/evaluate/predict run.
+
+mod recipe;
+pub use recipe::{ClassWeighting, InputScaling, LrSchedule, PreparedData, Recipe, RunResult, Task};
 
 use crate::error::Result;
 use crate::graph::{Graph, Tensor};
