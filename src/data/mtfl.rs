@@ -164,9 +164,9 @@ impl MtflSplit {
             }
             let src = self.images.index_axis(Axis(0), idx[i]);
             t.apply_image(src, images.index_axis_mut(Axis(0), i));
+            let l = self.landmarks.index_axis(Axis(0), idx[i]);
             for k in 0..5 {
                 let from = if t.flip { MIRRORED_LANDMARK[k] } else { k };
-                let l = self.landmarks.index_axis(Axis(0), idx[i]);
                 let (x, y) = t.map_point(l[[from, 0]], l[[from, 1]], w, h);
                 landmarks[[i, k, 0]] = x;
                 landmarks[[i, k, 1]] = y;

@@ -84,6 +84,17 @@ pub enum ClassWeighting {
     Balanced,
 }
 
+impl ClassWeighting {
+    /// The `power` of [`inverse_frequency_weights`] (`None`: no weights).
+    pub fn power(self) -> Option<f64> {
+        match self {
+            ClassWeighting::None => None,
+            ClassWeighting::Sqrt => Some(0.5),
+            ClassWeighting::Balanced => Some(1.0),
+        }
+    }
+}
+
 /// The learning rate over the run.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum LrSchedule {
@@ -277,14 +288,9 @@ impl Recipe {
                 let n = mtfl::ATTRIBUTE_CLASSES[k];
                 let head = MultiClassHead::new(&hn, n);
                 let labels = train.attributes.index_axis(Axis(1), k);
-                Box::new(match self.class_weighting {
-                    ClassWeighting::None => head,
-                    ClassWeighting::Sqrt => {
-                        head.with_class_weights(inverse_frequency_weights(labels, n, 0.5))?
-                    }
-                    ClassWeighting::Balanced => {
-                        head.with_class_weights(inverse_frequency_weights(labels, n, 1.0))?
-                    }
+                Box::new(match self.class_weighting.power() {
+                    None => head,
+                    Some(p) => head.with_class_weights(inverse_frequency_weights(labels, n, p))?,
                 })
             }
         })
