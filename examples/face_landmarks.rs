@@ -182,7 +182,8 @@ fn run(args: &Args) -> staticflow::Result<()> {
         load_s,
         images_per_s
     );
-    let data = recipe.prepare(&tr, &te)?;
+    // The unscaled test split stays for the grid and the confusion matrix.
+    let data = recipe.prepare(tr, te.clone())?;
     let heads: Vec<&str> = recipe.tasks.iter().map(|(n, _)| n.as_str()).collect();
 
     let strategies: Vec<String> = if args.weighting == "all" {

@@ -408,7 +408,7 @@ fn face_landmarks_recipe_trains_on_drawn_faces_and_parses_its_options() {
         batch: 8,
         ..Recipe::default()
     };
-    let data = recipe.prepare(&train, &test).unwrap();
+    let data = recipe.prepare(train.clone(), test.clone()).unwrap();
     let run = recipe.train_and_evaluate(&data, "dwa").unwrap();
     assert_eq!(run.metrics["global_step"], 12.0);
     for k in ["loss", "rmse/head_nose", "accuracy/head_pose"] {
@@ -437,5 +437,5 @@ fn face_landmarks_recipe_trains_on_drawn_faces_and_parses_its_options() {
         tasks: vec![],
         ..Recipe::default()
     };
-    assert!(none.prepare(&train, &test).is_err());
+    assert!(none.prepare(train, test).is_err());
 }

@@ -1,6 +1,7 @@
 //! Learning-rate schedules as graph expressions of the global step (TF1's
-//! `tf.train.exponential_decay`, `tf.train.piecewise_constant`, `tf.train.cosine_decay`). Pass the result as an
-//! optimizer's learning rate: `Adam::new(exponential_decay(0.1, step, 1000, 0.96, false))`.
+//! `tf.train.exponential_decay`, `tf.train.piecewise_constant`, `tf.train.cosine_decay`).
+//! Pass the result as an optimizer's learning rate:
+//! `Adam::new(exponential_decay(0.1, step, 1000, 0.96, false))`.
 
 use crate::graph::Tensor;
 use crate::ops::binary::pow;

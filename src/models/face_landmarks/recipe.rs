@@ -11,7 +11,7 @@
 //! let train = mtfl::load_split(&dir, "training", &opts, OnError::Fail)?;
 //! let test = mtfl::load_split(&dir, "testing", &opts, OnError::Fail)?;
 //! let recipe = Recipe::default(); // nose + pose, 1000 steps, batch 64, Adam 1e-3
-//! let data = recipe.prepare(&train, &test)?;
+//! let data = recipe.prepare(train, test)?;
 //! let run = recipe.train_and_evaluate(&data, "fixed")?;
 //! println!("{:?}", run.metrics); // rmse/head_nose, accuracy/head_pose, ...
 //! # Ok(()) }
@@ -203,8 +203,9 @@ pub struct RunResult {
 }
 
 impl Recipe {
-    /// Copies the splits with the recipe's input scaling applied.
-    pub fn prepare(&self, train: &MtflSplit, test: &MtflSplit) -> Result<PreparedData> {
+    /// Takes the splits and applies the recipe's input scaling (pass clones to keep the
+    /// originals, e.g. the unscaled test images for display).
+    pub fn prepare(&self, train: MtflSplit, test: MtflSplit) -> Result<PreparedData> {
         if self.tasks.is_empty() {
             return Err(Error::InvalidArgument("the recipe has no heads".into()));
         }
@@ -212,8 +213,7 @@ impl Recipe {
             return Err(Error::InvalidArgument("the training split is empty".into()));
         }
         let channel_stats = channel_stats(&train.images);
-        let split = |s: &MtflSplit| {
-            let mut data = s.clone();
+        let split = |mut data: MtflSplit| {
             if self.input_scaling == InputScaling::PerImage {
                 per_image_standardization(data.images.view_mut());
             }
