@@ -152,6 +152,33 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A checkpoint entry (or the whole file, `tensor` empty) failed its integrity check.
+    #[error("{path}: corrupt checkpoint{}: {message}", if .tensor.is_empty() { String::new() } else { format!(", entry `{}`", .tensor) })]
+    CorruptCheckpoint {
+        /// The file.
+        path: PathBuf,
+        /// The damaged entry (empty for file-level problems).
+        tensor: String,
+        /// What failed (e.g. the stored and computed CRC32C).
+        message: String,
+    },
+    /// A numeric check (`check_numerics`, or the session's check of every output) found NaN
+    /// or infinity.
+    #[error("{message}: found {found} in `{node}` ({op}){}", fmt_culprit(.scope, .bad_input))]
+    Numerics {
+        /// The node whose output holds NaN or Inf.
+        node: String,
+        /// Its op kind.
+        op: String,
+        /// Its name scope (empty at the root).
+        scope: String,
+        /// `"NaN"`, `"Inf"` or `"Inf and NaN"`.
+        found: String,
+        /// An input of the node that already held NaN or Inf, if any (else the node made it).
+        bad_input: Option<String>,
+        /// The `check_numerics` message, or what checked.
+        message: String,
+    },
     /// A checkpoint or graph file does not match the graph.
     #[error("{path}: does not match the graph: {}", .mismatches.join("; "))]
     Mismatch {
@@ -167,6 +194,18 @@ fn fmt_operands(ops: &[(String, String)]) -> String {
         .map(|(n, s)| format!("`{n}` {s}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn fmt_culprit(scope: &str, bad_input: &Option<String>) -> String {
+    let mut s = String::new();
+    if !scope.is_empty() {
+        s.push_str(&format!(" in scope `{scope}`"));
+    }
+    match bad_input {
+        Some(i) => s.push_str(&format!("; its input `{i}` already held NaN or Inf")),
+        None => s.push_str("; its inputs were finite, so this node produced it"),
+    }
+    s
 }
 
 impl Error {
