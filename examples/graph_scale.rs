@@ -74,7 +74,9 @@ fn parse_args(p: &mut lexopt::Parser) -> std::result::Result<Args, lexopt::Error
     };
     while let Some(arg) = p.next()? {
         match arg {
-            Arg::Long("shape") => args.wide = common::choice(p, "--shape", &["chain", "wide"])? == "wide",
+            Arg::Long("shape") => {
+                args.wide = common::choice(p, "--shape", &["chain", "wide"])? == "wide"
+            }
             Arg::Short('h') | Arg::Long("help") => common::help(USAGE),
             Arg::Value(v) => {
                 let v = v.to_string_lossy().into_owned();
