@@ -9,6 +9,7 @@ use crate::graph::{Graph, Tensor, TensorInfo, Value, ValueView};
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
+pub mod aggregate;
 pub mod apply;
 pub mod array;
 pub mod binary;
@@ -168,6 +169,12 @@ op_set! {
     ApplyRMSProp(apply::ApplyRMSProp),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
+    Gram(aggregate::Gram),
+    GramNorms(aggregate::GramNorms),
+    GramCosine(aggregate::GramCosine),
+    Combine(aggregate::Combine),
+    AggregateWeights(aggregate::AggregateWeights),
+    GradVacUpdate(aggregate::GradVacUpdate),
 }
 
 /// Checks that an operand is f32, for op rules.
