@@ -65,6 +65,21 @@ pub enum Error {
         /// Dtype of the value actually fed.
         got_dtype: String,
     },
+    /// The same tensor was fed twice in one run.
+    #[error("`{node}` is fed more than once in one run; feed each tensor once")]
+    DuplicateFeed {
+        /// The tensor fed twice.
+        node: String,
+    },
+    /// The nodes a run needs depend on each other in a cycle (through control
+    /// dependencies added after the fact, e.g. a variable created under
+    /// `control_dependencies([init])`), so no order can run them.
+    #[error("cycle in the graph: {}; break it (e.g. create variables outside `control_dependencies`)", .cycle.iter().map(|n| format!("`{n}`")).chain(.cycle.first().map(|n| format!("`{n}`"))).collect::<Vec<_>>().join(" -> "))]
+    Cycle {
+        /// The nodes of the cycle, each running after the one before it (and the first
+        /// after the last).
+        cycle: Vec<String>,
+    },
     /// A variable was read before any initializer ran in this session.
     #[error("attempting to use uninitialized variable `{variable}`; run `global_variables_initializer()` (or restore a checkpoint) first")]
     UninitializedVariable {
@@ -108,6 +123,18 @@ pub enum Error {
         x: String,
         /// The differentiated tensor.
         y: String,
+    },
+    /// An initial gradient given to `gradients_with` does not fit its `y`.
+    #[error("grad_ys: `{grad_y}` ({got}) cannot be the initial gradient of `{y}` ({expected}); it needs the same dtype and a compatible shape")]
+    GradYsMismatch {
+        /// The differentiated tensor.
+        y: String,
+        /// Its static type.
+        expected: String,
+        /// The initial gradient given for it.
+        grad_y: String,
+        /// The initial gradient's static type.
+        got: String,
     },
     /// A value had another dtype or rank than a caller asked for.
     #[error("value mismatch: {0}")]
