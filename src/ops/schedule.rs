@@ -54,20 +54,23 @@ pub enum ScheduleKind {
 }
 
 /// FastAI's `SchedCos(a, b)` at position `p` in `[0, 1]`.
-fn sched_cos(a: f32, b: f32, p: f32) -> f32 {
-    a + (1.0 + (std::f32::consts::PI * (1.0 - p)).cos()) * (b - a) / 2.0
+fn sched_cos(a: f64, b: f64, p: f64) -> f64 {
+    a + (1.0 + (std::f64::consts::PI * (1.0 - p)).cos()) * (b - a) / 2.0
 }
 
-/// FastAI's `combined_cos(pct, start, middle, end)` at position `pos` in `[0, 1]`.
-pub fn combined_cosine(pos: f32, pct: f32, start: f32, middle: f32, end: f32) -> f32 {
-    let pos = pos.clamp(0.0, 1.0);
-    if pos < pct {
+/// FastAI's `combined_cos(pct, start, middle, end)` at position `pos` in `[0, 1]`, computed
+/// in f64 (the annealing end subtracts nearly equal numbers) and rounded once to f32.
+pub fn combined_cosine(pos: f64, pct: f32, start: f32, middle: f32, end: f32) -> f32 {
+    let (pos, pct) = (pos.clamp(0.0, 1.0), pct as f64);
+    let (start, middle, end) = (start as f64, middle as f64, end as f64);
+    let y = if pos < pct {
         sched_cos(start, middle, pos / pct)
     } else if pct >= 1.0 {
         end
     } else {
         sched_cos(middle, end, (pos - pct) / (1.0 - pct))
-    }
+    };
+    y as f32
 }
 
 /// A function of the (scalar) global step producing an f32 scalar. Input `(step)`.
@@ -162,7 +165,13 @@ impl OpDef for StepSchedule {
                 start,
                 middle,
                 end,
-            } => combined_cosine(as_f / total_steps, *pct_start, *start, *middle, *end),
+            } => combined_cosine(
+                as_f as f64 / *total_steps as f64,
+                *pct_start,
+                *start,
+                *middle,
+                *end,
+            ),
         };
         out.f32_buffer(&[]).fill(y);
         Ok(())

@@ -177,8 +177,8 @@ impl OneCycle {
         combined_cosine(self.pos(step), self.pct_start, a, b, c)
     }
 
-    fn pos(&self, step: u64) -> f32 {
-        step as f32 / self.total_steps.max(1) as f32
+    fn pos(&self, step: u64) -> f64 {
+        step as f32 as f64 / self.total_steps.max(1) as f32 as f64
     }
 
     /// Adam whose learning rate and beta1 follow the cycle on `step` (TF1's other defaults).
