@@ -771,7 +771,6 @@ struct Baselines {
 
 impl Baselines {
     fn new(train: &MtflSplit, test: &MtflSplit) -> Self {
-        let n = train.len();
         let mean = flat_landmarks(train)
             .mean_axis(Axis(0))
             .unwrap_or_else(|| Array1::zeros(10));
@@ -788,7 +787,6 @@ impl Baselines {
             }
             *a = *count.iter().max().unwrap_or(&0) as f64 / m.max(1) as f64;
         }
-        let _ = n;
         Baselines {
             rmse,
             iod: iod.unwrap_or(f64::NAN),

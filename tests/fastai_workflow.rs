@@ -374,8 +374,8 @@ fn lr_finder_sweeps_stops_at_divergence_and_restores_every_variable() {
     let res = finder
         .run(&mut sess, |s, rate| {
             let r = Value::from(rate);
-            Ok(s.run(&[train.into(), loss.into()], &[(lr, r.view())])?
-                .scalar(1)?)
+            s.run(&[train.into(), loss.into()], &[(lr, r.view())])?
+                .scalar(1)
         })
         .unwrap();
     assert_eq!(
@@ -402,7 +402,7 @@ fn lr_finder_sweeps_stops_at_divergence_and_restores_every_variable() {
         .cloned()
         .fold(f32::INFINITY, f32::min);
     assert!(
-        !(res.smoothed[n - 1] <= 4.0 * best),
+        res.smoothed[n - 1] > 4.0 * best || res.smoothed[n - 1].is_nan(),
         "stopped at a smoothed loss above 4x the best"
     );
     // The first smoothed value is the first loss (debiased average).
@@ -428,8 +428,8 @@ fn lr_finder_sweeps_stops_at_divergence_and_restores_every_variable() {
                 return Err(Error::InvalidArgument("step five fails".into()));
             }
             let r = Value::from(rate);
-            Ok(s.run(&[train.into(), loss.into()], &[(lr, r.view())])?
-                .scalar(1)?)
+            s.run(&[train.into(), loss.into()], &[(lr, r.view())])?
+                .scalar(1)
         })
         .unwrap_err();
     assert!(err.to_string().contains("step five fails"));

@@ -454,8 +454,7 @@ fn build_updates<'g, O: Optimizer + ?Sized>(
     let opts = opt.options();
     let mut scaled: Vec<(f32, Tensor<'g>)> = Vec::new();
     let mut lr_of = |var: Tensor<'g>| match opts.multiplier(var) {
-        None => lr,
-        Some(m) if m == 1.0 => lr,
+        None | Some(1.0) => lr,
         Some(m) => match scaled.iter().find(|(k, _)| *k == m) {
             Some((_, t)) => *t,
             None => {
