@@ -167,6 +167,8 @@ op_set! {
     ApplyAdam(apply::ApplyAdam),
     ApplyAdagrad(apply::ApplyAdagrad),
     ApplyRMSProp(apply::ApplyRMSProp),
+    ApplyAdamScheduled(apply::ApplyAdamScheduled),
+    ApplyMomentumScheduled(apply::ApplyMomentumScheduled),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
     Gram(aggregate::Gram),
