@@ -9,6 +9,7 @@ use crate::graph::{Graph, Tensor, TensorInfo, Value, ValueView};
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
+pub mod aggregate;
 pub mod apply;
 pub mod array;
 pub mod binary;
@@ -162,6 +163,7 @@ op_set! {
     SparseSoftmaxCrossEntropyWithLogits(nn::SparseSoftmaxCrossEntropyWithLogits),
     SparseXentGrad(nn::SparseXentGrad),
     DropoutMask(random::DropoutMask),
+    StatelessRandomNormal(random::StatelessRandomNormal),
     ApplyMomentum(apply::ApplyMomentum),
     ApplyAdam(apply::ApplyAdam),
     ApplyAdagrad(apply::ApplyAdagrad),
