@@ -40,9 +40,8 @@ impl Strategy for Dwa {
         tasks.validate()?;
         let g = tasks.graph();
         let t = tasks.len();
-        let var = |name: &str, shape: &[usize]| {
-            g.non_trainable_variable(name, crate::init::zeros(shape))
-        };
+        let var =
+            |name: &str, shape: &[usize]| g.non_trainable_variable(name, crate::init::zeros(shape));
         let (sum, count) = (var("dwa_sum", &[t]), var("dwa_count", &[]));
         let (prev, prev2) = (var("dwa_prev", &[t]), var("dwa_prev2", &[t]));
         let periods = var("dwa_periods", &[]);

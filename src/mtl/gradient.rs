@@ -48,8 +48,8 @@ pub(crate) fn gradient_train<'g>(
             }
             _ => None,
         };
-        let w = aggregate::aggregate_weights(aggregator.clone(), gram, losses, state)
-            .named("weights");
+        let w =
+            aggregate::aggregate_weights(aggregator.clone(), gram, losses, state).named("weights");
         let mut updates = Vec::new();
         if let (Aggregator::GradVac { beta }, Some(s)) = (&aggregator, state) {
             updates.push(aggregate::gradvac_update(s, gram, *beta));

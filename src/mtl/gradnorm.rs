@@ -8,9 +8,7 @@ use crate::graph::Tensor;
 use crate::ops::aggregate;
 use crate::ops::state::group;
 use crate::train::{compute_gradients, Optimizer};
-use crate::{
-    abs, assign, gradients, pow, reduce_mean_all, reduce_sum_all, stack, stop_gradient,
-};
+use crate::{abs, assign, gradients, pow, reduce_mean_all, reduce_sum_all, stack, stop_gradient};
 
 /// GradNorm: `total = Σ w_k L_k` trains the network; the weights `w` (variable
 /// `gradnorm_weights [T]`, initially 1) are trained by the same optimizer in the same step on
@@ -102,7 +100,12 @@ impl Strategy for GradNorm {
         };
         let op = group(
             g,
-            &[apply, renorm, assign(initial, l0), assign(recorded, g.constant(1.0f32))],
+            &[
+                apply,
+                renorm,
+                assign(initial, l0),
+                assign(recorded, g.constant(1.0f32)),
+            ],
         );
         let diagnostics = diagnostics_from(tasks, gram, w);
         Ok(Train::new(op, combined, tasks, Some(diagnostics)))

@@ -116,7 +116,12 @@ impl OpDef for StatelessRandomNormal {
             crate::graph::Shape::known(&self.shape),
         )))
     }
-    fn compute(&self, _: &mut KernelCtx, inputs: &[ValueView], out: &mut Value) -> Result<(), String> {
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
         use rand::SeedableRng;
         let counter = *inputs[0].i64().iter().next().ok_or("empty counter")?;
         let mut z = self.seed ^ (counter as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);

@@ -19,7 +19,11 @@ pub fn gram<'g>(task_grads: &[Vec<Tensor<'g>>]) -> Tensor<'g> {
                 .zip(&task_grads[j])
                 .map(|(a, b)| reduce_sum_all(*a * *b))
                 .collect();
-            let s = if parts.len() == 1 { parts[0] } else { add_n(&parts) };
+            let s = if parts.len() == 1 {
+                parts[0]
+            } else {
+                add_n(&parts)
+            };
             e[i][j] = Some(s);
             e[j][i] = Some(s);
         }
