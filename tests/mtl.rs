@@ -98,12 +98,13 @@ fn feeds<'g, 'a>(
 fn values(sess: &Session<'_>, g: &Graph) -> Vec<(String, ArrayD<f32>)> {
     g.global_variables()
         .into_iter()
-        .filter(|v| v.dtype() == DType::F32)
         .map(|v| {
-            (
-                v.name(),
-                sess.variable_value(v).unwrap().as_f32().unwrap().clone(),
-            )
+            let val = sess.variable_value(v).unwrap();
+            let a = match val.as_f32() {
+                Ok(a) => a.clone(),
+                Err(_) => val.as_i64().unwrap().mapv(|i| i as f32),
+            };
+            (v.name(), a)
         })
         .collect()
 }
