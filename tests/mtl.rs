@@ -337,8 +337,8 @@ fn dwa_weights_follow_the_period_means() {
             }
             assert!(w[0] != w[1]);
         }
-        for k in 0..2 {
-            acc[k] += out.scalar(1 + k).unwrap() as f64;
+        for (k, a) in acc.iter_mut().enumerate() {
+            *a += out.scalar(1 + k).unwrap() as f64;
         }
         if step % 2 == 1 {
             means.push([acc[0] / 2.0, acc[1] / 2.0]);
