@@ -600,3 +600,44 @@ fn composes_with_clipping_schedules_and_the_global_step() {
     let s = sess.variable_value(step).unwrap().as_i64().unwrap()[[]];
     assert_eq!(s, 3);
 }
+
+/// Two conflicting tasks: PCGrad's combined shared update (read off the variable after one
+/// SGD step) has a non-negative inner product with both task gradients; the plain sum does not.
+#[test]
+fn two_task_pcgrad_update_agrees_with_both_gradients() {
+    for name in ["pcgrad", "equal"] {
+        let g = Graph::with_seed(5);
+        let n = net(&g, 2);
+        let lr = 0.01f32;
+        let train = mtl::by_name(name)
+            .unwrap()
+            .minimize(&GradientDescent::new(lr), &tasks(&g, &n))
+            .unwrap();
+        let refs: Vec<Tensor<'_>> = (0..2)
+            .map(|k| gradients(&[n.losses[k]], &[n.ws]).unwrap()[0].unwrap())
+            .collect();
+        let mut sess = Session::new(&g);
+        sess.run(&[g.global_variables_initializer().into()], &[])
+            .unwrap();
+        let (x, mut ys) = batch(2, 16, 2);
+        ys[1] = ys[0].mapv(|v| -v);
+        let f = feeds(&n, &x, &ys);
+        let out = sess.run(&[refs[0].into(), refs[1].into()], &f).unwrap();
+        let (g0, g1) = (out.f32(0).unwrap().clone(), out.f32(1).unwrap().clone());
+        assert!((&g0 * &g1).sum() < 0.0, "the tasks must conflict");
+        let before = value(&sess, n.ws);
+        sess.run(&[train.into()], &f).unwrap();
+        let d = (&before - &value(&sess, n.ws)) / lr;
+        let (a, b) = ((&d * &g0).sum(), (&d * &g1).sum());
+        let tol =
+            1e-4 * (&d * &d).sum().sqrt() * (&g0 * &g0).sum().sqrt().max((&g1 * &g1).sum().sqrt());
+        if name == "pcgrad" {
+            assert!(a >= -tol && b >= -tol, "{a} {b}");
+        } else {
+            assert!(
+                a < -tol || b < -tol,
+                "the sum conflicts with one task: {a} {b}"
+            );
+        }
+    }
+}

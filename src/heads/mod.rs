@@ -509,6 +509,7 @@ impl MultiHead {
         if let (Mode::Train, Some(o), false) = (mode, optimizer, alternate) {
             let train = strategy.train(o, &tasks, &combined)?;
             spec.train_op = Some(train.op);
+            spec.weights = train.weights.clone();
             spec.train = Some(train);
         }
         g.check()?;
