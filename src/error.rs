@@ -205,6 +205,49 @@ pub enum Error {
         bad_input: Option<String>,
         /// The `check_numerics` message, or what checked.
         message: String,
+    /// A multi-task task set names the same task twice.
+    #[error("duplicate task name `{task}` in the task set")]
+    DuplicateTask {
+        /// The repeated name.
+        task: String,
+    },
+    /// A multi-task strategy got fewer than two tasks.
+    #[error("a multi-task strategy needs at least two tasks, got {}: {}", .tasks.len(), if .tasks.is_empty() { String::from("none") } else { .tasks.join(", ") })]
+    TooFewTasks {
+        /// The tasks it got.
+        tasks: Vec<String>,
+    },
+    /// A task's loss is not an f32 scalar.
+    #[error("task `{task}`: loss `{loss}` must be an f32 scalar, got {got}")]
+    NonScalarLoss {
+        /// The task.
+        task: String,
+        /// The loss tensor.
+        loss: String,
+        /// Its static type.
+        got: String,
+    },
+    /// A task's loss depends on no trainable variable.
+    #[error("task `{task}`: loss `{loss}` reaches no trainable variable")]
+    TaskWithoutVariables {
+        /// The task.
+        task: String,
+        /// The loss tensor.
+        loss: String,
+    },
+    /// No trainable variable is on the path of two or more tasks (nothing to balance).
+    #[error("no shared variables: no trainable variable is on the path of two or more of the tasks {}", .tasks.join(", "))]
+    NoSharedVariables {
+        /// The tasks.
+        tasks: Vec<String>,
+    },
+    /// A multi-task strategy name (or its argument) is not known.
+    #[error("unknown multi-task strategy `{name}`; valid: {}", .valid.join(", "))]
+    UnknownStrategy {
+        /// The name given.
+        name: String,
+        /// Every valid name.
+        valid: Vec<String>,
     },
     /// A checkpoint or graph file does not match the graph.
     #[error("{path}: does not match the graph: {}", .mismatches.join("; "))]

@@ -32,6 +32,7 @@ pub mod heads;
 pub mod io;
 pub mod layers;
 pub mod models;
+pub mod mtl;
 pub mod ops;
 pub mod session;
 pub mod train;

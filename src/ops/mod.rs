@@ -163,6 +163,7 @@ op_set! {
     SparseSoftmaxCrossEntropyWithLogits(nn::SparseSoftmaxCrossEntropyWithLogits),
     SparseXentGrad(nn::SparseXentGrad),
     DropoutMask(random::DropoutMask),
+    StatelessRandomNormal(random::StatelessRandomNormal),
     ApplyMomentum(apply::ApplyMomentum),
     ApplyAdam(apply::ApplyAdam),
     ApplyAdagrad(apply::ApplyAdagrad),
