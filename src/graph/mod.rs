@@ -358,7 +358,13 @@ impl Graph {
         if error.is_none() {
             let refs: Vec<&TensorInfo> =
                 infos.iter().map(|i| i.as_ref().expect("checked")).collect();
-            match op.def().infer(&refs) {
+            let bytes_operand = refs.iter().any(|i| i.dtype == DType::Bytes);
+            let inferred = if bytes_operand && !op.def().takes_bytes() {
+                Err("bytes (summary) operands are read only by summary ops such as merge".into())
+            } else {
+                op.def().infer(&refs)
+            };
+            match inferred {
                 Ok(o) => output = o,
                 Err(reason) => {
                     error = Some(Error::Shape {

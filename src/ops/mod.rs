@@ -93,6 +93,11 @@ pub trait OpDef {
     fn is_stateful(&self) -> bool {
         self.mutated_inputs() > 0
     }
+    /// True for the few ops (summary merging) that accept bytes operands; the graph rejects
+    /// bytes operands of every other op when it is added.
+    fn takes_bytes(&self) -> bool {
+        false
+    }
 }
 
 macro_rules! op_set {
@@ -169,6 +174,10 @@ op_set! {
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
 }
+
+/// Kernel answer for a bytes (summary) input, which the graph rejects at build time for every
+/// op that does not declare [`OpDef::takes_bytes`].
+pub(crate) const NO_BYTES: &str = "takes no bytes (summary) values";
 
 /// Checks that an operand is f32, for op rules.
 pub(crate) fn expect_f32(op: &str, i: &TensorInfo) -> Result<(), String> {
