@@ -33,6 +33,7 @@ pub mod layers;
 pub mod models;
 pub mod ops;
 pub mod session;
+pub mod summary;
 pub mod train;
 
 pub use ops::init;

@@ -173,6 +173,8 @@ op_set! {
     ApplyRMSProp(apply::ApplyRMSProp),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
+    Summary(crate::summary::SummaryOp),
+    MergeSummary(crate::summary::MergeSummary),
 }
 
 /// Kernel answer for a bytes (summary) input, which the graph rejects at build time for every
