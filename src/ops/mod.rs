@@ -9,6 +9,7 @@ use crate::graph::{Graph, Tensor, TensorInfo, Value, ValueView};
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
+pub mod aggregate;
 pub mod apply;
 pub mod array;
 pub mod binary;
@@ -173,6 +174,12 @@ op_set! {
     ApplyRMSProp(apply::ApplyRMSProp),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
+    Gram(aggregate::Gram),
+    GramNorms(aggregate::GramNorms),
+    GramCosine(aggregate::GramCosine),
+    Combine(aggregate::Combine),
+    AggregateWeights(aggregate::AggregateWeights),
+    GradVacUpdate(aggregate::GradVacUpdate),
     Summary(crate::summary::SummaryOp),
     MergeSummary(crate::summary::MergeSummary),
 }
