@@ -476,3 +476,40 @@ fn tensorboard_server_serves_our_scalars() {
     assert_eq!(got, want);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn to_dot_forward_leaves_out_training_nodes() {
+    let g = Graph::with_seed(0);
+    let x = g.placeholder("x", [None, Some(4)]);
+    let loss = g.with_scope("shared", || {
+        let w = g.variable("w", init::glorot_uniform(&[4, 3]));
+        reduce_mean_all(square(matmul(x, w)))
+    });
+    Adam::new(0.1).minimize(loss).unwrap();
+    g.global_variables_initializer();
+    let full = to_dot(&g);
+    let fwd = to_dot_forward(&g);
+    for kept in ["shared/MatMul", "shared/w\\nVariable", "\"x\\nPlaceholder"] {
+        assert!(fwd.contains(kept), "{kept} missing:\n{fwd}");
+    }
+    for gone in [
+        "gradients",
+        "Adam",
+        "Assign",
+        "initial_value",
+        "\"init\\nNoOp",
+    ] {
+        assert!(full.contains(gone), "{gone} not in the full graph");
+        assert!(!fwd.contains(gone), "{gone} left in:\n{fwd}");
+    }
+    // Every edge joins two nodes that are drawn.
+    for line in fwd.lines().filter(|l| l.contains(" -> ")) {
+        for id in line.trim().trim_end_matches(';').split(" -> ") {
+            let id = id.split_whitespace().next().unwrap();
+            assert!(
+                fwd.contains(&format!("{id} [label=")),
+                "edge to a left-out node: {line}"
+            );
+        }
+    }
+}
