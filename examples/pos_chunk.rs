@@ -631,7 +631,8 @@ fn run() -> Result<()> {
     };
     if args.graphs {
         write_graph_files()?;
-        println!("wrote graphs/pos_chunk.json and graphs/pos_chunk.dot");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs");
+        println!("wrote {}/pos_chunk.{{json,dot}}", dir.display());
     }
 
     if args.profile > 0 {
