@@ -278,6 +278,16 @@ fn fmt_culprit(scope: &str, bad_input: &Option<String>) -> String {
     s
 }
 
+/// For `?` on `std::io` calls in user code; prefer [`Error::io`], which names the file.
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io {
+            path: PathBuf::from("<io>"),
+            message: e.to_string(),
+        }
+    }
+}
+
 impl Error {
     /// Wraps an `std::io::Error` with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
