@@ -205,6 +205,7 @@ pub enum Error {
         bad_input: Option<String>,
         /// The `check_numerics` message, or what checked.
         message: String,
+    },
     /// A multi-task task set names the same task twice.
     #[error("duplicate task name `{task}` in the task set")]
     DuplicateTask {

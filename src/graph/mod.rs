@@ -413,8 +413,13 @@ impl Graph {
                 .map(|t| inner.dag[t.index()].output.as_ref())
                 .collect();
             let result = match &infos {
-                Some(refs) if refs.iter().any(|i| i.dtype == DType::Bytes) && !op.def().takes_bytes() => {
-                    Err("bytes (summary) operands are read only by summary ops such as merge".to_string())
+                Some(refs)
+                    if refs.iter().any(|i| i.dtype == DType::Bytes) && !op.def().takes_bytes() =>
+                {
+                    Err(
+                        "bytes (summary) operands are read only by summary ops such as merge"
+                            .to_string(),
+                    )
                 }
                 Some(refs) => op.def().infer(refs),
                 None => Err("an operand is an operation without a value".to_string()),
