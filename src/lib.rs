@@ -25,6 +25,7 @@
 
 pub mod autodiff;
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod graph;
 pub mod heads;

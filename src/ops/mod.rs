@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub mod apply;
 pub mod array;
 pub mod binary;
+pub mod collective;
 pub mod concat;
 pub mod conv;
 pub mod debug;
@@ -168,6 +169,8 @@ op_set! {
     ApplyRMSProp(apply::ApplyRMSProp),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
+    AllreduceFused(collective::AllreduceFused),
+    FusedPart(collective::FusedPart),
 }
 
 /// Checks that an operand is f32, for op rules.
