@@ -9,6 +9,7 @@ use crate::graph::{Graph, Tensor, TensorInfo, Value, ValueView};
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
+pub mod aggregate;
 pub mod apply;
 pub mod array;
 pub mod binary;
@@ -171,6 +172,12 @@ op_set! {
     Print(debug::Print),
     AllreduceFused(collective::AllreduceFused),
     FusedPart(collective::FusedPart),
+    Gram(aggregate::Gram),
+    GramNorms(aggregate::GramNorms),
+    GramCosine(aggregate::GramCosine),
+    Combine(aggregate::Combine),
+    AggregateWeights(aggregate::AggregateWeights),
+    GradVacUpdate(aggregate::GradVacUpdate),
 }
 
 /// Checks that an operand is f32, for op rules.
