@@ -258,6 +258,29 @@ pub enum Error {
         /// One line per mismatching name or shape.
         mismatches: Vec<String>,
     },
+    /// Data-parallel ranks built different graphs (`distributed::check_same_graph`).
+    #[error("rank {rank} built a different graph than rank 0: first differing node #{index}: rank 0 has {root_node}, rank {rank} has {rank_node}")]
+    GraphMismatch {
+        /// The lowest rank whose graph differs from rank 0's.
+        rank: usize,
+        /// Position of the first differing node (graph order).
+        index: usize,
+        /// Rank 0's node there (name, op), or `(none)`.
+        root_node: String,
+        /// That rank's node there (name, op), or `(none)`.
+        rank_node: String,
+    },
+    /// A collective operation (broadcast, gather, barrier, allreduce) failed: a rank left,
+    /// timed out or MPI reported an error.
+    #[error("communicator (rank {rank} of {size}): {reason}")]
+    Communicator {
+        /// This process's rank.
+        rank: usize,
+        /// Number of ranks.
+        size: usize,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 fn fmt_operands(ops: &[(String, String)]) -> String {

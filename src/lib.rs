@@ -26,6 +26,7 @@
 mod atomic;
 pub mod autodiff;
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod graph;
 pub mod heads;

@@ -13,6 +13,7 @@ pub mod aggregate;
 pub mod apply;
 pub mod array;
 pub mod binary;
+pub mod collective;
 pub mod concat;
 pub mod conv;
 pub mod debug;
@@ -177,6 +178,8 @@ op_set! {
     ApplyMomentumScheduled(apply::ApplyMomentumScheduled),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
+    AllreduceFused(collective::AllreduceFused),
+    FusedPart(collective::FusedPart),
     Gram(aggregate::Gram),
     GramNorms(aggregate::GramNorms),
     GramCosine(aggregate::GramCosine),
