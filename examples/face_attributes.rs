@@ -149,7 +149,7 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
             Long("weighting") => {
                 let expected = format!(
                     "{}|all (or e.g. fixed:1,10, uncertainty:10)",
-                    Weighting::NAMES.join("|")
+                    Weighting::names().join("|")
                 );
                 let v = common::string(p, "--weighting", &expected)?;
                 if v != "all" && v.parse::<Weighting>().is_err() {
@@ -285,7 +285,7 @@ fn run(args: &Args) -> staticflow::Result<()> {
     };
 
     let strategies: Vec<String> = if args.weighting == "all" {
-        Weighting::NAMES.iter().map(|s| s.to_string()).collect()
+        Weighting::names().iter().map(|s| s.to_string()).collect()
     } else {
         vec![args.weighting.clone()]
     };
@@ -299,7 +299,7 @@ fn run(args: &Args) -> staticflow::Result<()> {
         for t in 0..TASKS.len() {
             let cfg = ModelCfg {
                 tasks: vec![t],
-                weighting: Weighting::Fixed(vec![]),
+                weighting: Weighting::default(),
                 scope: "trunk",
             };
             let out = run_phase(
@@ -452,7 +452,7 @@ fn train_pretrained(
     let ckpt = args.out.join("encoder.safetensors");
     let pre = ModelCfg {
         tasks: vec![0],
-        weighting: Weighting::Fixed(vec![]),
+        weighting: Weighting::default(),
         scope: "encoder",
     };
     let mut phase = plain_phase(args, lr);
@@ -626,7 +626,7 @@ fn run_phase(
 fn find_lr(args: &Args, data: &Data, weighting: &str) -> staticflow::Result<f32> {
     let mut w: Weighting = weighting.parse()?;
     if matches!(w, Weighting::Alternate) {
-        w = Weighting::Fixed(vec![]);
+        w = Weighting::default();
     }
     let cfg = ModelCfg {
         tasks: (0..TASKS.len()).collect(),
@@ -746,7 +746,7 @@ fn report(
         );
     }
     println!("  steps/s {:.1}", out.steps_per_s);
-    let uncertainty = matches!(cfg.weighting, Weighting::Uncertainty { .. });
+    let uncertainty = cfg.weighting.name() == "uncertainty";
     for (t, wt) in cfg.tasks.iter().zip(&out.weights) {
         if uncertainty {
             // weight = c exp(-s), s = log sigma^2, c = 1/2 (regression) or 1 (classification).

@@ -225,7 +225,7 @@ fn le_bytes<'a, T: Copy + 'a, const N: usize>(
 }
 
 /// A checked tensor's value (dtype and shape already match).
-fn decode(t: &TensorView<'_>, dtype: DType) -> Value {
+pub(crate) fn decode(t: &TensorView<'_>, dtype: DType) -> Value {
     let shape = IxDyn(t.shape());
     let data = t.data();
     match dtype {
