@@ -168,6 +168,7 @@ op_set! {
     ApplyRMSProp(apply::ApplyRMSProp),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
+    CheckNumerics(debug::CheckNumerics),
 }
 
 /// Checks that an operand is f32, for op rules.
