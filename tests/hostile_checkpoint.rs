@@ -39,6 +39,7 @@ fn snapshot(g: &Graph, s: &Session) -> Vec<(String, Vec<u64>)> {
             let bits = match s.variable_value(v).unwrap() {
                 Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
                 Value::I64(a) => a.iter().map(|&x| x as u64).collect(),
+                Value::Bytes(_) => unreachable!("variables hold numbers"),
             };
             (v.name(), bits)
         })
@@ -126,6 +127,7 @@ fn probe<'g>(
                         )
                         .unwrap(),
                     ),
+                    Value::Bytes(_) => unreachable!("variables hold numbers"),
                 };
                 live.set_variable(*v, val).unwrap();
             }
@@ -142,6 +144,7 @@ fn live_session(g: &Graph) -> Session<'_> {
         let val = match s.variable_value(v).unwrap() {
             Value::F32(a) => Value::F32(a.mapv(|x| x + 100.0)),
             Value::I64(a) => Value::I64(a.mapv(|x| x + 100)),
+            Value::Bytes(_) => unreachable!("variables hold numbers"),
         };
         s.set_variable(v, val).unwrap();
     }

@@ -87,6 +87,7 @@ impl OpDef for Gather {
         match &inputs[0] {
             ValueView::F32(p) => gather_kernel(p, idx, out),
             ValueView::I64(p) => gather_kernel(p, idx, out),
+            ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
         }
     }
     fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
@@ -277,6 +278,7 @@ impl OpDef for ArgMax {
         match &inputs[0] {
             ValueView::F32(x) => argmax_kernel(x, axis, out),
             ValueView::I64(x) => argmax_kernel(x, axis, out),
+            ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
         }
     }
     fn gradient<'g>(&self, _: &GradCtx<'g>) -> GradResult<'g> {

@@ -113,6 +113,7 @@ impl OpDef for Unary {
                 return Ok(());
             }
             ValueView::F32(x) => x,
+            ValueView::Bytes(_) => return Err(super::NO_BYTES.into()),
         };
         let o = out.f32_buffer(x.shape());
         // Match the kind once so each kind gets its own vectorisable loop.

@@ -119,6 +119,12 @@ impl<'g> Saver<'g> {
                     a.shape().to_vec(),
                     le_bytes(a.iter(), i64::to_le_bytes),
                 ),
+                Value::Bytes(_) => {
+                    return Err(Error::Value(format!(
+                        "variable `{}` holds bytes, which checkpoints do not store",
+                        v.name()
+                    )))
+                }
             };
             entries.push((v.name(), dtype, shape, bytes));
         }
@@ -219,7 +225,7 @@ fn le_bytes<'a, T: Copy + 'a, const N: usize>(
 }
 
 /// A checked tensor's value (dtype and shape already match).
-fn decode(t: &TensorView<'_>, dtype: DType) -> Value {
+pub(crate) fn decode(t: &TensorView<'_>, dtype: DType) -> Value {
     let shape = IxDyn(t.shape());
     let data = t.data();
     match dtype {
@@ -237,6 +243,8 @@ fn decode(t: &TensorView<'_>, dtype: DType) -> Value {
                 .collect();
             Value::I64(ArrayD::from_shape_vec(shape, v).expect("length checked by safetensors"))
         }
+        // Never reached: no file dtype maps to Bytes, so such a variable is a mismatch.
+        DType::Bytes => Value::Bytes(data.to_vec()),
     }
 }
 
