@@ -52,7 +52,7 @@ pub use ops::array::{
 pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
 pub use ops::concat::{concat, slice, stack};
 pub use ops::conv::{bias_add, conv2d, Padding};
-pub use ops::debug::{print, print_n};
+pub use ops::debug::{check_numerics, print, print_n};
 pub use ops::gather::{argmax, embedding_lookup, gather, one_hot};
 pub use ops::lstm::{lstm, lstm_reverse};
 pub use ops::matmul::{matmul, matmul_t};

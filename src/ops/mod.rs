@@ -178,6 +178,7 @@ op_set! {
     ApplyMomentumScheduled(apply::ApplyMomentumScheduled),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
+    CheckNumerics(debug::CheckNumerics),
     AllreduceFused(collective::AllreduceFused),
     FusedPart(collective::FusedPart),
     Gram(aggregate::Gram),
