@@ -124,7 +124,7 @@ fn measure(wide: bool, n: usize) -> Result<Row> {
     let before = live();
     let g = Graph::with_seed(0);
     let t0 = Instant::now();
-    let x = g.placeholder("x", &[Some(4), Some(8)]);
+    let x = g.placeholder("x", [Some(4), Some(8)]);
     let loss = if wide {
         let parts: Vec<Tensor> = (0..n)
             .map(|k| {

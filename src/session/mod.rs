@@ -16,7 +16,6 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use smallvec::SmallVec;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::time::Instant;
 
 /// The values `Session::run` returns: one entry per fetch, `None` for operations.
@@ -146,13 +145,7 @@ impl<'g> Session<'g> {
                 node: g.node_name(w[0]),
             });
         }
-        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one((
-            fetches
-                .iter()
-                .map(|f| (f.index(), matches!(f, Fetch::Tensor(_))))
-                .collect::<SmallVec<[(NodeIndex, bool); 8]>>(),
-            &fed_sorted,
-        ));
+        let hash = signature_hash(fetches, &fed_sorted);
         if let Some(cands) = self.plan_of.get(&hash) {
             for &i in cands {
                 let p = &self.plans[i];
@@ -433,6 +426,25 @@ impl<'g> Session<'g> {
             .map(|s| self.graph.node_name(s.node))
             .collect())
     }
+}
+
+/// A hash of a run signature: fetches in order with their kind, then the sorted fed nodes.
+/// A multiply-rotate fold (as rustc's FxHash): a few ns per run, where SipHash over the
+/// same words would be a visible part of a small step. Collisions only cost a comparison.
+fn signature_hash(fetches: &[Fetch<'_>], fed_sorted: &[NodeIndex]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |h: u64, x: u64| (h.rotate_left(5) ^ x).wrapping_mul(K);
+    let mut h = mix(0, fetches.len() as u64);
+    for f in fetches {
+        h = mix(
+            h,
+            (f.index().index() as u64) << 1 | matches!(f, Fetch::Tensor(_)) as u64,
+        );
+    }
+    for n in fed_sorted {
+        h = mix(h, n.index() as u64);
+    }
+    h
 }
 
 fn g_name(f: &Fetch<'_>) -> String {
