@@ -141,7 +141,7 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
             Long("weighting") => {
                 let expected = format!(
                     "{}|all (or e.g. fixed:1,10, uncertainty:10, dwa:2)",
-                    Weighting::NAMES.join("|")
+                    Weighting::names().join("|")
                 );
                 let v = common::string(p, "--weighting", &expected)?;
                 if v != "all" && v.parse::<Weighting>().is_err() {

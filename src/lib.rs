@@ -26,12 +26,14 @@
 mod atomic;
 pub mod autodiff;
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod graph;
 pub mod heads;
 pub mod io;
 pub mod layers;
 pub mod models;
+pub mod mtl;
 pub mod ops;
 pub mod session;
 pub mod summary;

@@ -245,7 +245,9 @@ fn argmax_kernel<T: Elem>(x: &ArrayViewD<T>, axis: usize, out: &mut Value) -> Re
         let mut best = 0;
         let mut bv = lane[0];
         for (k, &v) in lane.iter().enumerate().skip(1) {
-            if v > bv {
+            // NaN is skipped, as TF's CPU kernel does (`bv != bv` only for NaN).
+            #[allow(clippy::eq_op)]
+            if v > bv || (bv != bv && v == v) {
                 best = k;
                 bv = v;
             }

@@ -13,6 +13,7 @@ pub mod aggregate;
 pub mod apply;
 pub mod array;
 pub mod binary;
+pub mod collective;
 pub mod concat;
 pub mod conv;
 pub mod debug;
@@ -168,12 +169,17 @@ op_set! {
     SparseSoftmaxCrossEntropyWithLogits(nn::SparseSoftmaxCrossEntropyWithLogits),
     SparseXentGrad(nn::SparseXentGrad),
     DropoutMask(random::DropoutMask),
+    StatelessRandomNormal(random::StatelessRandomNormal),
     ApplyMomentum(apply::ApplyMomentum),
     ApplyAdam(apply::ApplyAdam),
     ApplyAdagrad(apply::ApplyAdagrad),
     ApplyRMSProp(apply::ApplyRMSProp),
+    ApplyAdamScheduled(apply::ApplyAdamScheduled),
+    ApplyMomentumScheduled(apply::ApplyMomentumScheduled),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
+    AllreduceFused(collective::AllreduceFused),
+    FusedPart(collective::FusedPart),
     Gram(aggregate::Gram),
     GramNorms(aggregate::GramNorms),
     GramCosine(aggregate::GramCosine),
