@@ -107,9 +107,10 @@ flags (default in brackets):
   --lr-schedule S        constant|cosine [constant]
   --class-weighting C    pose loss class weights: none|sqrt|balanced [sqrt]
   --input-scaling S      standardize|per_image|unit [per_image]
-  --label-scaling on|off standardise regression labels in the head [on]; the nose loss
-                         (train/loss, average_loss/head_nose) is then in standardised units,
-                         rmse/head_nose in image units (fractions of the face width)
+  --label-scaling on|off standardise regression labels in the head [on]; the training
+                         loss (train/loss, what Adam minimises) then has the nose loss in
+                         standardised units, while average_loss/head_nose and
+                         rmse/head_nose stay in image units (fractions of the face width)
   --augment A            none, or a comma list of flip, shiftN, zoomZ [flip,shift2,zoom1.5]
   --out DIR              output base [<project>/target/face_landmarks, whatever the cwd]
   --grid FILE            where the grid of 16 test faces goes
@@ -395,8 +396,9 @@ fn log_run(
     tb.add_images("test/predictions", arr.view(), 1, last)?;
     tb.add_text(
         "about",
-        "train/loss is the weighted sum of the heads' losses; with label scaling on, the \
-         nose loss is in standardised units. Grid: true landmarks green, predicted nose red, \
+        "train/loss is the weighted sum of the heads' losses that Adam minimises; with label \
+         scaling on, its nose part is in standardised units (test average_loss/head_nose and \
+         rmse/head_nose are in image units). Grid: true landmarks green, predicted nose red, \
          T: true pose, P: predicted pose.",
         last,
     )?;

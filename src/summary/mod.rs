@@ -1,6 +1,6 @@
 //! TensorBoard: summary ops, event files and the graph, as TF1 has them.
 //!
-//! - Summary ops ([`scalar`], [`histogram`], [`image`], [`text`], [`merge`], [`merge_all`])
+//! - Summary ops ([`scalar`], [`histogram`], [`image`](fn@image), [`text`], [`merge`], [`merge_all`])
 //!   compute a serialized `Summary` protobuf as a scalar [`DType::Bytes`](crate::DType) tensor;
 //!   fetch it with the train op and hand it to [`FileWriter::add_summary`].
 //! - [`FileWriter`] writes `events.out.tfevents.*` files (TFRecord framing with masked
