@@ -316,3 +316,33 @@ impl LrFindResult {
         std::fs::write(path, self.to_svg()).map_err(|e| Error::io(path, e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valley_and_steepest_follow_fastai_on_a_known_curve() {
+        // A loss that falls, flattens and rises again over lrs 1e-4 .. 1e0.
+        let n = 100;
+        let lrs: Vec<f32> = (0..n)
+            .map(|i| 1e-4 * 10f32.powf(4.0 * i as f32 / n as f32))
+            .collect();
+        let losses: Vec<f32> = lrs
+            .iter()
+            .map(|l| {
+                let x = l.log10() + 2.0; // 0 at 1e-2
+                1.0 - (1.0 / (1.0 + (-3.0 * x).exp())) + 0.05 * x.max(0.0).powi(3)
+            })
+            .collect();
+        let (steep, valley, minimum) = suggestions(&lrs, &losses, n);
+        // The sigmoid falls fastest at its centre, 1e-2.
+        let steep = steep.unwrap();
+        assert!((steep.log10() + 2.0).abs() < 0.1, "{steep}");
+        let valley = valley.unwrap();
+        assert!(valley > 1e-3 && valley < 1e-1, "{valley}");
+        assert!(minimum.unwrap() < lrs[n - 6]);
+        // Too few points: no suggestion.
+        assert_eq!(suggestions(&lrs[..8], &losses[..8], n), (None, None, None));
+    }
+}

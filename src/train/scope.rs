@@ -95,3 +95,23 @@ fn select<'g>(
         .map(|(v, _)| v)
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::scope_matches;
+
+    #[test]
+    fn globs_match_whole_names() {
+        assert!(scope_matches("trunk/*", "trunk/conv1/kernel"));
+        assert!(scope_matches("trunk/", "trunk/conv1/kernel"));
+        assert!(!scope_matches("trunk/", "trunk_2/conv1/kernel"));
+        assert!(!scope_matches("trunk/*", "Adam/trunk/conv1/kernel/m"));
+        assert!(scope_matches("*/kernel", "trunk/conv1/kernel"));
+        assert!(scope_matches("head_?/*", "head_a/w"));
+        assert!(!scope_matches("head_?/*", "head_ab/w"));
+        assert!(scope_matches("fc/bias", "fc/bias"));
+        assert!(!scope_matches("fc/bias", "fc/bias_1"));
+        assert!(scope_matches("*a*b*", "xxaxxbxx"));
+        assert!(!scope_matches("*a*b", "xxaxxbxx"));
+    }
+}
