@@ -161,7 +161,7 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
             Long("weighting") => {
                 let expected = format!(
                     "{}|all (or e.g. fixed:1,10, uncertainty:10)",
-                    Weighting::NAMES.join("|")
+                    Weighting::names().join("|")
                 );
                 let v = common::string(p, "--weighting", &expected)?;
                 if v != "all" && v.parse::<Weighting>().is_err() {
@@ -312,7 +312,7 @@ fn run(args: &Args) -> staticflow::Result<()> {
 
     let strategies: Vec<String> = if args.weighting == "all" {
         // Every strategy the Head API names, and the default's faster uncertainty.
-        let mut all: Vec<String> = Weighting::NAMES.iter().map(|s| s.to_string()).collect();
+        let mut all: Vec<String> = Weighting::names().iter().map(|s| s.to_string()).collect();
         if let Some(k) = all.iter().position(|s| s == "uncertainty") {
             all.insert(k + 1, "uncertainty:10".into());
         }
@@ -330,7 +330,7 @@ fn run(args: &Args) -> staticflow::Result<()> {
         for &t in &args.single_task {
             let cfg = ModelCfg {
                 tasks: vec![t],
-                weighting: Weighting::Fixed(vec![]),
+                weighting: Weighting::default(),
                 scope: "trunk",
             };
             let out = run_phase(
@@ -498,7 +498,7 @@ fn train_pretrained(
     let ckpt = args.out.join("encoder.safetensors");
     let pre = ModelCfg {
         tasks: vec![0],
-        weighting: Weighting::Fixed(vec![]),
+        weighting: Weighting::default(),
         scope: "encoder",
     };
     let mut phase = plain_phase(args, lr);
@@ -672,7 +672,7 @@ fn run_phase(
 fn find_lr(args: &Args, data: &Data, weighting: &str) -> staticflow::Result<f32> {
     let mut w: Weighting = weighting.parse()?;
     if matches!(w, Weighting::Alternate) {
-        w = Weighting::Fixed(vec![]);
+        w = Weighting::default();
     }
     let cfg = ModelCfg {
         tasks: (0..TASKS.len()).collect(),
@@ -792,7 +792,7 @@ fn report(
         );
     }
     println!("  steps/s {:.1}", out.steps_per_s);
-    let uncertainty = matches!(cfg.weighting, Weighting::Uncertainty { .. });
+    let uncertainty = cfg.weighting.name() == "uncertainty";
     for (t, wt) in cfg.tasks.iter().zip(&out.weights) {
         if uncertainty {
             // weight = c exp(-s), s = log sigma^2, c = 1/2 (regression) or 1 (classification).

@@ -36,6 +36,7 @@ fn snapshot(g: &Graph, sess: &Session<'_>) -> Vec<(String, Vec<u64>)> {
             let bits = match sess.variable_value(*v).unwrap() {
                 Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
                 Value::I64(a) => a.iter().map(|x| *x as u64).collect(),
+                Value::Bytes(_) => unreachable!("variables hold numbers"),
             };
             (v.name(), bits)
         })

@@ -460,6 +460,25 @@ impl<T: Send + 'static> Dataset<T> {
         }
     }
 
+    /// Keeps every `num_shards`-th element starting at `index` (elements `i` with
+    /// `i % num_shards == index`), like `tf.data`'s `shard`: the shards of `num_shards` ranks
+    /// are disjoint and cover the dataset. Shard before shuffling (and with the same seed on
+    /// every rank) so that each rank sees a fixed part of the data; errors upstream count as
+    /// elements and go to the shard whose position they take.
+    ///
+    /// Errors: `num_shards == 0` or `index >= num_shards`.
+    pub fn shard(self, num_shards: usize, index: usize) -> Result<Dataset<T>> {
+        if num_shards == 0 || index >= num_shards {
+            return Err(Error::InvalidArgument(format!(
+                "Dataset::shard: index {index} must be below num_shards {num_shards} (and num_shards > 0)"
+            )));
+        }
+        let up = self.make;
+        Ok(Dataset {
+            make: Arc::new(move || Box::new(up().skip(index).step_by(num_shards)) as BoxIter<T>),
+        })
+    }
+
     /// Skips the first `n` elements of every pass.
     pub fn skip(self, n: usize) -> Dataset<T> {
         let up = self.make;

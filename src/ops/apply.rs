@@ -73,7 +73,7 @@ fn grad_slice<'a>(grad: &'a ValueView) -> Result<&'a [f32], String> {
         ValueView::F32(g) => g
             .as_slice()
             .ok_or_else(|| "gradient is not contiguous".into()),
-        ValueView::I64(_) => Err("optimizer updates need an f32 gradient".into()),
+        _ => Err("optimizer updates need an f32 gradient".into()),
     }
 }
 

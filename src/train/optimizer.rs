@@ -18,14 +18,21 @@ use petgraph::graph::NodeIndex;
 /// Gradients of `loss` for `var_list` (default: every trainable variable), as
 /// `(gradient, variable)` pairs, keeping only variables on the loss's path.
 ///
-/// Errors: no trainable variable on the path ([`Error::NoPathToVariables`]); an explicit
-/// `var_list` entry without a path ([`Error::UnconnectedVariable`]); an op without a gradient
-/// on the path ([`Error::NoGradient`]).
+/// Errors: an empty explicit `var_list` ([`Error::InvalidArgument`], as TF1's "No variables
+/// to optimize"); no trainable variable on the path ([`Error::NoPathToVariables`]); an
+/// explicit `var_list` entry without a path ([`Error::UnconnectedVariable`]); an op without a
+/// gradient on the path ([`Error::NoGradient`]).
 pub fn compute_gradients<'g>(
     loss: Tensor<'g>,
     var_list: Option<&[Tensor<'g>]>,
 ) -> Result<Vec<(Tensor<'g>, Tensor<'g>)>> {
     let vars: Vec<Tensor<'g>> = match var_list {
+        Some([]) => {
+            return Err(Error::InvalidArgument(format!(
+                "no variables to optimize: var_list is empty (loss `{}`)",
+                loss.name()
+            )))
+        }
         Some(v) => v.to_vec(),
         None => loss.graph().trainable_variables(),
     };
@@ -42,7 +49,7 @@ fn gradients_for<'g>(
     g.check()?;
     if let Some(v) = vars
         .iter()
-        .find(|v| v.graph().id() == g.id() && !matches!(g.node(v.index()).op, Op::Variable(_)))
+        .find(|v| v.graph().id() == g.id() && !g.is_variable(v.index()))
     {
         return Err(Error::InvalidArgument(format!(
             "`{}` in var_list is not a variable",

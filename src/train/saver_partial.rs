@@ -15,12 +15,12 @@
 //! # Ok(()) }
 //! ```
 
+use super::saver::decode;
 use super::scope::{scope_matches, variables_in};
 use crate::error::{Error, Result};
 use crate::graph::{DType, Tensor, Value};
 use crate::ops::Op;
 use crate::session::Session;
-use ndarray::{ArrayD, IxDyn};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -176,32 +176,5 @@ impl PartialRestore {
             sess.set_variable(v, value)?;
         }
         Ok(report)
-    }
-}
-
-/// A checked entry's value (dtype and shape already match the variable).
-fn decode(t: &TensorView<'_>, dtype: DType) -> Value {
-    let shape = IxDyn(t.shape());
-    let data = t.data();
-    let vec_of = |n: usize| data.chunks_exact(n);
-    match dtype {
-        DType::F32 => Value::F32(
-            ArrayD::from_shape_vec(
-                shape,
-                vec_of(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-            )
-            .expect("length checked by safetensors"),
-        ),
-        DType::I64 => Value::I64(
-            ArrayD::from_shape_vec(
-                shape,
-                vec_of(8)
-                    .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-                    .collect(),
-            )
-            .expect("length checked by safetensors"),
-        ),
     }
 }
