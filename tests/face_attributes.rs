@@ -80,7 +80,7 @@ fn every_flag_on_drawn_faces_keeps_the_json_contract() {
         ]
     );
     assert_eq!(j["example"], "face_attributes");
-    assert_eq!(j["weighting"], "uncertainty");
+    assert_eq!(j["weighting"], "uncertainty:10");
     for part in ["metrics", "single_task"] {
         let m = j[part].as_object().unwrap_or_else(|| panic!("{part}: {j}"));
         assert_eq!(m.len(), 5, "{part}: {j}");
@@ -132,6 +132,7 @@ fn help_lists_every_flag_and_bad_flags_exit_2() {
         "--freeze-steps",
         "--trunk-lr-mult",
         "--single-task",
+        "--multi-task",
         "--seed",
         "--batch",
         "--data",
@@ -162,6 +163,7 @@ fn help_lists_every_flag_and_bad_flags_exit_2() {
         &["--weighting", "nope"][..],
         &["--pretrain", "pose"],
         &["--lr", "-1"],
+        &["--single-task", "nose"],
         &["--frobnicate"],
     ] {
         let out = Command::new(example_binary()).args(bad).output().unwrap();

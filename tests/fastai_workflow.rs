@@ -6,7 +6,8 @@
 use ndarray::{arr1, array};
 use staticflow::prelude::*;
 use staticflow::train::{
-    trainable_variables_except, trainable_variables_in, LrFinder, OneCycle, PartialRestore,
+    scope_matches, trainable_variables_except, trainable_variables_in, LrFinder, OneCycle,
+    PartialRestore,
 };
 
 /// FastAI's `SchedCos(start, end)` at `pos`, in f64.
@@ -544,4 +545,81 @@ fn partial_restore_maps_names_and_reports_what_did_not_line_up() {
         .unwrap_err();
     assert!(err.to_string().contains("encoder/*"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn scope_patterns_match_whole_names() {
+    assert!(scope_matches("trunk/*", "trunk/conv1/kernel"));
+    assert!(scope_matches("trunk/", "trunk/conv1/kernel"));
+    assert!(!scope_matches("trunk/", "trunk_2/conv1/kernel"));
+    assert!(!scope_matches("trunk/*", "Adam/trunk/conv1/kernel/m"));
+    assert!(scope_matches("*/kernel", "trunk/conv1/kernel"));
+    assert!(scope_matches("head_?/*", "head_a/w"));
+    assert!(!scope_matches("head_?/*", "head_ab/w"));
+    assert!(scope_matches("fc/bias", "fc/bias"));
+    assert!(!scope_matches("fc/bias", "fc/bias_1"));
+    assert!(scope_matches("*a*b*", "xxaxxbxx"));
+    assert!(!scope_matches("*a*b", "xxaxxbxx"));
+}
+
+/// FastAI's `valley` on a list, in f64 (its Python, transcribed).
+fn fastai_valley(lrs: &[f64], losses: &[f64]) -> f64 {
+    let n = losses.len();
+    let (mut max_start, mut max_end) = (0usize, 0usize);
+    let mut lds = vec![1usize; n];
+    for i in 1..n {
+        for j in 0..i {
+            if losses[i] < losses[j] && lds[i] < lds[j] + 1 {
+                lds[i] = lds[j] + 1;
+            }
+            if lds[max_end] < lds[i] {
+                max_end = i;
+                max_start = max_end - lds[max_end];
+            }
+        }
+    }
+    let sections = (max_end - max_start) as f64 / 3.0;
+    lrs[max_start + sections as usize + (sections / 2.0) as usize]
+}
+
+#[test]
+fn lr_finder_suggestions_on_a_known_curve() {
+    // Unsmoothed (beta 0), no early stop: the suggestions see the curve itself, a sigmoid
+    // falling around 1e-2 plus a cubic rise past it.
+    let curve = |lr: f32| {
+        let x = lr.log10() + 2.0;
+        1.0 - 1.0 / (1.0 + (-3.0 * x).exp()) + 0.05 * x.max(0.0).powi(3)
+    };
+    let finder = LrFinder {
+        start_lr: 1e-4,
+        end_lr: 1.0,
+        num_steps: 100,
+        beta: 0.0,
+        div_factor: 0.0,
+    };
+    let g = Graph::new();
+    let mut sess = Session::new(&g);
+    let res = finder.run(&mut sess, |_, lr| Ok(curve(lr))).unwrap();
+    assert_eq!(res.lrs.len(), 100);
+    assert_eq!(res.diverged_at, None);
+    assert_eq!(res.smoothed, res.losses);
+    let steep = res.steepest.unwrap();
+    assert!((steep.log10() + 2.0).abs() < 0.1, "steepest {steep}");
+    // valley as FastAI computes it on lrs[num_steps / 10 .. len - 5].
+    let lrs: Vec<f64> = res.lrs[10..95].iter().map(|v| *v as f64).collect();
+    let losses: Vec<f64> = res.smoothed[10..95].iter().map(|v| *v as f64).collect();
+    assert_eq!(res.valley.unwrap() as f64, fastai_valley(&lrs, &losses));
+    let (imin, _) = losses
+        .iter()
+        .enumerate()
+        .min_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap();
+    assert_eq!(res.minimum.unwrap(), res.lrs[10 + imin] / 10.0);
+    // Too few steps for the FastAI window: no suggestions.
+    let short = LrFinder {
+        num_steps: 6,
+        ..finder
+    };
+    let res = short.run(&mut sess, |_, lr| Ok(curve(lr))).unwrap();
+    assert_eq!((res.steepest, res.valley, res.minimum), (None, None, None));
 }
