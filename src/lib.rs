@@ -33,8 +33,10 @@ pub mod heads;
 pub mod io;
 pub mod layers;
 pub mod models;
+pub mod mtl;
 pub mod ops;
 pub mod session;
+pub mod summary;
 pub mod train;
 
 pub use ops::init;
@@ -42,7 +44,7 @@ pub use ops::init;
 pub use autodiff::{gradients, gradients_with};
 pub use error::{Error, Result};
 pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
-pub use io::{read_graph, to_dot, write_graph};
+pub use io::{read_graph, to_dot, to_dot_forward, write_graph};
 pub use layers::{conv2d_layer, dense, Activation};
 pub use ops::array::{
     add_n, cast, expand_dims, flatten, reshape, reshape_like, squeeze, transpose,
@@ -70,6 +72,11 @@ pub use ops::unary::{
     stop_gradient, tanh,
 };
 pub use session::{Outputs, Session};
+
+/// The README's code blocks, compiled and run as doctests (the quick start must work).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 /// Everything a model file usually needs.
 pub mod prelude {

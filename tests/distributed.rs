@@ -71,7 +71,12 @@ fn rows<T: Clone>(a: &ArrayD<T>, r: std::ops::Range<usize>) -> ArrayD<T> {
 fn variables(sess: &Session, g: &Graph) -> Vec<(String, ArrayD<f32>)> {
     g.trainable_variables()
         .into_iter()
-        .map(|v| (v.name(), sess.variable_value(v).unwrap().as_f32().unwrap().clone()))
+        .map(|v| {
+            (
+                v.name(),
+                sess.variable_value(v).unwrap().as_f32().unwrap().clone(),
+            )
+        })
         .collect()
 }
 
@@ -83,14 +88,19 @@ fn train(rank: usize, ranks: usize, steps: usize) -> Vec<(String, ArrayD<f32>)> 
         .minimize(m.loss)
         .unwrap();
     let mut sess = Session::new(&g);
-    sess.run(&[g.global_variables_initializer().into()], &[]).unwrap();
+    sess.run(&[g.global_variables_initializer().into()], &[])
+        .unwrap();
     for s in 0..steps {
         let (x, ids, y) = batch(s, 32);
         let r = shard_range(32, ranks, rank).unwrap();
         let (x, ids, y) = (rows(&x, r.clone()), rows(&ids, r.clone()), rows(&y, r));
         sess.run(
             &[op.into()],
-            &[(m.x, (&x).into()), (m.ids, (&ids).into()), (m.y, (&y).into())],
+            &[
+                (m.x, (&x).into()),
+                (m.ids, (&ids).into()),
+                (m.y, (&y).into()),
+            ],
         )
         .unwrap();
     }
@@ -108,7 +118,10 @@ fn two_ranks_of_batch_16_match_one_process_of_batch_32() {
     for ((name, a), (_, b)) in ranks[0].iter().zip(&single) {
         let scale = b.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-3);
         let diff = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-        assert!(diff <= 1e-6 * scale, "{name}: max diff {diff} (scale {scale})");
+        assert!(
+            diff <= 1e-6 * scale,
+            "{name}: max diff {diff} (scale {scale})"
+        );
         moved += b.iter().map(|x| x.abs()).sum::<f32>();
     }
     // The single run really trained (not a vacuous comparison of initial values).
@@ -116,7 +129,8 @@ fn two_ranks_of_batch_16_match_one_process_of_batch_32() {
         let g = Graph::with_seed(3);
         model(&g, 8);
         let mut sess = Session::new(&g);
-        sess.run(&[g.global_variables_initializer().into()], &[]).unwrap();
+        sess.run(&[g.global_variables_initializer().into()], &[])
+            .unwrap();
         variables(&sess, &g)
     };
     assert!(fresh.iter().zip(&single).any(|((_, a), (_, b))| a != b));
@@ -138,7 +152,11 @@ fn gradients_are_fused_into_one_allreduce_per_step() {
         let nodes = sess
             .plan_nodes(
                 &[op.into()],
-                &[(m.x, (&x).into()), (m.ids, (&ids).into()), (m.y, (&y).into())],
+                &[
+                    (m.x, (&x).into()),
+                    (m.ids, (&ids).into()),
+                    (m.y, (&y).into()),
+                ],
             )
             .unwrap();
         nodes
@@ -147,7 +165,11 @@ fn gradients_are_fused_into_one_allreduce_per_step() {
             .count()
     };
     assert_eq!(kinds(true), 1);
-    assert_eq!(kinds(false), 4, "one allreduce per variable (emb, w1, b1, w2)");
+    assert_eq!(
+        kinds(false),
+        4,
+        "one allreduce per variable (emb, w1, b1, w2)"
+    );
 }
 
 #[test]
@@ -157,14 +179,22 @@ fn broadcast_makes_variables_and_slots_bit_identical() {
         let g = Graph::with_seed(10 + rank as u64);
         let m = model(&g, 5);
         let step = get_or_create_global_step(&g).unwrap();
-        let op = Adam::new(0.01).with_global_step(step).minimize(m.loss).unwrap();
+        let op = Adam::new(0.01)
+            .with_global_step(step)
+            .minimize(m.loss)
+            .unwrap();
         let mut sess = Session::new(&g);
-        sess.run(&[g.global_variables_initializer().into()], &[]).unwrap();
+        sess.run(&[g.global_variables_initializer().into()], &[])
+            .unwrap();
         // One local step so the Adam slots and the step counter differ too.
         let (x, ids, y) = batch(rank, 4);
         sess.run(
             &[op.into()],
-            &[(m.x, (&x).into()), (m.ids, (&ids).into()), (m.y, (&y).into())],
+            &[
+                (m.x, (&x).into()),
+                (m.ids, (&ids).into()),
+                (m.y, (&y).into()),
+            ],
         )
         .unwrap();
         let before: Vec<Value> = g
@@ -181,10 +211,16 @@ fn broadcast_makes_variables_and_slots_bit_identical() {
         (before, after)
     });
     let n = out[0].1.len();
-    assert!(n >= 10, "variables, Adam slots, beta powers and the step: {n}");
+    assert!(
+        n >= 10,
+        "variables, Adam slots, beta powers and the step: {n}"
+    );
     assert_eq!(out[0].0, out[0].1, "rank 0 keeps its values");
     for (before, after) in &out[1..] {
-        assert_eq!(after, &out[0].1, "every variable equals rank 0's bit for bit");
+        assert_eq!(
+            after, &out[0].1,
+            "every variable equals rank 0's bit for bit"
+        );
         assert_ne!(before, after, "the ranks did start from different values");
     }
 }
@@ -224,13 +260,18 @@ fn failing_rank(leave: bool) -> String {
             .minimize(m.loss)
             .unwrap();
         let mut sess = Session::new(&g);
-        sess.run(&[g.global_variables_initializer().into()], &[]).unwrap();
+        sess.run(&[g.global_variables_initializer().into()], &[])
+            .unwrap();
         let steps = if rank == 0 { 10 } else { 2 };
         for s in 0..steps {
             let (x, ids, y) = batch(s, 8);
             let r = sess.run(
                 &[op.into()],
-                &[(m.x, (&x).into()), (m.ids, (&ids).into()), (m.y, (&y).into())],
+                &[
+                    (m.x, (&x).into()),
+                    (m.ids, (&ids).into()),
+                    (m.y, (&y).into()),
+                ],
             );
             if let Err(e) = r {
                 tx.send(()).unwrap();
@@ -250,7 +291,10 @@ fn failing_rank(leave: bool) -> String {
 #[test]
 fn a_rank_that_leaves_makes_the_others_fail() {
     let msg = failing_rank(true);
-    assert!(msg.contains("rank 1 left") || msg.contains("timed out"), "{msg}");
+    assert!(
+        msg.contains("rank 1 left") || msg.contains("timed out"),
+        "{msg}"
+    );
     assert!(msg.contains("allreduce"), "{msg}");
 }
 
@@ -270,15 +314,24 @@ fn running_a_distributed_op_without_a_communicator_says_so() {
         .minimize(m.loss)
         .unwrap();
     let mut sess = Session::new(&g);
-    sess.run(&[g.global_variables_initializer().into()], &[]).unwrap();
+    sess.run(&[g.global_variables_initializer().into()], &[])
+        .unwrap();
     let (x, ids, y) = batch(0, 4);
     let e = sess
         .run(
             &[op.into()],
-            &[(m.x, (&x).into()), (m.ids, (&ids).into()), (m.y, (&y).into())],
+            &[
+                (m.x, (&x).into()),
+                (m.ids, (&ids).into()),
+                (m.y, (&y).into()),
+            ],
         )
         .unwrap_err();
-    assert!(e.to_string().contains("no communicator is registered under `nobody`"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("no communicator is registered under `nobody`"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -6,6 +6,8 @@
 //! followed by the usage, with exit code 2; `-h`/`--help` prints the usage and exits 0.
 #![allow(dead_code)]
 
+pub mod draw;
+
 use lexopt::{Arg, Error, Parser};
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -114,4 +116,35 @@ pub fn ranks_line(world: &staticflow::distributed::World) -> String {
         1e3 * s.seconds / s.calls.max(1) as f64,
         s.floats / s.calls.max(1)
     )
+}
+
+/// The default output directory of `example`: `<project>/target/<example>`, whatever the
+/// working directory (the project is where the example was built from).
+pub fn default_out(example: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(example)
+}
+
+/// `p` as an absolute path (against the working directory), for printing and writing.
+pub fn absolute(p: &std::path::Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// A TensorBoard run directory `<out>/runs/<run>`: older event files of the same run name are
+/// removed first (a rerun replaces the run instead of mixing two), then a new writer is opened.
+/// Prints the run's absolute path.
+pub fn tensorboard_run(
+    out: &std::path::Path,
+    run: &str,
+) -> staticflow::Result<staticflow::summary::FileWriter> {
+    let dir = absolute(&out.join("runs").join(run));
+    if dir.is_dir() {
+        for f in staticflow::summary::event_files(&dir)? {
+            std::fs::remove_file(&f).map_err(|e| staticflow::Error::io(&f, e))?;
+        }
+    }
+    let w = staticflow::summary::FileWriter::new(&dir)?;
+    println!("TensorBoard run: {}", dir.display());
+    Ok(w)
 }

@@ -179,7 +179,9 @@ impl Communicator for InProcessCommunicator {
                 Vec::new()
             })
             .map_err(|e| self.error(e))?;
-        let p = parts.get(root).ok_or_else(|| self.error(format!("no rank {root}")))?;
+        let p = parts
+            .get(root)
+            .ok_or_else(|| self.error(format!("no rank {root}")))?;
         buf.clear();
         buf.extend_from_slice(p);
         Ok(())

@@ -31,12 +31,15 @@ impl MpiCommunicator {
     ///
     /// Errors: MPI was already initialized in this process.
     pub fn init() -> Result<MpiCommunicator> {
-        let (universe, _level) = mpi::initialize_with_threading(Threading::Serialized)
-            .ok_or_else(|| Error::Communicator {
-                rank: 0,
-                size: 0,
-                reason: "MPI is already initialized in this process (call distributed::init once)"
-                    .into(),
+        let (universe, _level) =
+            mpi::initialize_with_threading(Threading::Serialized).ok_or_else(|| {
+                Error::Communicator {
+                    rank: 0,
+                    size: 0,
+                    reason:
+                        "MPI is already initialized in this process (call distributed::init once)"
+                            .into(),
+                }
             })?;
         let world = universe.world();
         Ok(MpiCommunicator {

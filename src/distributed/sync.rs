@@ -3,7 +3,7 @@
 
 use super::Communicator;
 use crate::error::{Error, Result};
-use crate::graph::{Graph, Value};
+use crate::graph::{Graph, Tensor, Value};
 use crate::session::Session;
 use crate::train::Saver;
 use std::path::Path;
@@ -75,10 +75,9 @@ pub fn check_same_graph(g: &Graph, comm: &dyn Communicator) -> Result<u64> {
         .map(|(r, &f)| (r, f as usize))
         .unwrap_or((1, 0));
     let describe = |i: usize| {
-        nodes
-            .get(i)
-            .map(|n| n.1.clone())
-            .unwrap_or_else(|| "(no node: the graphs differ in length, seed or initializers)".into())
+        nodes.get(i).map(|n| n.1.clone()).unwrap_or_else(|| {
+            "(no node: the graphs differ in length, seed or initializers)".into()
+        })
     };
     let mut root_node = describe(index).into_bytes();
     comm.broadcast_bytes(&mut root_node, 0)?;
@@ -99,7 +98,11 @@ pub fn check_same_graph(g: &Graph, comm: &dyn Communicator) -> Result<u64> {
 ///
 /// Errors: a variable is uninitialized on some rank (every rank gets the error, naming the
 /// rank), or the communicator failed.
-pub fn broadcast_variables(sess: &mut Session<'_>, comm: &dyn Communicator, root: usize) -> Result<()> {
+pub fn broadcast_variables(
+    sess: &mut Session<'_>,
+    comm: &dyn Communicator,
+    root: usize,
+) -> Result<()> {
     let g = sess.graph();
     let vars = g.global_variables();
     let missing = vars
@@ -118,6 +121,7 @@ pub fn broadcast_variables(sess: &mut Session<'_>, comm: &dyn Communicator, root
         match sess.variable_value(*v)? {
             Value::F32(a) => floats.extend(a.iter()),
             Value::I64(a) => ints.extend(a.iter().flat_map(|x| x.to_le_bytes())),
+            Value::Bytes(_) => return Err(not_numeric(comm, *v)),
         }
     }
     comm.broadcast_f32(&mut floats, root)?;
@@ -138,7 +142,10 @@ pub fn broadcast_variables(sess: &mut Session<'_>, comm: &dyn Communicator, root
                 let mut a = a.clone();
                 let n = a.len();
                 let bytes = ints.get(ii..ii + 8 * n).ok_or_else(|| {
-                    comm.error(format!("rank {root} sent fewer i64 values than `{}` needs", v.name()))
+                    comm.error(format!(
+                        "rank {root} sent fewer i64 values than `{}` needs",
+                        v.name()
+                    ))
                 })?;
                 a.iter_mut()
                     .zip(bytes.chunks_exact(8))
@@ -146,6 +153,7 @@ pub fn broadcast_variables(sess: &mut Session<'_>, comm: &dyn Communicator, root
                 ii += 8 * n;
                 Value::I64(a)
             }
+            Value::Bytes(_) => return Err(not_numeric(comm, v)),
         };
         sess.set_variable(v, value)?;
     }
@@ -178,4 +186,9 @@ pub fn save_on_root(
         )));
     }
     Ok(())
+}
+
+/// Variables hold f32 or i64 values; a bytes value (summary ops only) cannot be broadcast.
+fn not_numeric(comm: &dyn Communicator, v: Tensor<'_>) -> Error {
+    comm.error(format!("variable `{}` holds bytes, not numbers", v.name()))
 }

@@ -1,6 +1,5 @@
 //! A small estimator-like driver over a [`MultiHeadSpec`]: `train`, `evaluate`, `predict`.
 
-use super::weighting::DwaState;
 use super::{Finalize, Mode, MultiHeadSpec, Weighting};
 use crate::error::{Error, Result};
 use crate::graph::{Fetch, Graph, Operation, Tensor, Value};
@@ -74,8 +73,8 @@ pub struct Estimator<'g> {
     spec: MultiHeadSpec<'g>,
     global_step: Tensor<'g>,
     train_ops: Vec<Operation<'g>>,
-    dwa: Option<DwaState>,
     next_alternate: usize,
+    last_weights: Option<Vec<f32>>,
 }
 
 impl<'g> Estimator<'g> {
@@ -98,13 +97,6 @@ impl<'g> Estimator<'g> {
             train_ops.push(crate::assign_add(global_step, one));
         }
         graph.check()?;
-        let dwa = match spec.weighting {
-            Weighting::Dwa {
-                temperature,
-                period,
-            } => Some(DwaState::new(spec.heads.len(), temperature, period)),
-            _ => None,
-        };
         let mut session = Session::new(graph);
         session.run(&[graph.global_variables_initializer().into()], &[])?;
         Ok(Estimator {
@@ -114,8 +106,8 @@ impl<'g> Estimator<'g> {
             spec,
             global_step,
             train_ops,
-            dwa,
             next_alternate: 0,
+            last_weights: None,
         })
     }
 
@@ -140,27 +132,17 @@ impl<'g> Estimator<'g> {
         Ok(v.as_i64()?.iter().next().copied().unwrap_or(0))
     }
 
-    /// Current effective weight of each head's loss.
+    /// The effective weight of each head's loss: those of the last train step, else (before
+    /// training) computed from the variables alone (fails for strategies whose weights
+    /// depend on a batch, such as `gls` or the gradient-level ones).
     pub fn head_weights(&mut self) -> Result<Vec<f32>> {
+        if let Some(w) = &self.last_weights {
+            return Ok(w.clone());
+        }
         let w = self.spec.weights.clone();
         let fetches: Vec<Fetch<'g>> = w.iter().map(|t| (*t).into()).collect();
-        let feeds_owned = self.dwa_feed_values();
-        let feeds: Vec<Feed<'g, '_>> = self
-            .spec
-            .weight_feeds
-            .iter()
-            .zip(&feeds_owned)
-            .map(|(t, v)| (*t, v.view()))
-            .collect();
-        let out = self.session.run(&fetches, &feeds)?;
+        let out = self.session.run(&fetches, &[])?;
         (0..w.len()).map(|i| out.scalar(i)).collect()
-    }
-
-    fn dwa_feed_values(&self) -> Vec<Value> {
-        match &self.dwa {
-            Some(d) => d.weights.iter().map(|w| Value::from(*w)).collect(),
-            None => vec![],
-        }
     }
 
     fn feeds<'a>(&self, b: &'a Batch, mode: Mode) -> Result<Vec<Feed<'g, 'a>>> {
@@ -209,19 +191,16 @@ impl<'g> Estimator<'g> {
             self.next_alternate += 1;
             let mut fetches: Vec<Fetch<'g>> = vec![op.into(), total.into()];
             fetches.extend(head_losses.iter().map(|t| Fetch::from(*t)));
-            let dwa_vals = self.dwa_feed_values();
-            let mut feeds = self.feeds(&b, Mode::Train)?;
-            for (t, v) in self.spec.weight_feeds.iter().zip(&dwa_vals) {
-                feeds.push((*t, v.view()));
-            }
+            fetches.extend(self.spec.weights.iter().map(|t| Fetch::from(*t)));
+            let feeds = self.feeds(&b, Mode::Train)?;
             let out = self.session.run(&fetches, &feeds)?;
             report.losses.push(out.scalar(1)?);
-            let hl: Vec<f32> = (0..head_losses.len())
-                .map(|i| out.scalar(2 + i))
+            let n = head_losses.len();
+            let hl: Vec<f32> = (0..n).map(|i| out.scalar(2 + i)).collect::<Result<_>>()?;
+            let w: Vec<f32> = (0..self.spec.weights.len())
+                .map(|i| out.scalar(2 + n + i))
                 .collect::<Result<_>>()?;
-            if let Some(d) = self.dwa.as_mut() {
-                d.observe(&hl);
-            }
+            self.last_weights = Some(w);
             report.last_head_losses = hl;
             report.steps += 1;
         }
@@ -253,14 +232,10 @@ impl<'g> Estimator<'g> {
         }
         let mut sums = vec![0f64; fetches.len()];
         let mut n = 0usize;
-        let dwa_vals = self.dwa_feed_values();
         for b in batches {
             let b = b?;
             let bs = b.size();
-            let mut feeds = self.feeds(&b, Mode::Eval)?;
-            for (t, v) in self.spec.weight_feeds.iter().zip(&dwa_vals) {
-                feeds.push((*t, v.view()));
-            }
+            let feeds = self.feeds(&b, Mode::Eval)?;
             let out = self.session.run(&fetches, &feeds)?;
             for (k, (_, _, fin)) in names.iter().enumerate() {
                 let v = out.scalar(k)? as f64;
@@ -337,5 +312,6 @@ fn concat_values(p: Vec<Value>) -> Result<Value> {
                 .collect::<Result<_>>()?;
             Ok(Value::I64(concatenate(Axis(0), &v).map_err(err)?))
         }
+        Some(Value::Bytes(_)) => Err(Error::Value("cannot concatenate bytes predictions".into())),
     }
 }

@@ -7,9 +7,9 @@
 //! - [`MultiClassHead`]: sparse softmax cross-entropy; metrics `average_loss`, `accuracy`;
 //!   predictions `logits`, `probabilities`, `class_ids`; optional per-class loss weights
 //!   against class imbalance ([`inverse_frequency_weights`]).
-//! - [`MultiHead`]: several heads on one graph, total loss combined by a [`Weighting`]
-//!   strategy (fixed weights, default 1; learned uncertainty; dynamic weight averaging;
-//!   alternate training).
+//! - [`MultiHead`]: several heads on one graph, trained by a [`Weighting`]: any multi-task
+//!   strategy of [`crate::mtl`] by name (fixed weights, default 1; learned uncertainty; DWA;
+//!   PCGrad, MGDA, ...), or alternate training.
 //! - [`Estimator`]: a small driver with `train(batches, steps)`, `evaluate(batches)` (TF
 //!   metric names: `loss`, `loss/head_nose`, `average_loss/head_nose`, `rmse/head_nose`,
 //!   `accuracy/head_pose`, `global_step`) and `predict(batches)`.
@@ -84,14 +84,7 @@ pub struct HeadSpec<'g> {
     pub train_op: Option<Operation<'g>>,
 }
 
-/// Whether a head regresses or classifies (the uncertainty weighting's factor depends on it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TaskKind {
-    /// Continuous targets (Gaussian likelihood: factor 1/2σ²).
-    Regression,
-    /// Class targets (softmax likelihood: factor 1/σ²).
-    Classification,
-}
+pub use crate::mtl::TaskKind;
 
 /// A task head: see the module docs.
 pub trait Head {
@@ -432,14 +425,14 @@ pub struct MultiHeadSpec<'g> {
     pub loss: Option<Tensor<'g>>,
     /// The effective weight of each head's loss, as scalar tensors.
     pub weights: Vec<Tensor<'g>>,
-    /// Train op on the total loss (joint training).
+    /// The joint train op (any strategy but alternate).
     pub train_op: Option<Operation<'g>>,
+    /// What the strategy built with the train op: losses, weights, diagnostics.
+    pub train: Option<crate::mtl::Train<'g>>,
     /// One train op per head (alternate training), when the weighting is `Alternate`.
     pub alternate_ops: Vec<Operation<'g>>,
     /// The weighting the spec was built with.
     pub weighting: Weighting,
-    /// Feedable per-head weight tensors (dynamic weight averaging), else empty.
-    pub weight_feeds: Vec<Tensor<'g>>,
 }
 
 impl MultiHead {
@@ -447,7 +440,7 @@ impl MultiHead {
     pub fn new(heads: Vec<Box<dyn Head>>) -> Self {
         MultiHead {
             heads,
-            weighting: Weighting::Fixed(vec![]),
+            weighting: Weighting::default(),
         }
     }
     /// Sets the loss weighting strategy.
@@ -457,7 +450,7 @@ impl MultiHead {
     }
     /// Fixed weights, one per head.
     pub fn with_weights(self, w: Vec<f32>) -> Self {
-        self.with_weighting(Weighting::Fixed(w))
+        self.with_weighting(Weighting::fixed(&w))
     }
     /// The heads.
     pub fn heads(&self) -> &[Box<dyn Head>] {
@@ -493,35 +486,31 @@ impl MultiHead {
             loss: None,
             weights: vec![],
             train_op: None,
+            train: None,
             alternate_ops: heads.iter().filter_map(|h| h.train_op).collect(),
             weighting: self.weighting.clone(),
-            weight_feeds: vec![],
             heads,
         };
         if mode == Mode::Predict {
             return Ok(spec);
         }
-        let losses: Vec<(String, TaskKind, Tensor<'g>)> = spec
-            .heads
-            .iter()
-            .zip(&kinds)
-            .map(|(h, k)| {
-                (
-                    h.name.clone(),
-                    *k,
-                    h.loss.expect("train/eval specs have a loss"),
-                )
-            })
-            .collect();
+        let mut tasks = crate::mtl::Tasks::new(g).with_diagnostics(false);
+        for (h, k) in spec.heads.iter().zip(&kinds) {
+            let loss = h.loss.expect("train/eval specs have a loss");
+            tasks = tasks.task_with_kind(&h.name, loss, *k);
+        }
+        let strategy = self.weighting.strategy()?;
         let combined = {
             let _s = g.name_scope("weighting");
-            self.weighting.combine(g, &losses)?
+            strategy.combine(&tasks)?
         };
         spec.loss = Some(combined.total.named("total_loss"));
-        spec.weights = combined.weights;
-        spec.weight_feeds = combined.feeds;
+        spec.weights = combined.weights.clone();
         if let (Mode::Train, Some(o), false) = (mode, optimizer, alternate) {
-            spec.train_op = Some(o.minimize(combined.total)?);
+            let train = strategy.train(o, &tasks, &combined)?;
+            spec.train_op = Some(train.op);
+            spec.weights = train.weights.clone();
+            spec.train = Some(train);
         }
         g.check()?;
         Ok(spec)

@@ -655,6 +655,15 @@ pub enum TrainEvent<'a> {
     Batch(&'a Progress),
     /// After each epoch's evaluation.
     Epoch(&'a EpochLog),
+    /// After every training batch: the losses its op computed (for per-step logging).
+    Step {
+        /// 1-based global step (batches run since the first epoch of this run).
+        step: usize,
+        /// The batch's POS loss, if its op computed it.
+        pos_loss: Option<f32>,
+        /// The batch's chunk loss, if its op computed it.
+        chunk_loss: Option<f32>,
+    },
 }
 
 /// One epoch's record.
@@ -744,6 +753,11 @@ pub fn train<'g>(
                 2
             }] += 1;
             let (p, c) = model.train_step(sess, op, &b)?;
+            on_event(TrainEvent::Step {
+                step: (epoch - 1) * nb + k + 1,
+                pos_loss: p,
+                chunk_loss: c,
+            });
             tokens += idx.iter().map(|&i| lengths[i]).sum::<usize>();
             if let Some(p) = p {
                 pos_sum += p as f64;

@@ -46,7 +46,8 @@ pub fn register_collective(group: &str, c: Arc<dyn Collective>, thread_local: bo
     if thread_local {
         LOCAL.with(|m| m.borrow_mut().insert(group.to_string(), c));
     } else if let Ok(mut g) = GLOBAL.lock() {
-        g.get_or_insert_with(HashMap::new).insert(group.to_string(), c);
+        g.get_or_insert_with(HashMap::new)
+            .insert(group.to_string(), c);
     }
 }
 
@@ -136,7 +137,10 @@ impl OpDef for AllreduceFused {
         inputs: &[ValueView],
         out: &mut Value,
     ) -> Result<(), String> {
-        let total: usize = inputs.iter().map(|v| v.shape().iter().product::<usize>()).sum();
+        let total: usize = inputs
+            .iter()
+            .map(|v| v.shape().iter().product::<usize>())
+            .sum();
         let buf = out.f32_buffer(&[total]);
         let flat = buf
             .as_slice_mut()
@@ -225,7 +229,9 @@ impl OpDef for FusedPart {
         let ValueView::F32(a) = &inputs[0] else {
             return Err("FusedPart needs an f32 input".into());
         };
-        let src = a.as_slice().ok_or("internal: fused buffer not contiguous")?;
+        let src = a
+            .as_slice()
+            .ok_or("internal: fused buffer not contiguous")?;
         let n: usize = self.shape.iter().product();
         let part = src
             .get(self.offset..self.offset + n)

@@ -37,6 +37,7 @@ impl Print {
         let items: Vec<String> = match x {
             ValueView::F32(a) => a.iter().take(shown).map(|v| v.to_string()).collect(),
             ValueView::I64(a) => a.iter().take(shown).map(|v| v.to_string()).collect(),
+            ValueView::Bytes(b) => vec![format!("<{} bytes>", b.len())],
         };
         s.push_str(&items.join(", "));
         if n > shown {

@@ -95,6 +95,11 @@ pub trait OpDef {
     fn is_stateful(&self) -> bool {
         self.mutated_inputs() > 0
     }
+    /// True for the few ops (summary merging) that accept bytes operands; the graph rejects
+    /// bytes operands of every other op when it is added.
+    fn takes_bytes(&self) -> bool {
+        false
+    }
 }
 
 macro_rules! op_set {
@@ -164,10 +169,13 @@ op_set! {
     SparseSoftmaxCrossEntropyWithLogits(nn::SparseSoftmaxCrossEntropyWithLogits),
     SparseXentGrad(nn::SparseXentGrad),
     DropoutMask(random::DropoutMask),
+    StatelessRandomNormal(random::StatelessRandomNormal),
     ApplyMomentum(apply::ApplyMomentum),
     ApplyAdam(apply::ApplyAdam),
     ApplyAdagrad(apply::ApplyAdagrad),
     ApplyRMSProp(apply::ApplyRMSProp),
+    ApplyAdamScheduled(apply::ApplyAdamScheduled),
+    ApplyMomentumScheduled(apply::ApplyMomentumScheduled),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
     AllreduceFused(collective::AllreduceFused),
@@ -178,7 +186,13 @@ op_set! {
     Combine(aggregate::Combine),
     AggregateWeights(aggregate::AggregateWeights),
     GradVacUpdate(aggregate::GradVacUpdate),
+    Summary(crate::summary::SummaryOp),
+    MergeSummary(crate::summary::MergeSummary),
 }
+
+/// Kernel answer for a bytes (summary) input, which the graph rejects at build time for every
+/// op that does not declare [`OpDef::takes_bytes`].
+pub(crate) const NO_BYTES: &str = "takes no bytes (summary) values";
 
 /// Checks that an operand is f32, for op rules.
 pub(crate) fn expect_f32(op: &str, i: &TensorInfo) -> Result<(), String> {

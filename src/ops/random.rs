@@ -86,3 +86,73 @@ pub fn dropout<'g>(x: Tensor<'g>, keep_prob: Tensor<'g>) -> Tensor<'g> {
     let mask = g.add(DropoutMask, &[x, keep_prob]);
     x * mask
 }
+
+/// Standard normal numbers of a fixed `shape` that are a pure function of `(seed, counter)`
+/// (TF's `stateless_random_normal`): input `counter`, an i64 scalar (e.g. a step variable).
+/// Because the randomness lives in the counter, a checkpoint that saves the counter makes a
+/// restored run draw the same numbers. No gradient.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatelessRandomNormal {
+    /// Output shape.
+    pub shape: Vec<usize>,
+    /// Seed of the stream (derived from the graph seed).
+    pub seed: u64,
+}
+
+impl OpDef for StatelessRandomNormal {
+    fn kind(&self) -> &'static str {
+        "StatelessRandomNormal"
+    }
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        expect_arity(i, 1)?;
+        if i[0].dtype != DType::I64 || i[0].shape.rank() != 0 {
+            return Err(format!(
+                "the counter must be an i64 scalar, got {} {}",
+                i[0].shape, i[0].dtype
+            ));
+        }
+        Ok(Some(TensorInfo::new(
+            DType::F32,
+            crate::graph::Shape::known(&self.shape),
+        )))
+    }
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
+        use rand::SeedableRng;
+        let counter = *inputs[0].i64().iter().next().ok_or("empty counter")?;
+        let mut z = self.seed ^ (counter as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(z ^ (z >> 31));
+        let o = out.f32_buffer(&self.shape);
+        for v in o.iter_mut() {
+            *v = rng.sample(rand_distr_normal());
+        }
+        Ok(())
+    }
+    fn gradient<'g>(&self, _: &GradCtx<'g>) -> GradResult<'g> {
+        Ok(vec![None])
+    }
+}
+
+fn rand_distr_normal() -> ndarray_rand::rand_distr::StandardNormal {
+    ndarray_rand::rand_distr::StandardNormal
+}
+
+/// Standard normal numbers of `shape` drawn from `(graph seed, counter)`; see
+/// [`StatelessRandomNormal`].
+pub fn stateless_random_normal<'g>(shape: &[usize], counter: Tensor<'g>) -> Tensor<'g> {
+    let g = counter.graph();
+    let seed = g.next_op_seed();
+    g.add(
+        StatelessRandomNormal {
+            shape: shape.to_vec(),
+            seed,
+        },
+        &[counter],
+    )
+}

@@ -15,6 +15,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use smallvec::SmallVec;
 use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::time::Instant;
 
 /// The values `Session::run` returns: one entry per fetch, `None` for operations.
@@ -55,6 +56,8 @@ pub struct Session<'g> {
     vars: Vec<Value>,
     initialized: Vec<bool>,
     plans: Vec<Plan>,
+    /// Hash of a run signature -> the plans with that hash (one, but for collisions).
+    plan_of: HashMap<u64, SmallVec<[usize; 1]>>,
     rng: StdRng,
     /// Scratch value swapped with an output slot while its kernel runs.
     spare: Value,
@@ -73,6 +76,7 @@ impl<'g> Session<'g> {
             var_nodes,
             var_of,
             plans: Vec::new(),
+            plan_of: HashMap::new(),
             rng: StdRng::seed_from_u64(graph.seed() ^ 0x5EED),
             spare: Value::default(),
         }
@@ -100,21 +104,11 @@ impl<'g> Session<'g> {
         Ok((out, p))
     }
 
+    /// The plan for the run signature `(fetches in order, each a tensor or an operation; the
+    /// set of fed tensors)`, compiled on first use. The look-up hashes the signature, so it
+    /// costs the same however many plans exist. A tensor fed twice is an error.
     fn plan_index(&mut self, fetches: &[Fetch<'g>], feeds: &[Feed<'g, '_>]) -> Result<usize> {
-        let found = self.plans.iter().position(|p| {
-            p.fetch_key.len() == fetches.len()
-                && p.fetch_key
-                    .iter()
-                    .zip(fetches)
-                    .all(|(a, b)| *a == b.index())
-                && p.feeds.len() == feeds.len()
-                && feeds.iter().all(|(t, _)| p.feeds.contains(&t.index()))
-        });
-        if let Some(i) = found {
-            return Ok(i);
-        }
         let g = self.graph;
-        g.check()?;
         for f in fetches {
             if f.graph().id() != g.id() {
                 return Err(Error::ForeignTensor {
@@ -131,6 +125,36 @@ impl<'g> Session<'g> {
                 });
             }
         }
+        let mut fed_sorted: SmallVec<[NodeIndex; 8]> =
+            feeds.iter().map(|(t, _)| t.index()).collect();
+        fed_sorted.sort_unstable();
+        if let Some(w) = fed_sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::DuplicateFeed {
+                node: g.node_name(w[0]),
+            });
+        }
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one((
+            fetches
+                .iter()
+                .map(|f| (f.index(), matches!(f, Fetch::Tensor(_))))
+                .collect::<SmallVec<[(NodeIndex, bool); 8]>>(),
+            &fed_sorted,
+        ));
+        if let Some(cands) = self.plan_of.get(&hash) {
+            for &i in cands {
+                let p = &self.plans[i];
+                if p.feeds[..] == fed_sorted[..]
+                    && p.fetch_key.len() == fetches.len()
+                    && p.fetch_key
+                        .iter()
+                        .zip(&p.fetch_is_tensor)
+                        .zip(fetches)
+                        .all(|((&k, &t), f)| k == f.index() && t == matches!(f, Fetch::Tensor(_)))
+                {
+                    return Ok(i);
+                }
+            }
+        }
         let keys: Vec<NodeIndex> = fetches.iter().map(|f| f.index()).collect();
         let is_tensor: Vec<bool> = fetches
             .iter()
@@ -139,7 +163,9 @@ impl<'g> Session<'g> {
         let fed: Vec<NodeIndex> = feeds.iter().map(|(t, _)| t.index()).collect();
         let plan = Plan::compile(g, &keys, &is_tensor, &fed, &self.var_of)?;
         self.plans.push(plan);
-        Ok(self.plans.len() - 1)
+        let i = self.plans.len() - 1;
+        self.plan_of.entry(hash).or_default().push(i);
+        Ok(i)
     }
 
     fn run_inner(
@@ -164,10 +190,12 @@ impl<'g> Session<'g> {
         // Feeds in plan order, validated against their static types.
         let mut fed: SmallVec<[ValueView; 8]> = SmallVec::new();
         for (k, &node) in plan.feeds.iter().enumerate() {
-            let (_, v) = feeds
-                .iter()
-                .find(|(t, _)| t.index() == node)
-                .expect("plan matched feeds");
+            let Some((_, v)) = feeds.iter().find(|(t, _)| t.index() == node) else {
+                return Err(Error::InvalidArgument(format!(
+                    "internal: the plan for this run expects a feed for `{}`",
+                    graph.node_name(node)
+                )));
+            };
             let info = &plan.feed_infos[k];
             if v.dtype() != info.dtype || !info.shape.admits(v.shape()) {
                 return Err(Error::FeedMismatch {
