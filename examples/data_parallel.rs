@@ -44,7 +44,8 @@ fn model(g: &Graph, hidden: usize) -> Model<'_> {
 
 /// Step `s`'s global batch (deterministic: the same on every rank).
 fn batch(s: usize, n: usize) -> (ArrayD<f32>, ArrayD<i64>, ArrayD<f32>) {
-    let f = |i: usize, salt: usize| (((i * 2654435761 + s * 97 + salt) % 1000) as f32) / 500.0 - 1.0;
+    let f =
+        |i: usize, salt: usize| (((i * 2654435761 + s * 97 + salt) % 1000) as f32) / 500.0 - 1.0;
     let x = ArrayD::from_shape_fn(IxDyn(&[n, 4]), |i| f(i[0] * 4 + i[1], 1));
     let ids = ArrayD::from_shape_fn(IxDyn(&[n]), |i| ((i[0] * 7 + s * 3) % 10) as i64);
     let y = ArrayD::from_shape_fn(IxDyn(&[n, 1]), |i| f(i[0], 7));
@@ -94,7 +95,11 @@ fn train(
         let (x, ids, y) = (rows(&x, r.clone()), rows(&ids, r.clone()), rows(&y, r));
         sess.run(
             &[op.into()],
-            &[(m.x, (&x).into()), (m.ids, (&ids).into()), (m.y, (&y).into())],
+            &[
+                (m.x, (&x).into()),
+                (m.ids, (&ids).into()),
+                (m.y, (&y).into()),
+            ],
         )?;
     }
     let mut flat = Vec::new();
@@ -125,9 +130,17 @@ fn run() -> Result<()> {
         }
     }
     let world = distributed::init()?;
-    let hidden = if mode == "mismatch" && world.rank() == 1 { 9 } else { 8 };
+    let hidden = if mode == "mismatch" && world.rank() == 1 {
+        9
+    } else {
+        8
+    };
     let fail_at = (mode == "fail").then_some(2);
-    let steps = if mode == "fail" { steps.max(1000) } else { steps };
+    let steps = if mode == "fail" {
+        steps.max(1000)
+    } else {
+        steps
+    };
     let t0 = std::time::Instant::now();
     let mine = train(Some(&world), steps, fail_at, hidden)?;
     let seconds = t0.elapsed().as_secs_f64();

@@ -36,10 +36,10 @@
 
 use plotters::prelude::*;
 use staticflow::data::{find_data_dir, read_conll, Sentence};
+use staticflow::distributed::World;
 use staticflow::models::tagger::{
     train, EpochLog, Evaluation, Regime, Tagger, TaggerConfig, TaggerData, TrainEvent, TrainOptions,
 };
-use staticflow::distributed::World;
 use staticflow::prelude::*;
 use std::path::{Path, PathBuf};
 use std::time::Instant;

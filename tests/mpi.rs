@@ -98,7 +98,10 @@ fn mpirun(mode: &str) -> Option<Output> {
         .arg(mode)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
-    Some(run_with_limit(cmd, Duration::from_secs(300)).unwrap_or_else(|| panic!("mpirun {mode} hung")))
+    Some(
+        run_with_limit(cmd, Duration::from_secs(300))
+            .unwrap_or_else(|| panic!("mpirun {mode} hung")),
+    )
 }
 
 fn json_field<'a>(line: &'a str, key: &str) -> &'a str {
@@ -113,16 +116,26 @@ fn json_field<'a>(line: &'a str, key: &str) -> &'a str {
 fn two_mpi_ranks_train_like_one_process_and_stay_identical() {
     let Some(out) = mpirun("train") else { return };
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Rank 0 only prints: exactly one JSON line.
     let lines: Vec<&str> = stdout.lines().filter(|l| l.starts_with('{')).collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     let l = lines[0];
     assert_eq!(json_field(l, "ranks"), "2");
     assert_eq!(json_field(l, "identical_across_ranks"), "true");
-    let diff: f64 = json_field(l, "max_rel_diff_vs_one_process").parse().unwrap();
+    let diff: f64 = json_field(l, "max_rel_diff_vs_one_process")
+        .parse()
+        .unwrap();
     assert!(diff <= 1e-6, "{l}");
-    assert_eq!(json_field(l, "allreduce_calls"), "20", "one fused allreduce per step: {l}");
+    assert_eq!(
+        json_field(l, "allreduce_calls"),
+        "20",
+        "one fused allreduce per step: {l}"
+    );
 }
 
 #[test]
@@ -135,7 +148,9 @@ fn an_mpi_rank_that_exits_mid_run_ends_the_job_with_an_error() {
 
 #[test]
 fn mpi_ranks_with_different_graphs_fail_naming_the_node() {
-    let Some(out) = mpirun("mismatch") else { return };
+    let Some(out) = mpirun("mismatch") else {
+        return;
+    };
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -46,18 +46,18 @@ mod mpi_comm;
 mod optimizer;
 mod sync;
 
+pub use crate::data::shard_range;
 pub use crate::ops::collective::{allreduce_stats, AllreduceStats, Collective};
 pub use local::InProcessCommunicator;
 #[cfg(feature = "mpi")]
 pub use mpi_comm::MpiCommunicator;
 pub use optimizer::{allreduce_gradients, allreduce_tensors, DistributedOptimizer};
-pub use crate::data::shard_range;
 pub use sync::{broadcast_variables, check_same_graph, graph_hash, save_on_root};
 
 use crate::error::{Error, Result};
+use crate::ops::collective::{register_collective, unregister_collective};
 use crate::session::Session;
 use crate::train::Optimizer;
-use crate::ops::collective::{register_collective, unregister_collective};
 use std::sync::Arc;
 
 /// The registry key of the process's communicator, used by default by the allreduce ops.
@@ -131,9 +131,16 @@ impl World {
     }
     /// `opt` wrapped in a [`DistributedOptimizer`] when there are several ranks, `opt` itself
     /// otherwise (so a single rank builds exactly the graph it would without this module).
+    /// The environment variable `STATICFLOW_ALLREDUCE_FUSION=0` makes it reduce each gradient
+    /// separately (to measure what fusion buys).
     pub fn optimizer<O: Optimizer + 'static>(&self, opt: O) -> Box<dyn Optimizer> {
         if self.size() > 1 {
-            Box::new(DistributedOptimizer::new(opt))
+            let d = DistributedOptimizer::new(opt);
+            if std::env::var("STATICFLOW_ALLREDUCE_FUSION").as_deref() == Ok("0") {
+                Box::new(d.without_fusion())
+            } else {
+                Box::new(d)
+            }
         } else {
             Box::new(opt)
         }
