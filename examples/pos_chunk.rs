@@ -36,6 +36,7 @@
 
 use plotters::prelude::*;
 use staticflow::data::{find_data_dir, read_conll, Sentence};
+use staticflow::distributed::World;
 use staticflow::models::tagger::{
     train, EpochLog, Evaluation, Regime, Tagger, TaggerConfig, TaggerData, TrainEvent, TrainOptions,
 };
@@ -282,6 +283,7 @@ fn checkpoint_path(base: &Path, regime: Regime, several: bool) -> PathBuf {
 }
 
 fn run_regime(
+    world: &World,
     args: &Args,
     data: &TaggerData,
     config: &TaggerConfig,
@@ -290,7 +292,7 @@ fn run_regime(
     extra: Option<&(Vec<Sentence>, Vec<staticflow::data::EncodedSentence>)>,
 ) -> Result<RunResult> {
     let g = Graph::with_seed(args.seed);
-    let model = Tagger::build(&g, config)?;
+    let model = Tagger::build_with(&g, config, &|adam| world.optimizer(adam))?;
     let saver = staticflow::train::Saver::new(&g);
     let mut sess = Session::new(&g);
     sess.run(&[g.global_variables_initializer().into()], &[])?;
@@ -300,9 +302,11 @@ fn run_regime(
         saver.restore(&mut sess, &p)?;
         println!("[{}] restored {}", regime.name(), p.display());
     }
+    world.sync_session(&mut sess)?; // ranks: same graph, rank 0's variables
     let mut opts = TrainOptions::new(regime, epochs, args.seed);
     opts.p_pos = args.p_pos;
     opts.log_every = args.log_every;
+    opts.shard = (world.rank(), world.size());
     // The best model trains until its epochs are done or 10 minutes have passed.
     opts.time_budget = args.budget.or(args.best.then_some(600.0));
     let name = regime.name();
@@ -380,7 +384,7 @@ fn run_regime(
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        saver.save(&sess, &p)?;
+        staticflow::distributed::save_on_root(&saver, &sess, &p, world.comm())?;
         println!("[{name}] saved {}", p.display());
     }
     let final_eval = match logs.last() {
@@ -600,6 +604,9 @@ fn score_fields(e: &Evaluation) -> String {
 
 fn run() -> Result<()> {
     let args = common::parse_or_exit(USAGE, parse_args);
+    // One rank unless started by `mpirun` with the `mpi` feature; logs from rank 0 only.
+    let world = staticflow::distributed::init()?;
+    world.quiet_unless_root()?;
     let data = load_data(&args)?;
     let epochs = args.epochs.unwrap_or(if args.best { 12 } else { 5 });
     let config = if args.best {
@@ -629,7 +636,7 @@ fn run() -> Result<()> {
         }
         None => None,
     };
-    if args.graphs {
+    if args.graphs && world.is_root() {
         write_graph_files()?;
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs");
         println!("wrote {}/pos_chunk.{{json,dot}}", dir.display());
@@ -642,6 +649,7 @@ fn run() -> Result<()> {
     let mut results = Vec::new();
     for &regime in &args.regimes {
         results.push(run_regime(
+            &world,
             &args,
             &data,
             &config,
@@ -687,6 +695,9 @@ fn run() -> Result<()> {
         println!("(pos_only never trains the chunk head, chunk_only never trains the POS head: those cells mean nothing)");
     }
     println!("total wall time {:.1} s", t_all.elapsed().as_secs_f64());
+    if cfg!(feature = "mpi") {
+        println!("{}", common::ranks_line(&world));
+    }
 
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let stem = format!(
@@ -726,8 +737,9 @@ fn run() -> Result<()> {
         })
         .collect();
     let line = format!(
-        "{{\"example\":\"pos_chunk\",\"data\":\"{}\",\"epochs\":{epochs},\"results\":{{{}}}}}",
+        "{{\"example\":\"pos_chunk\",\"data\":\"{}\",\"epochs\":{epochs},{}\"results\":{{{}}}}}",
         data.name,
+        common::ranks_fields(&world),
         parts.join(",")
     );
     println!("{line}");

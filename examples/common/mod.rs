@@ -95,6 +95,29 @@ fn message(e: Error) -> String {
     }
 }
 
+/// With the `mpi` feature: `"ranks":N,"allreduce_calls":C,"allreduce_s":S,` for the JSON
+/// line (nothing without the feature, so the line is unchanged).
+pub fn ranks_fields(world: &staticflow::distributed::World) -> String {
+    if cfg!(feature = "mpi") {
+        format!("{},", world.json_fields())
+    } else {
+        String::new()
+    }
+}
+
+/// `ranks N, allreduce C calls, S s (M ms per call)`: the data-parallel line under the table.
+pub fn ranks_line(world: &staticflow::distributed::World) -> String {
+    let s = staticflow::distributed::allreduce_stats();
+    format!(
+        "ranks {}, allreduce {} calls, {:.2} s ({:.3} ms per call, {} floats per call)",
+        world.size(),
+        s.calls,
+        s.seconds,
+        1e3 * s.seconds / s.calls.max(1) as f64,
+        s.floats / s.calls.max(1)
+    )
+}
+
 /// The default output directory of `example`: `<project>/target/<example>`, whatever the
 /// working directory (the project is where the example was built from).
 pub fn default_out(example: &str) -> PathBuf {

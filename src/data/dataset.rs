@@ -716,3 +716,22 @@ impl Counter {
         self.0.load(Ordering::Relaxed)
     }
 }
+
+/// The contiguous part of `len` items that shard `index` of `num_shards` takes when a global
+/// batch is split over data-parallel ranks: sizes differ by at most one, in rank order.
+///
+/// Errors: `num_shards` is 0, `index >= num_shards`, or `len < num_shards` (a rank would get
+/// no data).
+pub fn shard_range(len: usize, num_shards: usize, index: usize) -> Result<std::ops::Range<usize>> {
+    if num_shards == 0 || index >= num_shards {
+        return Err(Error::InvalidArgument(format!(
+            "shard {index} of {num_shards} does not exist"
+        )));
+    }
+    if len < num_shards {
+        return Err(Error::InvalidArgument(format!(
+            "a batch of {len} examples cannot be split over {num_shards} ranks (each rank needs at least one)"
+        )));
+    }
+    Ok(len * index / num_shards..len * (index + 1) / num_shards)
+}

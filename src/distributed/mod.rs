@@ -46,6 +46,7 @@ mod mpi_comm;
 mod optimizer;
 mod sync;
 
+pub use crate::data::shard_range;
 pub use crate::ops::collective::{allreduce_stats, AllreduceStats, Collective};
 pub use local::InProcessCommunicator;
 #[cfg(feature = "mpi")]
@@ -55,6 +56,8 @@ pub use sync::{broadcast_variables, check_same_graph, graph_hash, save_on_root};
 
 use crate::error::{Error, Result};
 use crate::ops::collective::{register_collective, unregister_collective};
+use crate::session::Session;
+use crate::train::Optimizer;
 use std::sync::Arc;
 
 /// The registry key of the process's communicator, used by default by the allreduce ops.
@@ -126,6 +129,42 @@ impl World {
     pub fn comm_arc(&self) -> Arc<dyn Communicator> {
         Arc::clone(&self.comm)
     }
+    /// `opt` wrapped in a [`DistributedOptimizer`] when there are several ranks, `opt` itself
+    /// otherwise (so a single rank builds exactly the graph it would without this module).
+    /// The environment variable `STATICFLOW_ALLREDUCE_FUSION=0` makes it reduce each gradient
+    /// separately (to measure what fusion buys).
+    pub fn optimizer<O: Optimizer + 'static>(&self, opt: O) -> Box<dyn Optimizer> {
+        if self.size() > 1 {
+            let d = DistributedOptimizer::new(opt);
+            if std::env::var("STATICFLOW_ALLREDUCE_FUSION").as_deref() == Ok("0") {
+                Box::new(d.without_fusion())
+            } else {
+                Box::new(d)
+            }
+        } else {
+            Box::new(opt)
+        }
+    }
+    /// With several ranks: [`check_same_graph`], then [`broadcast_variables`] from rank 0.
+    /// Call it on every rank after the initializer (or a restore), before training.
+    pub fn sync_session(&self, sess: &mut Session<'_>) -> Result<()> {
+        if self.size() > 1 {
+            check_same_graph(sess.graph(), self.comm())?;
+            broadcast_variables(sess, self.comm(), 0)?;
+        }
+        Ok(())
+    }
+    /// `"ranks":N,"allreduce_calls":C,"allreduce_s":S` (this process's allreduce totals so
+    /// far), for the examples' JSON lines.
+    pub fn json_fields(&self) -> String {
+        let s = allreduce_stats();
+        format!(
+            "\"ranks\":{},\"allreduce_calls\":{},\"allreduce_s\":{:.3}",
+            self.size(),
+            s.calls,
+            s.seconds
+        )
+    }
     /// Logs from rank 0 only: on other ranks, redirects this process's standard output to
     /// `/dev/null` (errors still reach stderr). A no-op on rank 0, without the `mpi` feature
     /// and off Unix.
@@ -162,23 +201,4 @@ pub fn init() -> Result<World> {
         let comm = InProcessCommunicator::world(1).remove(0);
         Ok(World::new(Arc::new(comm), false))
     }
-}
-
-/// The contiguous part of `len` items that shard `index` of `num_shards` takes when a global
-/// batch is split over ranks: sizes differ by at most one, in rank order.
-///
-/// Errors: `num_shards` is 0, `index >= num_shards`, or `len < num_shards` (a rank would get
-/// no data).
-pub fn shard_range(len: usize, num_shards: usize, index: usize) -> Result<std::ops::Range<usize>> {
-    if num_shards == 0 || index >= num_shards {
-        return Err(Error::InvalidArgument(format!(
-            "shard {index} of {num_shards} does not exist"
-        )));
-    }
-    if len < num_shards {
-        return Err(Error::InvalidArgument(format!(
-            "a batch of {len} examples cannot be split over {num_shards} ranks (each rank needs at least one)"
-        )));
-    }
-    Ok(len * index / num_shards..len * (index + 1) / num_shards)
 }

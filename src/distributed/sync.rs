@@ -25,9 +25,10 @@ fn node_digests(g: &Graph) -> Result<(u64, Vec<(u64, String)>)> {
         .iter()
         .map(|n| {
             let desc = format!(
-                "`{}` ({})",
+                "`{}` ({}, output {})",
                 n["name"].as_str().unwrap_or("?"),
-                n["op"]["op"].as_str().unwrap_or("?")
+                n["op"]["op"].as_str().unwrap_or("?"),
+                n["output"]
             );
             (fnv1a(n.to_string().as_bytes()), desc)
         })

@@ -226,6 +226,16 @@ fn dense_2d<'g>(x: Tensor<'g>, d: usize, w: Tensor<'g>, b: Tensor<'g>) -> Tensor
 impl<'g> Tagger<'g> {
     /// Builds the tagger in `g` (variables, losses and the three train ops).
     pub fn build(g: &'g Graph, config: &TaggerConfig) -> Result<Self> {
+        Self::build_with(g, config, &|adam| Box::new(adam))
+    }
+
+    /// Like [`Tagger::build`], with each train op's Adam passed through `optimizer` first
+    /// (e.g. wrapped for data-parallel training by `distributed::World::optimizer`).
+    pub fn build_with(
+        g: &'g Graph,
+        config: &TaggerConfig,
+        optimizer: &dyn Fn(Adam) -> Box<dyn Optimizer>,
+    ) -> Result<Self> {
         let c = config;
         let words = g.placeholder_typed("words", DType::I64, [None, None]);
         let pos = g.placeholder_typed("pos", DType::I64, [None, None]);
@@ -307,10 +317,12 @@ impl<'g> Tagger<'g> {
         let global_step = get_or_create_global_step(g)?;
         let opt = |name: &str, loss: Tensor<'g>| -> Result<Operation<'g>> {
             let _s = g.name_scope(name);
-            Adam::new(c.learning_rate)
-                .with_clip_norm(c.clip_norm)
-                .with_global_step(global_step)
-                .minimize(loss)
+            optimizer(
+                Adam::new(c.learning_rate)
+                    .with_clip_norm(c.clip_norm)
+                    .with_global_step(global_step),
+            )
+            .minimize(loss)
         };
         let pos_op = opt("pos_op", pos_loss)?;
         let chunk_op = opt("chunk_op", chunk_loss)?;
@@ -592,6 +604,11 @@ pub struct TrainOptions {
     pub bucketed: bool,
     /// Call the progress callback every this many batches (0 = never).
     pub log_every: usize,
+    /// Data-parallel training: `(rank, ranks)`; each global batch of `batch_size` sentences is
+    /// split into `ranks` contiguous parts and this process trains on part `rank` (the train
+    /// ops must allreduce their gradients). Token counts and tokens/s stay global. `(0, 1)`:
+    /// one process.
+    pub shard: (usize, usize),
     /// Wall-clock budget in seconds (training and evaluation): no epoch is started that
     /// would, at the last epoch's pace, end past it. `None`: no limit.
     pub time_budget: Option<f64>,
@@ -608,6 +625,7 @@ impl TrainOptions {
             batch_size: 32,
             bucketed: true,
             log_every: 0,
+            shard: (0, 1),
             time_budget: None,
         }
     }
@@ -693,6 +711,13 @@ pub fn train<'g>(
 ) -> Result<Vec<EpochLog>> {
     let lengths: Vec<usize> = data.train_enc.iter().map(EncodedSentence::len).collect();
     let per_epoch = batches_per_epoch(data, opts.batch_size);
+    let (rank, ranks) = opts.shard;
+    if ranks > 1 && !opts.batch_size.is_multiple_of(ranks) {
+        return Err(Error::InvalidArgument(format!(
+            "batch size {} is not divisible by {ranks} ranks: choose a multiple of {ranks}",
+            opts.batch_size
+        )));
+    }
     let step = sess
         .variable_value(model.global_step)?
         .as_i64()?
@@ -717,7 +742,8 @@ pub fn train<'g>(
         let t0 = Instant::now();
         let nb = order.len();
         for (k, idx) in order.iter().enumerate() {
-            let b = make_batch(&data.train_enc, idx);
+            let part = crate::data::shard_range(idx.len(), ranks.max(1), rank)?;
+            let b = make_batch(&data.train_enc, &idx[part]);
             let op = model.pick_op(opts.regime, opts.p_pos, &mut rng);
             counts[if op == model.pos_op {
                 0
@@ -732,7 +758,7 @@ pub fn train<'g>(
                 pos_loss: p,
                 chunk_loss: c,
             });
-            tokens += b.tokens();
+            tokens += idx.iter().map(|&i| lengths[i]).sum::<usize>();
             if let Some(p) = p {
                 pos_sum += p as f64;
                 pos_n += 1;
