@@ -19,6 +19,16 @@
 //!   mismatch an error naming the first differing node), [`save_on_root`] (checkpoints by
 //!   rank 0 only), [`World::quiet_unless_root`] (logs from rank 0 only).
 //!
+//! With `crate::mtl`: a loss-level strategy (fixed, uncertainty, DWA, ...) trains on one total
+//! loss, so passing a [`DistributedOptimizer`] to its `minimize` is exact, provided the
+//! per-task losses that drive its weights (DWA's history) are averaged first with
+//! [`allreduce_tensors`]. A gradient-level strategy (PCGrad, MGDA, ...) must reduce the
+//! per-task gradients *before* aggregating (a `DistributedOptimizer` would reduce the already
+//! aggregated gradient, which differs for non-linear aggregators): that hook belongs in
+//! `mtl::strategy::task_gradients`, which can call the op builder
+//! [`crate::ops::collective::allreduce_fused`] directly (layer 3, below `mtl`) on the `T`
+//! gradient lists; it is not wired in yet.
+//!
 //! Sparse gradients: embedding gradients are dense tensors shaped like the table (see
 //! [`crate::ops::gather`]), so they are reduced densely, like every other gradient: correct,
 //! and for this project's vocabularies (12k x 100) cheaper than an allgather of rows.
