@@ -190,17 +190,15 @@ pub enum Error {
         message: String,
     },
     /// A numeric check (`check_numerics`, or the session's check of every output) found NaN
-    /// or infinity.
-    #[error("{message}: found {found} in `{node}` ({op}){}", fmt_culprit(.scope, .bad_input))]
+    /// or infinity. The message names the node's name scope (see [`Error::scope`]).
+    #[error("{message}: found {found} in `{node}` ({op}){}", fmt_culprit(.node, .bad_input))]
     Numerics {
         /// The node whose output holds NaN or Inf.
         node: String,
         /// Its op kind.
-        op: String,
-        /// Its name scope (empty at the root).
-        scope: String,
+        op: &'static str,
         /// `"NaN"`, `"Inf"` or `"Inf and NaN"`.
-        found: String,
+        found: &'static str,
         /// An input of the node that already held NaN or Inf, if any (else the node made it).
         bad_input: Option<String>,
         /// The `check_numerics` message, or what checked.
@@ -290,8 +288,9 @@ fn fmt_operands(ops: &[(String, String)]) -> String {
         .join(", ")
 }
 
-fn fmt_culprit(scope: &str, bad_input: &Option<String>) -> String {
+fn fmt_culprit(node: &str, bad_input: &Option<String>) -> String {
     let mut s = String::new();
+    let scope = scope_of(node);
     if !scope.is_empty() {
         s.push_str(&format!(" in scope `{scope}`"));
     }
@@ -312,7 +311,20 @@ impl From<std::io::Error> for Error {
     }
 }
 
+/// The name scope of a node name: everything before its last `/` (empty at the root).
+fn scope_of(node: &str) -> &str {
+    node.rsplit_once('/').map_or("", |(s, _)| s)
+}
+
 impl Error {
+    /// The name scope of the node a [`Error::Numerics`] names (empty at the root), else `None`.
+    pub fn scope(&self) -> Option<&str> {
+        match self {
+            Error::Numerics { node, .. } => Some(scope_of(node)),
+            _ => None,
+        }
+    }
+
     /// Wraps an `std::io::Error` with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, e: impl std::fmt::Display) -> Self {
         Error::Io {

@@ -458,15 +458,13 @@ fn numerics_error(
     g: &Graph,
     node: NodeIndex,
     op: &Op,
-    found: &str,
+    found: &'static str,
     bad_input: Option<NodeIndex>,
 ) -> Error {
-    let name = g.node_name(node);
     Error::Numerics {
-        scope: name.rsplit_once('/').map_or("", |(s, _)| s).to_string(),
-        node: name,
-        op: op.def().kind().to_string(),
-        found: found.to_string(),
+        node: g.node_name(node),
+        op: op.def().kind(),
+        found,
         bad_input: bad_input.map(|n| g.node_name(n)),
         message: "check_numerics (Session::set_check_numerics)".to_string(),
     }
