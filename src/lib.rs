@@ -47,10 +47,10 @@ pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value
 pub use io::{read_graph, to_dot, to_dot_forward, write_graph};
 pub use layers::{conv2d_layer, dense, Activation};
 pub use ops::array::{
-    add_n, cast, expand_dims, flatten, reshape, reshape_like, squeeze, transpose,
+    add_n, cast, expand_dims, flatten, reshape, reshape_like, squeeze, transpose, try_add_n,
 };
 pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
-pub use ops::concat::{concat, slice, stack};
+pub use ops::concat::{concat, slice, stack, try_concat};
 pub use ops::conv::{bias_add, conv2d, Padding};
 pub use ops::debug::{check_numerics, print, print_n};
 pub use ops::gather::{argmax, embedding_lookup, gather, one_hot};

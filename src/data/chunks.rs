@@ -7,6 +7,7 @@
 
 use super::conll::Sentence;
 use super::vocab::TaggerVocab;
+use crate::error::{Error, Result};
 use std::collections::BTreeSet;
 
 /// A chunk: tokens `start..end` of type `kind` (e.g. `NP`).
@@ -137,27 +138,60 @@ pub struct TaggingScore {
 
 /// Scores predicted tag ids (one vector per sentence, true length) against the gold tag
 /// strings: a gold tag absent from the training vocabulary is always counted wrong.
+///
+/// Errors ([`Error::InvalidArgument`]): a different number of predicted sentences, a
+/// prediction shorter or longer than its sentence, or a class id outside the vocabulary.
 pub fn score_tagging(
     gold: &[Sentence],
     pos_pred: &[Vec<usize>],
     chunk_pred: &[Vec<usize>],
     vocab: &TaggerVocab,
-) -> TaggingScore {
+) -> Result<TaggingScore> {
+    if pos_pred.len() != gold.len() || chunk_pred.len() != gold.len() {
+        return Err(Error::InvalidArgument(format!(
+            "score_tagging: {} gold sentences but {} POS and {} chunk predictions",
+            gold.len(),
+            pos_pred.len(),
+            chunk_pred.len()
+        )));
+    }
     let (mut n, mut pos_ok, mut chunk_ok) = (0usize, 0usize, 0usize);
     let mut chunk = ChunkScore::default();
-    for ((s, pp), cp) in gold.iter().zip(pos_pred).zip(chunk_pred) {
-        let pred_chunks: Vec<&str> = cp.iter().map(|&c| vocab.chunks.tag(c)).collect();
+    for (k, ((s, pp), cp)) in gold.iter().zip(pos_pred).zip(chunk_pred).enumerate() {
+        if pp.len() != s.len() || cp.len() != s.len() {
+            return Err(Error::InvalidArgument(format!(
+                "score_tagging: sentence {k} has {} tokens but {} POS and {} chunk predictions",
+                s.len(),
+                pp.len(),
+                cp.len()
+            )));
+        }
+        let tag = |tags: &super::vocab::TagVocab, c: usize| -> Result<String> {
+            if c < tags.len() {
+                Ok(tags.tag(c).to_string())
+            } else {
+                Err(Error::InvalidArgument(format!(
+                    "score_tagging: sentence {k}: class {c} is not one of the {} tags",
+                    tags.len()
+                )))
+            }
+        };
+        let pred_chunks: Vec<String> = cp
+            .iter()
+            .map(|&c| tag(&vocab.chunks, c))
+            .collect::<Result<_>>()?;
         for i in 0..s.len() {
             n += 1;
-            pos_ok += (vocab.pos.tag(pp[i]) == s.pos[i]) as usize;
+            pos_ok += (tag(&vocab.pos, pp[i])? == s.pos[i]) as usize;
             chunk_ok += (pred_chunks[i] == s.chunks[i]) as usize;
         }
-        chunk.add(&s.chunks, &pred_chunks);
+        let refs: Vec<&str> = pred_chunks.iter().map(String::as_str).collect();
+        chunk.add(&s.chunks, &refs);
     }
-    TaggingScore {
+    Ok(TaggingScore {
         pos_acc: pos_ok as f64 / n.max(1) as f64,
         chunk_acc: chunk_ok as f64 / n.max(1) as f64,
         chunk,
         tokens: n,
-    }
+    })
 }

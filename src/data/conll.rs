@@ -31,8 +31,40 @@ impl Sentence {
 /// line; a missing file is an [`Error::Io`] naming it.
 pub fn read_conll(path: impl AsRef<Path>) -> Result<Vec<Sentence>> {
     let path = path.as_ref();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    parse_conll(&text, path)
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = utf8_text(&bytes, path)?;
+    parse_conll(text, path)
+}
+
+/// `bytes` as text without a leading UTF-8 byte-order mark; invalid UTF-8 is an
+/// [`Error::Parse`] naming the 1-based line and the byte within it.
+pub(crate) fn utf8_text<'a>(bytes: &'a [u8], path: &Path) -> Result<&'a str> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        Error::Parse {
+            path: path.to_path_buf(),
+            line: bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1,
+            message: format!(
+                "invalid UTF-8 at byte {} of the line (byte {at} of the file)",
+                at - line_start + 1
+            ),
+        }
+    })
+}
+
+/// A line for an error message: at most 80 characters, with the full length when cut (a
+/// 1 MiB line must not become a 1 MiB message).
+pub(crate) fn clip_line(line: &str) -> String {
+    const MAX: usize = 80;
+    match line.char_indices().nth(MAX) {
+        None => format!("{line:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes in all)", &line[..cut], line.len()),
+    }
 }
 
 /// Parses CoNLL text; `path` is only used in error messages.
@@ -40,6 +72,7 @@ pub fn parse_conll(text: &str, path: impl AsRef<Path>) -> Result<Vec<Sentence>> 
     let path = path.as_ref();
     let mut out = Vec::new();
     let mut cur = Sentence::default();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (k, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() {
@@ -56,8 +89,9 @@ pub fn parse_conll(text: &str, path: impl AsRef<Path>) -> Result<Vec<Sentence>> 
         };
         if fields.len() != 3 {
             return Err(err(format!(
-                "expected 3 fields `WORD POS CHUNK`, got {} in {line:?}",
-                fields.len()
+                "expected 3 fields `WORD POS CHUNK`, got {} in {}",
+                fields.len(),
+                clip_line(line)
             )));
         }
         let chunk = fields[2];
@@ -65,7 +99,8 @@ pub fn parse_conll(text: &str, path: impl AsRef<Path>) -> Result<Vec<Sentence>> 
             || ((chunk.starts_with("B-") || chunk.starts_with("I-")) && chunk.len() > 2);
         if !valid {
             return Err(err(format!(
-                "chunk tag {chunk:?} is not `O`, `B-TYPE` or `I-TYPE`"
+                "chunk tag {} is not `O`, `B-TYPE` or `I-TYPE`",
+                clip_line(chunk)
             )));
         }
         cur.words.push(fields[0].to_string());

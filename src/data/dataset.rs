@@ -359,8 +359,13 @@ impl<T: Send + 'static> Dataset<T> {
     /// the buffer, then repeatedly emit a random slot and refill it). A buffer at least as
     /// large as the dataset gives a uniform shuffle. Each pass reshuffles differently, and the
     /// sequence of passes is the same for the same `seed`.
+    ///
+    /// `buffer_size == 0` is an error (as in tf.data): every pass yields one
+    /// [`Error::InvalidArgument`] and ends.
     pub fn shuffle(self, buffer_size: usize, seed: u64) -> Dataset<T> {
-        let buffer_size = buffer_size.max(1);
+        if buffer_size == 0 {
+            return Dataset::failing("shuffle: buffer_size must be greater than zero");
+        }
         let epoch = Arc::new(AtomicU64::new(0));
         let up = self.make;
         Dataset {
@@ -381,11 +386,17 @@ impl<T: Send + 'static> Dataset<T> {
     /// Groups consecutive elements into batches of `batch_size`, stacked along a new leading
     /// axis. The last, smaller batch is dropped if `drop_remainder`. An upstream error is
     /// returned in place of the batch it falls in (that batch's other elements are dropped).
+    ///
+    /// `batch_size == 0` is an error (as in tf.data): every pass yields one
+    /// [`Error::InvalidArgument`] and ends.
     pub fn batch(self, batch_size: usize, drop_remainder: bool) -> Dataset<T::Batch>
     where
         T: Stack,
     {
-        let n = batch_size.max(1);
+        if batch_size == 0 {
+            return Dataset::failing("batch: batch_size must be greater than zero");
+        }
+        let n = batch_size;
         let up = self.make;
         Dataset {
             make: Arc::new(move || {
@@ -416,7 +427,9 @@ impl<T: Send + 'static> Dataset<T> {
     }
 
     /// Repeats the dataset `count` times (`None`: forever). Each repetition is a new pass,
-    /// so a shuffle upstream reshuffles.
+    /// so a shuffle upstream reshuffles. Repeating forever stops after a pass that yielded
+    /// no element (an empty dataset) or only errors (its errors are returned once, instead of
+    /// an endless stream of them).
     pub fn repeat(self, count: Option<usize>) -> Dataset<T> {
         let up = self.make;
         Dataset {
@@ -435,7 +448,8 @@ impl<T: Send + 'static> Dataset<T> {
                     }
                     match cur.as_mut().and_then(|c| c.next()) {
                         Some(x) => {
-                            empty_pass = false;
+                            // Only a pass with a real element counts as non-empty.
+                            empty_pass &= x.is_err();
                             return Some(x);
                         }
                         None => {
@@ -542,6 +556,15 @@ impl<T: Send + 'static> Dataset<T> {
                     n,
                     handle: None,
                 }) as BoxIter<T>
+            }),
+        }
+    }
+
+    /// A dataset whose every pass yields one [`Error::InvalidArgument`] with `message`.
+    fn failing(message: &'static str) -> Dataset<T> {
+        Dataset {
+            make: Arc::new(move || {
+                Box::new(std::iter::once(Err(Error::InvalidArgument(message.into())))) as BoxIter<T>
             }),
         }
     }
@@ -660,10 +683,15 @@ impl<T: Send + 'static> Iterator for Prefetch<T> {
             Err(_) => {
                 self.rx = None;
                 if let Some(h) = self.handle.take() {
-                    if h.join().is_err() {
-                        return Some(Err(Error::InvalidArgument(
-                            "prefetch: the pipeline's worker thread panicked".into(),
-                        )));
+                    if let Err(payload) = h.join() {
+                        let what = payload
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| payload.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "(no message)".into());
+                        return Some(Err(Error::InvalidArgument(format!(
+                            "prefetch: the pipeline's worker thread panicked: {what}"
+                        ))));
                     }
                 }
                 None

@@ -488,7 +488,7 @@ impl<'g> Tagger<'g> {
     ) -> Result<Evaluation> {
         let p = self.predict(sess, encoded)?;
         Ok(Evaluation {
-            score: score_tagging(sentences, &p.pos, &p.chunks, vocab),
+            score: score_tagging(sentences, &p.pos, &p.chunks, vocab)?,
             pos_loss: p.pos_loss,
             chunk_loss: p.chunk_loss,
         })

@@ -642,7 +642,19 @@ impl OpDef for AddN {
 ///
 /// # Panics
 /// If `xs` is empty: there is no graph to add the node to.
+///
+/// # Panics
+/// If `xs` is empty (there is no graph to add the node to); [`try_add_n`] returns an error
+/// instead.
 pub fn add_n<'g>(xs: &[Tensor<'g>]) -> Tensor<'g> {
-    let first = xs.first().expect("add_n needs at least one tensor");
-    first.graph().add(AddN, xs)
+    try_add_n(xs).expect("add_n needs at least one tensor")
+}
+
+/// [`add_n`] that returns [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an
+/// empty list (TF1: "Inputs must be an iterable of at least one Tensor").
+pub fn try_add_n<'g>(xs: &[Tensor<'g>]) -> crate::Result<Tensor<'g>> {
+    let first = xs
+        .first()
+        .ok_or_else(|| crate::Error::InvalidArgument("add_n of an empty list of tensors".into()))?;
+    Ok(first.graph().add(AddN, xs))
 }

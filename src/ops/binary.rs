@@ -106,7 +106,8 @@ impl BinaryKind {
             BinaryKind::Add => a.wrapping_add(b),
             BinaryKind::Sub => a.wrapping_sub(b),
             BinaryKind::Mul => a.wrapping_mul(b),
-            BinaryKind::Div => a.checked_div(b).unwrap_or(0),
+            // b == 0 is refused before the loop; MIN / -1 wraps to MIN as in TF1.
+            BinaryKind::Div => a.checked_div(b).unwrap_or(a.wrapping_neg()),
             BinaryKind::Maximum => a.max(b),
             BinaryKind::Minimum => a.min(b),
             BinaryKind::Equal => (a == b) as i64,
@@ -199,6 +200,10 @@ impl OpDef for Binary {
                         .and(&b)
                         .for_each(|o, &a, &b| *o = k.i(a, b) as f32);
                 } else {
+                    if k == BinaryKind::Div && b.iter().any(|&v| v == 0) {
+                        // TF1's message (an error, not a number).
+                        return Err("Integer division by zero".into());
+                    }
                     let o = out.i64_buffer(&shape);
                     let (a, b) = (
                         a.broadcast(IxDyn(&shape)).ok_or("broadcast")?,

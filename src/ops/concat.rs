@@ -137,9 +137,21 @@ impl OpDef for Concat {
 ///
 /// # Panics
 /// If `xs` is empty: there is no graph to add the node to.
+///
+/// # Panics
+/// If `xs` is empty (there is no graph to add the node to); [`try_concat`] returns an error
+/// instead.
 pub fn concat<'g>(xs: &[Tensor<'g>], axis: i64) -> Tensor<'g> {
-    let first = xs.first().expect("concat needs at least one tensor");
-    first.graph().add(Concat { axis }, xs)
+    try_concat(xs, axis).expect("concat needs at least one tensor")
+}
+
+/// [`concat`] that returns [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an
+/// empty list (TF1: "List argument 'values' to 'ConcatV2' Op with length 0").
+pub fn try_concat<'g>(xs: &[Tensor<'g>], axis: i64) -> crate::Result<Tensor<'g>> {
+    let first = xs.first().ok_or_else(|| {
+        crate::Error::InvalidArgument("concat of an empty list of tensors".into())
+    })?;
+    Ok(first.graph().add(Concat { axis }, xs))
 }
 
 /// Stacks same-shaped tensors along a new axis `axis` (TF1's `tf.stack`): `n x [a, b]` with

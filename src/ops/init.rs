@@ -4,7 +4,6 @@
 use crate::graph::{DType, Value};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_rand::rand_distr::{Normal, Uniform};
-use ndarray_rand::RandomExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -80,50 +79,124 @@ impl Init {
         self
     }
 
-    /// Draws the value from a generator seeded with `seed`.
-    pub fn sample(&self, seed: u64) -> Value {
+    /// Checks the rule against the shape and dtype: the element count and byte size fit in
+    /// `usize`/`isize`, i64 variables take only constant rules (TF1 has no random integer
+    /// initialisers), and an explicit value has one element per position.
+    pub fn validate(&self) -> Result<(), String> {
+        let n = self.element_count()?;
+        let elem = if self.dtype == DType::I64 { 8 } else { 4 };
+        if n.checked_mul(elem).is_none_or(|b| b > isize::MAX as usize) {
+            return Err(format!(
+                "shape {:?} has {n} elements, {elem} bytes each: more than any allocation can hold",
+                self.shape
+            ));
+        }
+        match (&self.kind, self.dtype) {
+            (InitKind::Constant(_), _) => {}
+            (k, DType::I64) => {
+                return Err(format!(
+                    "an i64 variable needs a constant initialiser, got {k:?}"
+                ))
+            }
+            (InitKind::Values(v), _) if v.len() != n => {
+                return Err(format!(
+                    "the initial value has {} elements, shape {:?} needs {n}",
+                    v.len(),
+                    self.shape
+                ))
+            }
+            _ => {}
+        }
+        if !matches!(self.dtype, DType::F32 | DType::I64) {
+            return Err(format!("cannot initialise a {} variable", self.dtype));
+        }
+        Ok(())
+    }
+
+    /// The number of elements, or an error if it overflows `usize`.
+    pub fn element_count(&self) -> Result<usize, String> {
+        self.shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| format!("the element count of shape {:?} overflows", self.shape))
+    }
+
+    /// Draws the value from a generator seeded with `seed`. Errors (never aborts) when the
+    /// rule does not [`validate`](Init::validate) or the memory cannot be allocated. As in
+    /// TF1, `minval == maxval` gives that value, a NaN or negative stddev is used as given
+    /// (NaN values, mirrored samples), and a zero-size glorot shape gives an empty value.
+    pub fn sample(&self, seed: u64) -> Result<Value, String> {
+        self.validate()?;
         let mut rng = StdRng::seed_from_u64(seed);
         let shape = IxDyn(&self.shape);
-        let n: usize = self.shape.iter().product();
+        let n = self.element_count()?;
         if self.dtype == DType::I64 {
-            let c = match &self.kind {
-                InitKind::Constant(c) => *c as i64,
-                _ => 0,
+            let InitKind::Constant(c) = self.kind else {
+                unreachable!("checked by validate")
             };
-            return Value::I64(ArrayD::from_elem(shape, c));
+            let v = filled(n, c as i64)?;
+            return Ok(Value::I64(
+                ArrayD::from_shape_vec(shape, v).map_err(|e| e.to_string())?,
+            ));
         }
-        let a = match &self.kind {
-            InitKind::Constant(c) => ArrayD::from_elem(shape, *c as f32),
-            InitKind::RandomNormal { mean, stddev } => ArrayD::random_using(
-                shape,
-                Normal::new(*mean, *stddev).expect("stddev >= 0"),
-                &mut rng,
-            ),
-            InitKind::TruncatedNormal { mean, stddev } => {
-                let d = Normal::new(0.0f32, 1.0).expect("valid");
-                ArrayD::from_shape_fn(shape, |_| loop {
-                    let z: f32 = rng.sample(d);
+        // Reserve first: a variable too large for memory is an error, not an abort.
+        let mut v = filled(n, 0.0f32)?;
+        if n == 0 {
+            return Ok(Value::F32(
+                ArrayD::from_shape_vec(shape, v).map_err(|e| e.to_string())?,
+            ));
+        }
+        let std_normal = Normal::new(0.0f32, 1.0).expect("valid");
+        match &self.kind {
+            InitKind::Constant(c) => v.fill(*c as f32),
+            // `mean + stddev * z`, exactly what `Normal::new(mean, stddev)` draws, but defined
+            // for every stddev as in TF1.
+            InitKind::RandomNormal { mean, stddev } => v
+                .iter_mut()
+                .for_each(|x| *x = mean + stddev * rng.sample(std_normal)),
+            InitKind::TruncatedNormal { mean, stddev } => v.iter_mut().for_each(|x| {
+                *x = loop {
+                    let z: f32 = rng.sample(std_normal);
                     if z.abs() <= 2.0 {
                         break mean + stddev * z;
                     }
-                })
+                }
+            }),
+            InitKind::RandomUniform { minval, maxval } if minval < maxval => {
+                let u = Uniform::new(*minval, *maxval);
+                v.iter_mut().for_each(|x| *x = rng.sample(u));
             }
+            // minval >= maxval or NaN bounds: TF1's `minval + (maxval - minval) * u`.
             InitKind::RandomUniform { minval, maxval } => {
-                ArrayD::random_using(shape, Uniform::new(*minval, *maxval), &mut rng)
+                let u = Uniform::new(0.0f32, 1.0);
+                v.iter_mut()
+                    .for_each(|x| *x = minval + (maxval - minval) * rng.sample(u));
             }
             InitKind::GlorotUniform => {
                 let (fi, fo) = fans(&self.shape);
                 let l = (6.0 / (fi + fo)).sqrt();
-                ArrayD::random_using(shape, Uniform::new(-l, l), &mut rng)
+                let u = Uniform::new(-l, l);
+                v.iter_mut().for_each(|x| *x = rng.sample(u));
             }
-            InitKind::Values(v) => {
-                let mut v = v.clone();
-                v.resize(n, 0.0);
-                ArrayD::from_shape_vec(shape, v).expect("length matches")
-            }
-        };
-        Value::F32(a)
+            InitKind::Values(vals) => v.copy_from_slice(vals),
+        }
+        Ok(Value::F32(
+            ArrayD::from_shape_vec(shape, v).map_err(|e| e.to_string())?,
+        ))
     }
+}
+
+/// `n` copies of `x`, or an error if the memory cannot be reserved.
+fn filled<T: Copy>(n: usize, x: T) -> Result<Vec<T>, String> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|e| {
+        format!(
+            "cannot allocate {n} elements ({} bytes): {e}",
+            n.saturating_mul(std::mem::size_of::<T>())
+        )
+    })?;
+    v.resize(n, x);
+    Ok(v)
 }
 
 /// All zeros.

@@ -52,13 +52,11 @@ impl OpDef for Reduce {
         }
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        expect_f32(self.kind(), i[0])?;
-        if let Some(&a) = self.axes.iter().find(|&&a| a >= i[0].shape.rank()) {
-            return Err(format!(
-                "axis {a} out of range for rank {}",
-                i[0].shape.rank()
-            ));
+        if i.len() != 1 {
+            return Err(format!("takes one operand, got {}", i.len()));
         }
+        expect_f32(self.kind(), i[0])?;
+        check_axes(&self.axes, i[0].shape.rank())?;
         Ok(Some(TensorInfo::new(
             i[0].dtype,
             reduced_shape(&i[0].shape, &self.axes, self.keep_dims),
@@ -175,6 +173,18 @@ impl OpDef for BroadcastLike {
         "BroadcastLike"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        if i.len() != 2 {
+            return Err(format!("takes (dy, like), got {} operands", i.len()));
+        }
+        expect_f32("BroadcastLike", i[0])?;
+        check_axes(&self.axes, i[1].shape.rank())?;
+        let want = reduced_shape(&i[1].shape, &self.axes, self.keep_dims);
+        if !want.compatible(&i[0].shape) {
+            return Err(format!(
+                "dy has shape {}, reducing `like` gives {want}",
+                i[0].shape
+            ));
+        }
         Ok(Some(TensorInfo::new(i[0].dtype, i[1].shape.clone())))
     }
     fn compute(
@@ -185,6 +195,19 @@ impl OpDef for BroadcastLike {
     ) -> Result<(), String> {
         let like: crate::graph::Dims = inputs[1].shape().into();
         let mut dy = inputs[0].f32().view();
+        check_axes(&self.axes, like.len())?;
+        let rank = if self.keep_dims {
+            like.len()
+        } else {
+            like.len() - self.axes.len()
+        };
+        if dy.ndim() != rank {
+            return Err(format!(
+                "dy has shape {:?}, reducing axes {:?} of {like:?} gives rank {rank}",
+                dy.shape(),
+                self.axes
+            ));
+        }
         if !self.keep_dims {
             for &a in &self.axes {
                 dy.insert_axis_inplace(Axis(a));
@@ -210,6 +233,20 @@ impl OpDef for ReduceToShapeOf {
         "ReduceToShapeOf"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        if i.len() != 2 {
+            return Err(format!("takes (dy, like), got {} operands", i.len()));
+        }
+        expect_f32("ReduceToShapeOf", i[0])?;
+        // `like` must broadcast to dy's shape.
+        match i[0].shape.broadcast(&i[1].shape) {
+            Ok(b) if b.compatible(&i[0].shape) => {}
+            _ => {
+                return Err(format!(
+                    "{} does not broadcast to dy's shape {}",
+                    i[1].shape, i[0].shape
+                ))
+            }
+        }
         Ok(Some(TensorInfo::new(i[0].dtype, i[1].shape.clone())))
     }
     fn compute(
@@ -223,6 +260,16 @@ impl OpDef for ReduceToShapeOf {
         if dy.shape() == like.as_slice() {
             out.f32_buffer(&like).assign(dy);
             return Ok(());
+        }
+        if crate::graph::broadcast_dims(dy.shape(), &like)
+            .ok()
+            .as_deref()
+            != Some(dy.shape())
+        {
+            return Err(format!(
+                "{like:?} does not broadcast to dy's shape {:?}",
+                dy.shape()
+            ));
         }
         let o = out.f32_buffer(&like);
         let inner: usize = like.iter().product();
@@ -271,6 +318,9 @@ impl OpDef for L2Loss {
         "L2Loss"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        if i.len() != 1 {
+            return Err(format!("takes one operand, got {}", i.len()));
+        }
         expect_f32("L2Loss", i[0])?;
         Ok(Some(TensorInfo::new(i[0].dtype, Shape::scalar())))
     }
@@ -293,21 +343,36 @@ impl OpDef for L2Loss {
     }
 }
 
-fn normalize_axes(x: Tensor<'_>, axes: &[i64]) -> Vec<usize> {
+/// Reduced axes must be sorted, distinct and below the rank (a graph file may say anything:
+/// `[1, 1]` on a matrix must not pass for a full reduction).
+pub(crate) fn check_axes(axes: &[usize], rank: usize) -> Result<(), String> {
+    if let Some(&a) = axes.iter().find(|&&a| a >= rank) {
+        return Err(format!("axis {a} out of range for rank {rank}"));
+    }
+    if axes.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(format!("axes {axes:?} must be sorted and distinct"));
+    }
+    Ok(())
+}
+
+/// Axes counted from the end when negative, sorted; errors as TF1's (out of `[-rank, rank)`,
+/// or repeated).
+fn normalize_axes(x: Tensor<'_>, axes: &[i64]) -> Result<Vec<usize>, String> {
     let r = x.shape().rank() as i64;
-    let mut v: Vec<usize> = axes
-        .iter()
-        .map(|&a| {
-            if a < 0 {
-                (a + r).max(0) as usize
-            } else {
-                a as usize
-            }
-        })
-        .collect();
+    let mut v = Vec::with_capacity(axes.len());
+    for &a in axes {
+        if a < -r || a >= r {
+            return Err(format!(
+                "invalid reduction dimension {a} for input with {r} dimensions"
+            ));
+        }
+        v.push(if a < 0 { a + r } else { a } as usize);
+    }
     v.sort_unstable();
-    v.dedup();
-    v
+    if v.windows(2).any(|w| w[0] == w[1]) {
+        return Err(format!("reduction axes {axes:?} name one dimension twice"));
+    }
+    Ok(v)
 }
 
 fn reduce<'g>(
@@ -316,8 +381,9 @@ fn reduce<'g>(
     axes: Option<&[i64]>,
     keep_dims: bool,
 ) -> Tensor<'g> {
-    let axes = match axes {
-        Some(a) => normalize_axes(x, a),
+    let axes = match axes.map(|a| normalize_axes(x, a)) {
+        Some(Ok(a)) => a,
+        Some(Err(reason)) => return super::conv::invalid(&[x], reason, "Reduce"),
         None => (0..x.shape().rank()).collect(),
     };
     x.graph().add(

@@ -91,14 +91,18 @@ impl OpDef for Fill {
     fn kind(&self) -> &'static str {
         "Fill"
     }
-    fn infer(&self, _: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        if !i.is_empty() {
+            return Err(format!("takes no operands, got {}", i.len()));
+        }
+        self.init.validate()?;
         Ok(Some(TensorInfo::new(
             self.init.dtype,
             Shape::known(&self.init.shape),
         )))
     }
     fn compute(&self, _: &mut KernelCtx, _: &[ValueView], out: &mut Value) -> Result<(), String> {
-        *out = self.init.sample(self.seed);
+        *out = self.init.sample(self.seed)?;
         Ok(())
     }
     fn gradient<'g>(&self, _: &GradCtx<'g>) -> GradResult<'g> {
