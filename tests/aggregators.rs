@@ -251,7 +251,7 @@ mod fixture {
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|r| nums(r))
+                    .map(nums)
                     .collect(),
                 losses: nums(&c["losses"]),
             })
@@ -848,10 +848,10 @@ fn gradvac_update_replays_the_orders_of_the_weights() {
 #[test]
 fn graph_file_round_trip_keeps_the_ops_and_their_attributes() {
     let g = Graph::with_seed(3);
-    let a = g.placeholder("a", &[Some(4)]);
-    let b = g.placeholder("b", &[Some(4)]);
+    let a = g.placeholder("a", [Some(4)]);
+    let b = g.placeholder("b", [Some(4)]);
     let gm = gram(&[vec![a], vec![b]]);
-    let losses = g.placeholder("losses", &[Some(2)]);
+    let losses = g.placeholder("losses", [Some(2)]);
     let state = g.non_trainable_variable("state", init::zeros(&[2, 2]));
     let methods = [
         Aggregator::Mgda {
