@@ -71,12 +71,11 @@ fn random_streams_are_unchanged_for_ordinary_parameters() {
 fn bad_variables_are_errors_not_aborts() {
     // A random initialiser on an i64 variable: TF1 has none; the values would be dropped.
     let g = Graph::new();
-    let v = g.variable(
+    let _step = g.variable(
         "step",
         init::random_normal(&[2], 0.0, 1.0).with_dtype(DType::I64),
     );
     // The error is recorded on the variable's initialiser, so the graph reports it.
-    let _ = v;
     let e = g.check().unwrap_err();
     assert!(
         e.to_string()
