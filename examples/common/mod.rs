@@ -6,6 +6,8 @@
 //! followed by the usage, with exit code 2; `-h`/`--help` prints the usage and exits 0.
 #![allow(dead_code)]
 
+pub mod compare;
+
 use lexopt::{Arg, Error, Parser};
 use std::path::PathBuf;
 use std::str::FromStr;
