@@ -358,7 +358,10 @@ fn write_grid(
         };
         draw_text(&mut img, ox + 3, oy + CELL + 6, &text, 2, [0, 0, 0]);
     }
-    img.save(path).map_err(|e| staticflow::Error::io(path, e))
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| staticflow::Error::io(path, e))?;
+    staticflow::io::write_atomic(path, png.into_inner())
 }
 
 const POSE_SHORT: [&str; 5] = ["LPROF", "LEFT", "FRONT", "RIGHT", "RPROF"];

@@ -445,7 +445,7 @@ fn write_graph_files() -> Result<()> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs");
     staticflow::io::write_graph(&g, dir.join("pos_chunk.json"))?;
     let dot = dir.join("pos_chunk.dot");
-    std::fs::write(&dot, staticflow::io::to_dot(&g)).map_err(|e| Error::io(&dot, e))
+    staticflow::io::write_atomic(&dot, staticflow::io::to_dot(&g))
 }
 
 fn csv(results: &[RunResult], path: &Path) -> Result<()> {
@@ -471,11 +471,21 @@ fn csv(results: &[RunResult], path: &Path) -> Result<()> {
             ));
         }
     }
-    std::fs::write(path, s).map_err(|e| Error::io(path, e))
+    staticflow::io::write_atomic(path, s)
 }
 
 fn plot(results: &[RunResult], title: &str, path: &Path) -> std::result::Result<(), String> {
-    let root = SVGBackend::new(path, (1100, 760)).into_drawing_area();
+    let mut svg = String::new();
+    draw(
+        results,
+        title,
+        SVGBackend::with_string(&mut svg, (1100, 760)),
+    )?;
+    staticflow::io::write_atomic(path, svg).map_err(|e| e.to_string())
+}
+
+fn draw(results: &[RunResult], title: &str, svg: SVGBackend) -> std::result::Result<(), String> {
+    let root = svg.into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let root = root
         .titled(title, ("sans-serif", 20))

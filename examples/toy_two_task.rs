@@ -112,7 +112,7 @@ fn main() -> Result<()> {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("graphs");
         write_graph(&g, dir.join("toy_two_task.json"))?;
         let dot = dir.join("toy_two_task.dot");
-        std::fs::write(&dot, to_dot(&g)).map_err(|e| Error::io(&dot, e))?;
+        staticflow::io::write_atomic(&dot, to_dot(&g))?;
         println!(
             "wrote {} and {}",
             dir.join("toy_two_task.json").display(),

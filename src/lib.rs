@@ -23,6 +23,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod atomic;
 pub mod autodiff;
 pub mod data;
 pub mod error;

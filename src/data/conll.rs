@@ -91,5 +91,5 @@ pub fn write_conll(sentences: &[Sentence], path: impl AsRef<Path>) -> Result<()>
         }
         s.push('\n');
     }
-    std::fs::write(path, s).map_err(|e| Error::io(path, e))
+    crate::atomic::write_atomic(path, s)
 }

@@ -143,14 +143,15 @@ impl Graph {
     }
 }
 
-/// Writes `graph` to `path` as a graph file (creating parent directories).
+/// Writes `graph` to `path` as a graph file (creating parent directories), atomically: a
+/// failed or killed write leaves the previous file intact (see [`crate::io::write_atomic`]).
 pub fn write_graph(graph: &Graph, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let text = graph.to_json()?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    crate::atomic::write_atomic(path, text)
 }
 
 /// Reads a graph file written by [`write_graph`]. Errors ([`Error::GraphFile`]) name the file

@@ -170,6 +170,12 @@ op_set! {
     ApplyRMSProp(apply::ApplyRMSProp),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
+    Gram(aggregate::Gram),
+    GramNorms(aggregate::GramNorms),
+    GramCosine(aggregate::GramCosine),
+    Combine(aggregate::Combine),
+    AggregateWeights(aggregate::AggregateWeights),
+    GradVacUpdate(aggregate::GradVacUpdate),
 }
 
 /// Checks that an operand is f32, for op rules.

@@ -13,8 +13,7 @@ use crate::session::Session;
 use ndarray::{ArrayD, IxDyn};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Saves and restores variables (TF1's `tf.train.Saver`).
 pub struct Saver<'g> {
@@ -80,16 +79,6 @@ impl<'g> Saver<'g> {
         Ok(vars)
     }
 
-    /// The temporary file `save` writes before renaming it to `path`: a hidden file in the
-    /// same directory, `.<file name>.<process id>.tmp`.
-    pub fn temp_path(path: &Path) -> PathBuf {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
-    }
-
     /// Writes the covered variables' values from `sess` to `path` (a safetensors file),
     /// atomically: a temporary file is written and synced, then renamed over `path`. On
     /// error the previous file at `path` is untouched and the temporary file removed.
@@ -123,7 +112,7 @@ impl<'g> Saver<'g> {
         let metadata = HashMap::from([("format".to_string(), "staticflow".to_string())]);
         let bytes = safetensors::tensor::serialize(views, Some(metadata))
             .map_err(|e| Error::io(path, format!("cannot encode checkpoint: {e}")))?;
-        write_atomically(path, &bytes)
+        crate::atomic::write_atomic(path, &bytes)
     }
 
     /// Sets the covered variables in `sess` from the checkpoint at `path`.
@@ -221,32 +210,4 @@ fn decode(t: &TensorView<'_>, dtype: DType) -> Value {
             Value::I64(ArrayD::from_shape_vec(shape, v).expect("length checked by safetensors"))
         }
     }
-}
-
-/// Writes `bytes` to a temporary file next to `path`, syncs it, renames it to `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = Saver::temp_path(path);
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // Make the rename itself durable (best effort: not every platform can open a dir).
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(d) = std::fs::File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
-    })();
-    result.map_err(|e| {
-        if tmp.is_file() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        Error::io(
-            path,
-            format!("cannot write checkpoint (via {}): {e}", tmp.display()),
-        )
-    })
 }
