@@ -280,10 +280,13 @@ impl RunResult {
 
     /// The mean pairwise gradient cosine over all probed steps.
     fn mean_cosine(&self) -> Option<f64> {
-        let (sum, n) = self.logs.iter().fold((0.0, 0), |(s, n), l| match l.mean_cosine {
-            Some(c) => (s + c * l.cosine_probes as f64, n + l.cosine_probes),
-            None => (s, n),
-        });
+        let (sum, n) = self
+            .logs
+            .iter()
+            .fold((0.0, 0), |(s, n), l| match l.mean_cosine {
+                Some(c) => (s + c * l.cosine_probes as f64, n + l.cosine_probes),
+                None => (s, n),
+            });
         (n > 0).then(|| sum / n as f64)
     }
 }

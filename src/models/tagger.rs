@@ -763,9 +763,7 @@ pub fn train<'g>(
                 "regime `strategy` needs a tagger built with Tagger::build_with_strategy".into(),
             ))
         }
-        (Regime::Strategy, Some(t)) if opts.cosine_every > 0 => {
-            t.diagnostics.map(|d| d.cosines)
-        }
+        (Regime::Strategy, Some(t)) if opts.cosine_every > 0 => t.diagnostics.map(|d| d.cosines),
         _ => None,
     };
     let mut logs = Vec::new();
