@@ -91,7 +91,7 @@ fn check_results(results: &Value, names: &[&str], metrics: &[(&str, &str, bool)]
             None => assert!(r["delta_m_pct"].is_null(), "{name}: zero baseline: {r}"),
         }
         let cos = &r["mean_grad_cosine"];
-        match *name {
+        match name.as_str() {
             "joint" | "alternate" => assert!(cos.is_null(), "{name}: {r}"),
             _ => assert!(
                 cos.as_f64().is_some_and(|c| (-1.0..=1.0).contains(&c)),
