@@ -329,6 +329,9 @@ fn short_training_on_drawn_faces_lowers_the_loss() {
         "gls",
         "gradnorm",
         "mean",
+        "pcgrad",
+        "mgda",
+        "upgrad",
     ] {
         let g = Graph::with_seed(1);
         let x = g.placeholder("x", [None, Some(16), Some(16), Some(3)]);

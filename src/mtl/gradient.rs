@@ -174,7 +174,7 @@ gradient_strategy!(
     /// CAGrad (Liu et al. 2021): maximises the worst local improvement within a ball of radius
     /// `c·|g0|` around the average gradient.
     CaGrad, "cagrad", rep: false, {
-        /// Radius factor (LibMTL's default 0.5).
+        /// Radius scale (LibMTL's default 0.5; TorchJD has none).
         c: f32 = 0.5
     },
     |s| Aggregator::CaGrad { c: s.c }
@@ -203,7 +203,7 @@ gradient_strategy!(
     /// GradVac (Wang et al. 2021): PCGrad towards an EMA of the pairwise cosines instead of
     /// 0; the EMA is the variable `gradvac_state [T, T]`, updated in the step.
     GradVac, "gradvac", rep: false, {
-        /// EMA rate of the target cosines (LibMTL's default 0.5).
+        /// EMA rate of the target cosines (TorchJD and LibMTL: 0.5).
         beta: f32 = 0.5
     },
     |s| Aggregator::GradVac { beta: s.beta }
@@ -211,9 +211,9 @@ gradient_strategy!(
 gradient_strategy!(
     /// Nash-MTL (Navon et al. 2022): the Nash bargaining solution of the tasks.
     NashMtl, "nash_mtl", rep: false, {
-        /// Largest allowed norm of the combined gradient (LibMTL: 1.0).
+        /// Largest allowed norm of the combined gradient (TorchJD: 1.0).
         max_norm: f32 = 1.0,
-        /// Solver iterations (LibMTL: 20).
+        /// Newton iterations at most (TorchJD's iteration count: 20).
         optim_iters: u32 = 20
     },
     |s| Aggregator::NashMtl { max_norm: s.max_norm, optim_iters: s.optim_iters }

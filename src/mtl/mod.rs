@@ -47,12 +47,12 @@
 //! | `mean` | [`Mean`] | mean of gradients | TorchJD Mean | - | T backward |
 //! | `pcgrad` | [`PcGrad`] | Yu et al. 2020 | TorchJD PCGrad | - | T backward + T x T projections |
 //! | `mgda` | [`Mgda`] | Sener and Koltun 2018 | TorchJD MGDA (+ LibMTL normalisations) | - | T backward + Frank-Wolfe on T x T |
-//! | `cagrad[:c]` | [`CaGrad`] | Liu et al. 2021 | official code | - | T backward + dual on T x T |
-//! | `imtl_g` | [`ImtlG`] | Liu et al. 2021 | LibMTL IMTL (gradient part) | - | T backward + T x T solve |
+//! | `cagrad[:c]` | [`CaGrad`] | Liu et al. 2021 | TorchJD CAGrad | - | T backward + dual on T x T |
+//! | `imtl_g` | [`ImtlG`] | Liu et al. 2021 | TorchJD IMTLG | - | T backward + T x T pseudo-inverse |
 //! | `aligned_mtl` | [`AlignedMtl`] | Senushkin et al. 2023 | TorchJD AlignedMTL | - | T backward + T x T eigen |
 //! | `upgrad` | [`UpGrad`] | Quinton and Rey 2024 | TorchJD UPGrad | - | T backward + T QPs on T x T |
-//! | `gradvac[:beta]` | [`GradVac`] | Wang et al. 2021 | LibMTL GradVac | EMA of cosines `[T, T]` | T backward + T x T |
-//! | `nash_mtl` | [`NashMtl`] | Navon et al. 2022 | LibMTL Nash-MTL | - | T backward + T x T solver |
+//! | `gradvac[:beta]` | [`GradVac`] | Wang et al. 2021 | TorchJD GradVac | EMA of cosines `[T, T]` | T backward + T x T |
+//! | `nash_mtl` | [`NashMtl`] | Navon et al. 2022 | TorchJD NashMTL (solved exactly by Newton) | - | T backward + T x T Newton |
 //!
 //! "T backward" means T backward passes through the shared part; with [`Tasks::rep_grad`]
 //! (MGDA, IMTL-G, Aligned-MTL, GradNorm, mean) they stop at a shared representation and one
