@@ -38,6 +38,8 @@ fn main() {
     let bwd = staticflow::group(&g, &ops);
     let train = GradientDescent::new(0.01).minimize(loss).unwrap();
     let mut sess = Session::new(&g);
+    // CHECK_NUMERICS=1 measures the cost of checking every output for NaN/Inf.
+    sess.set_check_numerics(std::env::var_os("CHECK_NUMERICS").is_some());
     sess.run(&[g.global_variables_initializer().into()], &[])
         .unwrap();
     let xs = ndarray::Array4::<f32>::from_shape_fn((batch, 40, 40, 3), |(a, b, c, d)| {

@@ -133,6 +133,8 @@ fn main() -> staticflow::Result<()> {
     let train = Adam::new(1e-3).minimize(loss)?;
 
     let mut sess = Session::new(&g);
+    // CHECK_NUMERICS=1 measures the cost of checking every output for NaN/Inf.
+    sess.set_check_numerics(std::env::var_os("CHECK_NUMERICS").is_some());
     sess.run(&[g.global_variables_initializer().into()], &[])?;
     let inputs = Inputs {
         x,

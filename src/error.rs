@@ -65,6 +65,21 @@ pub enum Error {
         /// Dtype of the value actually fed.
         got_dtype: String,
     },
+    /// The same tensor was fed twice in one run.
+    #[error("`{node}` is fed more than once in one run; feed each tensor once")]
+    DuplicateFeed {
+        /// The tensor fed twice.
+        node: String,
+    },
+    /// The nodes a run needs depend on each other in a cycle (through control
+    /// dependencies added after the fact, e.g. a variable created under
+    /// `control_dependencies([init])`), so no order can run them.
+    #[error("cycle in the graph: {}; break it (e.g. create variables outside `control_dependencies`)", .cycle.iter().map(|n| format!("`{n}`")).chain(.cycle.first().map(|n| format!("`{n}`"))).collect::<Vec<_>>().join(" -> "))]
+    Cycle {
+        /// The nodes of the cycle, each running after the one before it (and the first
+        /// after the last).
+        cycle: Vec<String>,
+    },
     /// A variable was read before any initializer ran in this session.
     #[error("attempting to use uninitialized variable `{variable}`; run `global_variables_initializer()` (or restore a checkpoint) first")]
     UninitializedVariable {
@@ -109,6 +124,18 @@ pub enum Error {
         /// The differentiated tensor.
         y: String,
     },
+    /// An initial gradient given to `gradients_with` does not fit its `y`.
+    #[error("grad_ys: `{grad_y}` ({got}) cannot be the initial gradient of `{y}` ({expected}); it needs the same dtype and a compatible shape")]
+    GradYsMismatch {
+        /// The differentiated tensor.
+        y: String,
+        /// Its static type.
+        expected: String,
+        /// The initial gradient given for it.
+        grad_y: String,
+        /// The initial gradient's static type.
+        got: String,
+    },
     /// A value had another dtype or rank than a caller asked for.
     #[error("value mismatch: {0}")]
     Value(String),
@@ -150,6 +177,33 @@ pub enum Error {
         /// The offending node's name (empty for file-level problems).
         node: String,
         /// What is wrong.
+        message: String,
+    },
+    /// A checkpoint entry (or the whole file, `tensor` empty) failed its integrity check.
+    #[error("{path}: corrupt checkpoint{}: {message}", if .tensor.is_empty() { String::new() } else { format!(", entry `{}`", .tensor) })]
+    CorruptCheckpoint {
+        /// The file.
+        path: PathBuf,
+        /// The damaged entry (empty for file-level problems).
+        tensor: String,
+        /// What failed (e.g. the stored and computed CRC32C).
+        message: String,
+    },
+    /// A numeric check (`check_numerics`, or the session's check of every output) found NaN
+    /// or infinity.
+    #[error("{message}: found {found} in `{node}` ({op}){}", fmt_culprit(.scope, .bad_input))]
+    Numerics {
+        /// The node whose output holds NaN or Inf.
+        node: String,
+        /// Its op kind.
+        op: String,
+        /// Its name scope (empty at the root).
+        scope: String,
+        /// `"NaN"`, `"Inf"` or `"Inf and NaN"`.
+        found: String,
+        /// An input of the node that already held NaN or Inf, if any (else the node made it).
+        bad_input: Option<String>,
+        /// The `check_numerics` message, or what checked.
         message: String,
     },
     /// A multi-task task set names the same task twice.
@@ -204,6 +258,29 @@ pub enum Error {
         /// One line per mismatching name or shape.
         mismatches: Vec<String>,
     },
+    /// Data-parallel ranks built different graphs (`distributed::check_same_graph`).
+    #[error("rank {rank} built a different graph than rank 0: first differing node #{index}: rank 0 has {root_node}, rank {rank} has {rank_node}")]
+    GraphMismatch {
+        /// The lowest rank whose graph differs from rank 0's.
+        rank: usize,
+        /// Position of the first differing node (graph order).
+        index: usize,
+        /// Rank 0's node there (name, op), or `(none)`.
+        root_node: String,
+        /// That rank's node there (name, op), or `(none)`.
+        rank_node: String,
+    },
+    /// A collective operation (broadcast, gather, barrier, allreduce) failed: a rank left,
+    /// timed out or MPI reported an error.
+    #[error("communicator (rank {rank} of {size}): {reason}")]
+    Communicator {
+        /// This process's rank.
+        rank: usize,
+        /// Number of ranks.
+        size: usize,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 fn fmt_operands(ops: &[(String, String)]) -> String {
@@ -211,6 +288,28 @@ fn fmt_operands(ops: &[(String, String)]) -> String {
         .map(|(n, s)| format!("`{n}` {s}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn fmt_culprit(scope: &str, bad_input: &Option<String>) -> String {
+    let mut s = String::new();
+    if !scope.is_empty() {
+        s.push_str(&format!(" in scope `{scope}`"));
+    }
+    match bad_input {
+        Some(i) => s.push_str(&format!("; its input `{i}` already held NaN or Inf")),
+        None => s.push_str("; its inputs were finite, so this node produced it"),
+    }
+    s
+}
+
+/// For `?` on `std::io` calls in user code; prefer [`Error::io`], which names the file.
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io {
+            path: PathBuf::from("<io>"),
+            message: e.to_string(),
+        }
+    }
 }
 
 impl Error {

@@ -26,6 +26,7 @@
 mod atomic;
 pub mod autodiff;
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod graph;
 pub mod heads;
@@ -35,6 +36,7 @@ pub mod models;
 pub mod mtl;
 pub mod ops;
 pub mod session;
+pub mod summary;
 pub mod train;
 
 pub use ops::init;
@@ -42,7 +44,7 @@ pub use ops::init;
 pub use autodiff::{gradients, gradients_with};
 pub use error::{Error, Result};
 pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
-pub use io::{read_graph, to_dot, write_graph};
+pub use io::{read_graph, to_dot, to_dot_forward, write_graph};
 pub use layers::{conv2d_layer, dense, Activation};
 pub use ops::array::{
     add_n, cast, expand_dims, flatten, reshape, reshape_like, squeeze, transpose,
@@ -50,7 +52,7 @@ pub use ops::array::{
 pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
 pub use ops::concat::{concat, slice, stack};
 pub use ops::conv::{bias_add, conv2d, Padding};
-pub use ops::debug::{print, print_n};
+pub use ops::debug::{check_numerics, print, print_n};
 pub use ops::gather::{argmax, embedding_lookup, gather, one_hot};
 pub use ops::lstm::{lstm, lstm_reverse};
 pub use ops::matmul::{matmul, matmul_t};
@@ -70,6 +72,11 @@ pub use ops::unary::{
     stop_gradient, tanh,
 };
 pub use session::{Outputs, Session};
+
+/// The README's code blocks, compiled and run as doctests (the quick start must work).
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 
 /// Everything a model file usually needs.
 pub mod prelude {

@@ -1,6 +1,7 @@
 //! Data side of the POS + chunk tagger: CoNLL reader, vocabularies, batching, the synthetic
 //! corpus and the conlleval-style chunk scorer.
 
+mod skip;
 use staticflow::data::*;
 use staticflow::Error;
 use std::path::Path;
@@ -213,7 +214,10 @@ fn synthetic_corpus_is_deterministic_and_consistent() {
 #[test]
 fn real_conll2000_matches_reference_counts() {
     let Some(dir) = find_data_dir("conll2000", &["train.txt"]) else {
-        eprintln!("NOTICE: CoNLL-2000 data not found; skipping the real-data check");
+        skip::skip(
+            "real_conll2000_matches_reference_counts",
+            "CoNLL-2000 not found ($MTL_DATA_DIR/conll2000 or ../shared/data/conll2000)",
+        );
         return;
     };
     let train = read_conll(dir.join("train.txt")).unwrap();

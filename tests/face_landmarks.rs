@@ -6,6 +6,7 @@
 //! Meant for release mode, about 20 s. `cargo test --release --test face_landmarks` alone
 //! does not rebuild the example: build it first if you changed it.
 
+mod skip;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -33,9 +34,9 @@ fn example_binary() -> PathBuf {
 fn default_recipe_meets_the_goals_on_real_mtfl() {
     let Some(dir) = staticflow::data::find_data_dir("mtfl", &["training.txt", "testing.txt"])
     else {
-        eprintln!(
-            "NOTICE: real MTFL data not found (../shared/data/mtfl or $MTL_DATA_DIR/mtfl); \
-             skipping the end-to-end face_landmarks run"
+        skip::skip(
+            "default_recipe_meets_the_goals_on_real_mtfl",
+            "MTFL not found ($MTL_DATA_DIR/mtfl or ../shared/data/mtfl)",
         );
         return;
     };

@@ -2,6 +2,7 @@
 //! greyscale, PNG), through the real decoding path; bad files and lines name the culprit.
 
 mod faces;
+mod skip;
 
 use image::{GrayImage, Luma, Rgb, RgbImage};
 use staticflow::data::image::{load_image, load_images, ImageOptions, OnError};
@@ -217,7 +218,10 @@ fn locate_explains_where_to_get_the_data() {
 #[test]
 fn real_mtfl_data_when_present() {
     let Some(dir) = staticflow::data::find_data_dir("mtfl", &["training.txt"]) else {
-        eprintln!("NOTICE: real MTFL data not found (../shared/data/mtfl or $MTL_DATA_DIR/mtfl); skipping the real-data check");
+        skip::skip(
+            "real_mtfl_data_when_present",
+            "MTFL not found ($MTL_DATA_DIR/mtfl or ../shared/data/mtfl)",
+        );
         return;
     };
     let tr = read_annotations(dir.join("training.txt")).unwrap();

@@ -4,6 +4,7 @@
 //! `tests/golden_graphs.rs`).
 //! Meant for release mode (`cargo test --release --test pos_chunk`).
 
+mod skip;
 use staticflow::data::synthetic_corpus_sized;
 use staticflow::models::tagger::*;
 use staticflow::prelude::*;
@@ -226,7 +227,10 @@ fn checkpoint_round_trip_and_resume_give_the_uninterrupted_losses() {
 fn real_conll2000_short_run_beats_the_baseline() {
     // Looked up as the example does: $MTL_DATA_DIR/conll2000, else ../shared/data/conll2000.
     let Some(dir) = staticflow::data::find_data_dir("conll2000", &["train.txt"]) else {
-        println!("NOTICE: CoNLL-2000 data not found: real-data test skipped (passes without data)");
+        skip::skip(
+            "real_conll2000_short_run_beats_the_baseline",
+            "CoNLL-2000 not found ($MTL_DATA_DIR/conll2000 or ../shared/data/conll2000)",
+        );
         return;
     };
     let train_s = staticflow::data::read_conll(dir.join("train.txt")).unwrap();

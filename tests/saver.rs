@@ -40,6 +40,7 @@ fn snapshot(g: &Graph, sess: &Session<'_>) -> Vec<(String, Vec<u64>)> {
             let bits = match sess.variable_value(*v).unwrap() {
                 Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
                 Value::I64(a) => a.iter().map(|x| *x as u64).collect(),
+                Value::Bytes(b) => b.iter().map(|x| *x as u64).collect(),
             };
             (v.name(), bits)
         })

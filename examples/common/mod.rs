@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod compare;
+pub mod draw;
 
 use lexopt::{Arg, Error, Parser};
 use std::path::PathBuf;
@@ -93,4 +94,58 @@ fn message(e: Error) -> String {
         Error::UnexpectedArgument(v) => format!("unknown argument `{}`", v.to_string_lossy()),
         e => e.to_string(),
     }
+}
+
+/// With the `mpi` feature: `"ranks":N,"allreduce_calls":C,"allreduce_s":S,` for the JSON
+/// line (nothing without the feature, so the line is unchanged).
+pub fn ranks_fields(world: &staticflow::distributed::World) -> String {
+    if cfg!(feature = "mpi") {
+        format!("{},", world.json_fields())
+    } else {
+        String::new()
+    }
+}
+
+/// `ranks N, allreduce C calls, S s (M ms per call)`: the data-parallel line under the table.
+pub fn ranks_line(world: &staticflow::distributed::World) -> String {
+    let s = staticflow::distributed::allreduce_stats();
+    format!(
+        "ranks {}, allreduce {} calls, {:.2} s ({:.3} ms per call, {} floats per call)",
+        world.size(),
+        s.calls,
+        s.seconds,
+        1e3 * s.seconds / s.calls.max(1) as f64,
+        s.floats / s.calls.max(1)
+    )
+}
+
+/// The default output directory of `example`: `<project>/target/<example>`, whatever the
+/// working directory (the project is where the example was built from).
+pub fn default_out(example: &str) -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(example)
+}
+
+/// `p` as an absolute path (against the working directory), for printing and writing.
+pub fn absolute(p: &std::path::Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// A TensorBoard run directory `<out>/runs/<run>`: older event files of the same run name are
+/// removed first (a rerun replaces the run instead of mixing two), then a new writer is opened.
+/// Prints the run's absolute path.
+pub fn tensorboard_run(
+    out: &std::path::Path,
+    run: &str,
+) -> staticflow::Result<staticflow::summary::FileWriter> {
+    let dir = absolute(&out.join("runs").join(run));
+    if dir.is_dir() {
+        for f in staticflow::summary::event_files(&dir)? {
+            std::fs::remove_file(&f).map_err(|e| staticflow::Error::io(&f, e))?;
+        }
+    }
+    let w = staticflow::summary::FileWriter::new(&dir)?;
+    println!("TensorBoard run: {}", dir.display());
+    Ok(w)
 }

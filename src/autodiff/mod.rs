@@ -39,19 +39,59 @@ pub fn gradients<'g>(ys: &[Tensor<'g>], xs: &[Tensor<'g>]) -> Result<Vec<Option<
     gradients_with(ys, xs, None)
 }
 
-/// Like [`gradients`] with explicit initial gradients for `ys` (TF1's `grad_ys`).
+/// Like [`gradients`] with explicit initial gradients for `ys` (TF1's `grad_ys`): one per
+/// `y`, of the `y`'s dtype and a static shape compatible with it.
+///
+/// Errors: a `y`, `x` or `grad_y` that failed to build (its build error) or belongs to
+/// another graph; `grad_ys` of another length than `ys` ([`Error::InvalidArgument`]) or a
+/// `grad_y` whose dtype or shape does not fit its `y` ([`Error::GradYsMismatch`]); an op
+/// without a gradient on the path. Build errors of nodes elsewhere in the graph are not
+/// this call's concern.
 pub fn gradients_with<'g>(
     ys: &[Tensor<'g>],
     xs: &[Tensor<'g>],
     grad_ys: Option<&[Tensor<'g>]>,
 ) -> Result<Vec<Option<Tensor<'g>>>> {
+    if let Some(gy) = grad_ys {
+        if gy.len() != ys.len() {
+            return Err(Error::InvalidArgument(format!(
+                "gradients_with: {} grad_ys for {} ys ({}); give one initial gradient per y",
+                gy.len(),
+                ys.len(),
+                ys.iter()
+                    .map(|y| format!("`{}`", y.name()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
     let Some(first) = ys.first() else {
         return Ok(vec![None; xs.len()]);
     };
     let g = first.graph();
-    g.check()?;
     same_graph(g, ys, "the other ys of `gradients`")?;
     same_graph(g, xs, "the ys of `gradients`")?;
+    for t in ys.iter().chain(xs) {
+        t.check()?;
+    }
+    if let Some(gy) = grad_ys {
+        same_graph(g, gy, "the ys of `gradients`")?;
+        for (y, dy) in ys.iter().zip(gy) {
+            let (yi, di) = (y.info(), dy.check()?.info());
+            let (Some(yi), Some(di)) = (yi, di) else {
+                continue;
+            };
+            if yi.dtype != di.dtype || !yi.shape.compatible(&di.shape) {
+                return Err(Error::GradYsMismatch {
+                    y: y.name(),
+                    expected: yi.to_string(),
+                    grad_y: dy.name(),
+                    got: di.to_string(),
+                });
+            }
+        }
+    }
+    let start = g.len();
     let y_idx: Vec<NodeIndex> = ys.iter().map(|t| t.index()).collect();
     let x_idx: Vec<NodeIndex> = xs.iter().map(|t| t.index()).collect();
     let back = reachable(g, &y_idx, Direction::Incoming);
@@ -80,9 +120,8 @@ pub fn gradients_with<'g>(
         };
         let dy = add_n(parts);
         done.insert(n, dy);
-        let node = g.node(n);
-        let inputs: Vec<Tensor<'g>> = node
-            .inputs
+        let (op, input_idx) = g.op_and_inputs(n);
+        let inputs: Vec<Tensor<'g>> = input_idx
             .iter()
             .map(|&i| Tensor::from_index(g, i))
             .collect();
@@ -95,20 +134,16 @@ pub fn gradients_with<'g>(
             output: Tensor::from_index(g, n),
             dy,
         };
-        let grads = node
-            .op
-            .def()
-            .gradient(&ctx)
-            .map_err(|_| Error::NoGradient {
-                node: node.name.clone(),
-                op: node.op.def().kind().to_string(),
-                x: xs
-                    .iter()
-                    .find(|x| reaches(g, x.index(), n))
-                    .map(|x| x.name())
-                    .unwrap_or_default(),
-                y: ys[0].name(),
-            })?;
+        let grads = op.def().gradient(&ctx).map_err(|_| Error::NoGradient {
+            node: g.node_name(n),
+            op: op.def().kind().to_string(),
+            x: xs
+                .iter()
+                .find(|x| reaches(g, x.index(), n))
+                .map(|x| x.name())
+                .unwrap_or_default(),
+            y: ys[0].name(),
+        })?;
         for (t, gi) in inputs.iter().zip(grads) {
             if let Some(gi) = gi {
                 if on_path(t.index()) && t.dtype() == DType::F32 {
@@ -118,7 +153,7 @@ pub fn gradients_with<'g>(
         }
     }
     let out = x_idx.iter().map(|x| done.get(x).copied()).collect();
-    g.check()?;
+    g.check_since(start)?;
     Ok(out)
 }
 

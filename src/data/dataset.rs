@@ -460,6 +460,25 @@ impl<T: Send + 'static> Dataset<T> {
         }
     }
 
+    /// Keeps every `num_shards`-th element starting at `index` (elements `i` with
+    /// `i % num_shards == index`), like `tf.data`'s `shard`: the shards of `num_shards` ranks
+    /// are disjoint and cover the dataset. Shard before shuffling (and with the same seed on
+    /// every rank) so that each rank sees a fixed part of the data; errors upstream count as
+    /// elements and go to the shard whose position they take.
+    ///
+    /// Errors: `num_shards == 0` or `index >= num_shards`.
+    pub fn shard(self, num_shards: usize, index: usize) -> Result<Dataset<T>> {
+        if num_shards == 0 || index >= num_shards {
+            return Err(Error::InvalidArgument(format!(
+                "Dataset::shard: index {index} must be below num_shards {num_shards} (and num_shards > 0)"
+            )));
+        }
+        let up = self.make;
+        Ok(Dataset {
+            make: Arc::new(move || Box::new(up().skip(index).step_by(num_shards)) as BoxIter<T>),
+        })
+    }
+
     /// Skips the first `n` elements of every pass.
     pub fn skip(self, n: usize) -> Dataset<T> {
         let up = self.make;
@@ -696,4 +715,23 @@ impl Counter {
     pub fn get(&self) -> usize {
         self.0.load(Ordering::Relaxed)
     }
+}
+
+/// The contiguous part of `len` items that shard `index` of `num_shards` takes when a global
+/// batch is split over data-parallel ranks: sizes differ by at most one, in rank order.
+///
+/// Errors: `num_shards` is 0, `index >= num_shards`, or `len < num_shards` (a rank would get
+/// no data).
+pub fn shard_range(len: usize, num_shards: usize, index: usize) -> Result<std::ops::Range<usize>> {
+    if num_shards == 0 || index >= num_shards {
+        return Err(Error::InvalidArgument(format!(
+            "shard {index} of {num_shards} does not exist"
+        )));
+    }
+    if len < num_shards {
+        return Err(Error::InvalidArgument(format!(
+            "a batch of {len} examples cannot be split over {num_shards} ranks (each rank needs at least one)"
+        )));
+    }
+    Ok(len * index / num_shards..len * (index + 1) / num_shards)
 }

@@ -53,6 +53,6 @@ pub fn find_data_dir(name: &str, required: &[&str]) -> Option<PathBuf> {
 pub use batch::{eval_batches, make_batch, train_batches, TaggedBatch};
 pub use chunks::{chunk_f1, extract_chunks, score_tagging, Chunk, ChunkScore, TaggingScore};
 pub use conll::{parse_conll, read_conll, write_conll, Sentence};
-pub use dataset::{Dataset, DatasetIter, ErrorCounter, Slices, Stack};
+pub use dataset::{shard_range, Dataset, DatasetIter, ErrorCounter, Slices, Stack};
 pub use synthetic::{synthetic_corpus, synthetic_corpus_sized, SyntheticCorpus};
 pub use vocab::{EncodedSentence, TagVocab, TaggerVocab, WordVocab, PAD, UNK};

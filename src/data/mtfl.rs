@@ -274,11 +274,13 @@ pub fn load_split(
     })
 }
 
-/// Finds the MTFL folder (the one holding `training.txt`): `explicit` if given, else
+/// Finds the MTFL folder (the one holding `training.txt`): `explicit/mtfl` or `explicit` if given,
 /// `$MTL_DATA_DIR/mtfl`, else `../shared/data/mtfl`. The error explains where to get the data.
 pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
     let candidates: Vec<PathBuf> = match explicit {
-        Some(p) => vec![p.to_path_buf()],
+        // `--data` names the level of $MTL_DATA_DIR (the folder holding `mtfl/`); the `mtfl`
+        // folder itself is accepted too.
+        Some(p) => vec![p.join("mtfl"), p.to_path_buf()],
         None => super::data_dir_candidates("mtfl"),
     };
     for c in &candidates {
@@ -290,10 +292,11 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
         path: candidates[0].clone(),
         message: format!(
             "MTFL data not found (looked for training.txt in {}). Get MTFL v1.0 (Zhang et al., \
-             \"Facial Landmark Detection by Deep Multi-task Learning\", ECCV 2014; the archive \
-             MTFL.zip from the authors' MMLAB project page), unpack it so that the folder holds \
-             training.txt, testing.txt, AFLW/, lfw_5590/ and net_7876/, and pass --data DIR or \
-             set MTL_DATA_DIR to its parent",
+             \"Facial Landmark Detection by Deep Multi-task Learning\", ECCV 2014): \
+             http://mmlab.ie.cuhk.edu.hk/projects/TCDCN/data/MTFL.zip (project page \
+             http://mmlab.ie.cuhk.edu.hk/projects/TCDCN.html), unzip it into a folder named \
+             mtfl/ holding training.txt, testing.txt, AFLW/, lfw_5590/ and net_7876/, and pass \
+             its parent as --data DIR or MTL_DATA_DIR",
             candidates
                 .iter()
                 .map(|c| c.display().to_string())

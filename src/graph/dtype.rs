@@ -11,6 +11,8 @@ pub enum DType {
     F32,
     /// 64-bit signed integer.
     I64,
+    /// A scalar byte string (TF's `string`): only summary ops produce and consume it.
+    Bytes,
 }
 
 impl fmt::Display for DType {
@@ -18,6 +20,7 @@ impl fmt::Display for DType {
         f.write_str(match self {
             DType::F32 => "f32",
             DType::I64 => "i64",
+            DType::Bytes => "bytes",
         })
     }
 }

@@ -7,6 +7,7 @@
 //! so that expressions like `y - relu(matmul(x, w))` stay free of `?`.
 
 mod dtype;
+mod names;
 mod shape;
 mod tensor;
 mod value;
@@ -22,11 +23,10 @@ use crate::ops::Op;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::{Deserialize, Serialize};
 use std::cell::{Ref, RefCell};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Static type of a tensor: dtype and (partially known) shape.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 pub struct TensorInfo {
     /// Element type.
     pub dtype: DType,
@@ -79,10 +79,17 @@ pub enum Edge {
 #[derive(Default)]
 struct Inner {
     dag: DiGraph<Node, Edge>,
-    names: HashMap<String, NodeIndex>,
-    scopes: Vec<String>,
-    control_deps: Vec<Vec<NodeIndex>>,
+    names: names::Names,
+    /// The open name scopes as a prefix, e.g. `"shared/dense/"` (empty at top level).
+    prefix: String,
+    /// Length of `prefix` before each open scope was pushed.
+    scopes: Vec<usize>,
+    /// Open `control_dependencies` blocks: their ops, and the name of an op from another
+    /// graph if one was given (nodes created in the block then fail to build).
+    control_deps: Vec<(Vec<NodeIndex>, Option<String>)>,
     first_error: Option<Error>,
+    /// Nodes that failed to build, in creation order.
+    failed: Vec<NodeIndex>,
     frozen: bool,
     seed: u64,
     variables: Vec<NodeIndex>,
@@ -92,9 +99,16 @@ struct Inner {
 }
 
 impl Inner {
-    /// The open name scopes as a prefix, e.g. `"shared/dense/"` (empty at top level).
-    fn scope_prefix(&self) -> String {
-        self.scopes.iter().map(|s| format!("{s}/")).collect()
+    /// The node named `name`.
+    fn index_of(&self, name: &str) -> Option<NodeIndex> {
+        let dag = &self.dag;
+        self.names.get(name, |i| dag[i].name.as_str())
+    }
+
+    /// `base` made unique in this graph: `base`, else `base_1`, `base_2`, ...
+    fn unique_name(&mut self, base: String) -> String {
+        let Inner { names, dag, .. } = self;
+        names.unique_name(base, |i| dag[i].name.as_str())
     }
 }
 
@@ -169,6 +183,18 @@ impl Graph {
         self.inner.borrow().dag[i].clone()
     }
 
+    /// Node `i`'s data inputs and a copy of its op, without copying the rest of the node.
+    pub(crate) fn op_and_inputs(&self, i: NodeIndex) -> (Op, Vec<NodeIndex>) {
+        let inner = self.inner.borrow();
+        let n = &inner.dag[i];
+        (n.op.clone(), n.inputs.clone())
+    }
+
+    /// Whether node `i` is a variable (without copying its op).
+    pub(crate) fn is_variable(&self, i: NodeIndex) -> bool {
+        matches!(self.inner.borrow().dag[i].op, Op::Variable(_))
+    }
+
     /// The op of node `i`.
     pub(crate) fn op(&self, i: NodeIndex) -> Op {
         self.inner.borrow().dag[i].op.clone()
@@ -179,7 +205,8 @@ impl Graph {
         self.inner.borrow().dag[i].name.clone()
     }
 
-    /// The first build error recorded in this graph, if any.
+    /// The first build error recorded in this graph, if any. O(1): the error is kept when
+    /// the failing node is added.
     pub fn check(&self) -> Result<()> {
         match &self.inner.borrow().first_error {
             Some(e) => Err(e.clone()),
@@ -187,30 +214,52 @@ impl Graph {
         }
     }
 
+    /// The first build error of a node created at index `start` or later, if any (e.g. of
+    /// the nodes one `gradients` call added). O(log n).
+    pub(crate) fn check_since(&self, start: usize) -> Result<()> {
+        let inner = self.inner.borrow();
+        let k = inner.failed.partition_point(|n| n.index() < start);
+        match inner.failed.get(k) {
+            Some(&n) => Err(inner.dag[n]
+                .error
+                .clone()
+                .expect("failed nodes have an error")),
+            None => Ok(()),
+        }
+    }
+
     /// Looks a tensor up by its node name.
     pub fn tensor_by_name(&self, name: &str) -> Option<Tensor<'_>> {
-        let i = *self.inner.borrow().names.get(name)?;
-        self.inner.borrow().dag[i].output.as_ref()?;
+        let inner = self.inner.borrow();
+        let i = inner.index_of(name)?;
+        inner.dag[i].output.as_ref()?;
         Some(Tensor::from_index(self, i))
     }
 
     /// Looks an operation (any node) up by name.
     pub fn operation_by_name(&self, name: &str) -> Option<Operation<'_>> {
-        let i = *self.inner.borrow().names.get(name)?;
+        let i = self.inner.borrow().index_of(name)?;
         Some(Operation::from_index(self, i))
     }
 
     /// All variables, in creation order.
     pub fn global_variables(&self) -> Vec<Tensor<'_>> {
-        let v = self.inner.borrow().variables.clone();
-        v.into_iter().map(|i| Tensor::from_index(self, i)).collect()
+        let inner = self.inner.borrow();
+        inner
+            .variables
+            .iter()
+            .map(|&i| Tensor::from_index(self, i))
+            .collect()
     }
 
     /// Trainable variables, in creation order.
     pub fn trainable_variables(&self) -> Vec<Tensor<'_>> {
-        self.global_variables()
-            .into_iter()
-            .filter(|v| matches!(self.op(v.index()), Op::Variable(ref var) if var.trainable))
+        let inner = self.inner.borrow();
+        inner
+            .variables
+            .iter()
+            .filter(|&&i| matches!(inner.dag[i].op, Op::Variable(ref var) if var.trainable))
+            .map(|&i| Tensor::from_index(self, i))
             .collect()
     }
 
@@ -238,17 +287,22 @@ impl Graph {
 
     /// Temporarily leaves all name scopes (restored when the guard drops).
     pub(crate) fn top_level(&self) -> TopLevelGuard<'_> {
-        let saved = std::mem::take(&mut self.inner.borrow_mut().scopes);
+        let mut inner = self.inner.borrow_mut();
+        let saved = (
+            std::mem::take(&mut inner.prefix),
+            std::mem::take(&mut inner.scopes),
+        );
         TopLevelGuard { graph: self, saved }
     }
 
     /// Opens a name scope: nodes created while the guard lives get `name/` in front of their
     /// names. Scopes nest.
     pub fn name_scope(&self, name: &str) -> ScopeGuard<'_> {
-        self.inner
-            .borrow_mut()
-            .scopes
-            .push(name.trim_end_matches('/').to_string());
+        let mut inner = self.inner.borrow_mut();
+        let len = inner.prefix.len();
+        inner.scopes.push(len);
+        inner.prefix.push_str(name.trim_end_matches('/'));
+        inner.prefix.push('/');
         ScopeGuard { graph: self }
     }
 
@@ -259,47 +313,43 @@ impl Graph {
     }
 
     /// Nodes created while the guard lives run only after `ops` (TF1's `control_dependencies`).
+    /// An op of another graph makes every node created in the block a build error
+    /// ([`Error::ForeignTensor`]).
     pub fn control_dependencies(&self, ops: &[Operation<'_>]) -> ControlGuard<'_> {
-        let ids = ops.iter().map(|o| o.index()).collect();
-        self.inner.borrow_mut().control_deps.push(ids);
+        let foreign = ops
+            .iter()
+            .find(|o| o.graph().id() != self.id)
+            .map(|o| o.name());
+        let ids = ops
+            .iter()
+            .filter(|o| o.graph().id() == self.id)
+            .map(|o| o.index())
+            .collect();
+        self.inner.borrow_mut().control_deps.push((ids, foreign));
         ControlGuard { graph: self }
     }
 
     /// The current scope prefix, e.g. `"shared/dense/"` (empty at top level).
     pub fn current_scope(&self) -> String {
-        let inner = self.inner.borrow();
-        inner.scope_prefix()
+        self.inner.borrow().prefix.clone()
     }
 
-    /// A scope name based on `base` that no node uses yet: `base`, else `base_1`, ...
+    /// A scope name based on `base` that no node uses yet (neither as a node name nor as a
+    /// scope) inside the current scope: `base`, else `base_1`, ... Amortised O(1).
     pub fn unique_scope(&self, base: &str) -> String {
-        let inner = self.inner.borrow();
-        let prefix = inner.scope_prefix();
-        let used = |n: &str| {
-            let full = format!("{prefix}{n}");
-            inner
-                .names
-                .keys()
-                .any(|k| k == &full || k.starts_with(&format!("{full}/")))
-        };
-        if !used(base) {
-            return base.to_string();
-        }
-        (1..)
-            .map(|k| format!("{base}_{k}"))
-            .find(|n| !used(n))
-            .expect("some suffix is free")
+        let mut inner = self.inner.borrow_mut();
+        let Inner {
+            names, dag, prefix, ..
+        } = &mut *inner;
+        let full = names.unique_scope(format!("{prefix}{base}"), |i| dag[i].name.as_str());
+        full[prefix.len()..].to_string()
     }
 
-    /// `base` made unique in this graph: `base`, else `base_1`, `base_2`, ...
-    fn unique_name(inner: &Inner, base: &str) -> String {
-        if !inner.names.contains_key(base) {
-            return base.to_string();
-        }
-        (1..)
-            .map(|k| format!("{base}_{k}"))
-            .find(|n| !inner.names.contains_key(n))
-            .expect("some suffix is free")
+    /// How many candidate names the name allocator has looked up in this graph (a name that
+    /// is free costs one look-up; `base_k` costs amortised O(1), not k).
+    #[doc(hidden)]
+    pub fn name_probes(&self) -> u64 {
+        self.inner.borrow().names.probes()
     }
 
     /// Adds a node. `name` is the node's name inside the current scope (default: the op kind).
@@ -313,9 +363,9 @@ impl Graph {
     ) -> std::result::Result<NodeIndex, NodeIndex> {
         let def_kind = op.def().kind();
         let full_name = {
-            let inner = self.inner.borrow();
-            let scope = inner.scope_prefix();
-            Self::unique_name(&inner, &format!("{scope}{}", name.unwrap_or(def_kind)))
+            let mut inner = self.inner.borrow_mut();
+            let base = format!("{}{}", inner.prefix, name.unwrap_or(def_kind));
+            inner.unique_name(base)
         };
         let mut error = None;
         if self.inner.borrow().frozen {
@@ -331,17 +381,17 @@ impl Graph {
                 });
             }
         }
-        let infos: Vec<Option<TensorInfo>> = inputs
-            .iter()
-            .map(|t| {
-                if t.graph().id() != self.id {
-                    return None;
-                }
-                self.inner.borrow().dag[t.index()].output.clone()
-            })
-            .collect();
         if error.is_none() {
             let inner = self.inner.borrow();
+            if let Some(name) = inner.control_deps.iter().find_map(|(_, f)| f.as_ref()) {
+                error = Some(Error::ForeignTensor {
+                    node: name.clone(),
+                    context: format!("the graph of new node `{full_name}` (a control dependency)"),
+                });
+            }
+        }
+        let inner = self.inner.borrow();
+        if error.is_none() {
             if let Some(t) = inputs.iter().find(|t| inner.dag[t.index()].error.is_some()) {
                 error = Some(Error::PoisonedInput {
                     node: full_name.clone(),
@@ -356,9 +406,25 @@ impl Graph {
         }
         let mut output = None;
         if error.is_none() {
-            let refs: Vec<&TensorInfo> =
-                infos.iter().map(|i| i.as_ref().expect("checked")).collect();
-            match op.def().infer(&refs) {
+            // Inputs are of this graph and built (checked above), so each has its info,
+            // except ops run only for effect, which are no operands.
+            let infos: Option<smallvec::SmallVec<[&TensorInfo; 4]>> = inputs
+                .iter()
+                .map(|t| inner.dag[t.index()].output.as_ref())
+                .collect();
+            let result = match &infos {
+                Some(refs)
+                    if refs.iter().any(|i| i.dtype == DType::Bytes) && !op.def().takes_bytes() =>
+                {
+                    Err(
+                        "bytes (summary) operands are read only by summary ops such as merge"
+                            .to_string(),
+                    )
+                }
+                Some(refs) => op.def().infer(refs),
+                None => Err("an operand is an operation without a value".to_string()),
+            };
+            match result {
                 Ok(o) => output = o,
                 Err(reason) => {
                     error = Some(Error::Shape {
@@ -366,12 +432,10 @@ impl Graph {
                         node: full_name.clone(),
                         operands: inputs
                             .iter()
-                            .zip(&infos)
-                            .map(|(t, i)| {
-                                (
-                                    t.name(),
-                                    i.as_ref().map(|i| i.to_string()).unwrap_or_default(),
-                                )
+                            .map(|t| {
+                                let n = &inner.dag[t.index()];
+                                let info = n.output.as_ref().map(|i| i.to_string());
+                                (n.name.clone(), info.unwrap_or_default())
                             })
                             .collect(),
                         reason,
@@ -379,15 +443,21 @@ impl Graph {
                 }
             }
         }
+        drop(inner);
         let mut inner = self.inner.borrow_mut();
-        let control_inputs: Vec<NodeIndex> = inner.control_deps.iter().flatten().copied().collect();
+        let control_inputs: Vec<NodeIndex> = inner
+            .control_deps
+            .iter()
+            .flat_map(|(ids, _)| ids)
+            .copied()
+            .collect();
         let failed = error.is_some();
         if let (Some(e), None) = (&error, &inner.first_error) {
             inner.first_error = Some(e.clone());
         }
         let is_var = matches!(op, Op::Variable(_));
         let node = Node {
-            name: full_name.clone(),
+            name: full_name,
             op,
             inputs: if failed {
                 vec![]
@@ -403,8 +473,10 @@ impl Graph {
             error,
         };
         let idx = inner.dag.add_node(node);
-        inner.names.insert(full_name, idx);
+        let Inner { names, dag, .. } = &mut *inner;
+        names.insert(&dag[idx].name, idx);
         if failed {
+            inner.failed.push(idx);
             return Err(idx);
         }
         for (k, t) in inputs.iter().enumerate() {
@@ -463,15 +535,17 @@ impl Graph {
     /// Renames node `i` to `name` inside the scope it was created in (made unique).
     pub(crate) fn rename(&self, i: NodeIndex, name: &str) {
         let mut inner = self.inner.borrow_mut();
-        let old = inner.dag[i].name.clone();
+        let old = &inner.dag[i].name;
         let scope = match old.rfind('/') {
             Some(p) => &old[..=p],
             None => "",
         };
-        let new = Self::unique_name(&inner, &format!("{scope}{name}"));
-        inner.names.remove(&old);
-        inner.names.insert(new.clone(), i);
-        inner.dag[i].name = new;
+        let base = format!("{scope}{name}");
+        let new = inner.unique_name(base);
+        let old = std::mem::replace(&mut inner.dag[i].name, new);
+        let Inner { names, dag, .. } = &mut *inner;
+        names.remove(&old, i);
+        names.insert(&dag[i].name, i);
     }
 
     /// Adds a node with an exact (already scoped, unique) name and inputs given by index, for
@@ -545,17 +619,22 @@ pub struct ScopeGuard<'g> {
 }
 impl Drop for ScopeGuard<'_> {
     fn drop(&mut self) {
-        self.graph.inner.borrow_mut().scopes.pop();
+        let mut inner = self.graph.inner.borrow_mut();
+        if let Some(len) = inner.scopes.pop() {
+            inner.prefix.truncate(len);
+        }
     }
 }
 
 pub(crate) struct TopLevelGuard<'g> {
     graph: &'g Graph,
-    saved: Vec<String>,
+    saved: (String, Vec<usize>),
 }
 impl Drop for TopLevelGuard<'_> {
     fn drop(&mut self) {
-        self.graph.inner.borrow_mut().scopes = std::mem::take(&mut self.saved);
+        let mut inner = self.graph.inner.borrow_mut();
+        inner.prefix = std::mem::take(&mut self.saved.0);
+        inner.scopes = std::mem::take(&mut self.saved.1);
     }
 }
 

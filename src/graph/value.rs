@@ -12,6 +12,8 @@ pub enum Value {
     F32(ArrayD<f32>),
     /// i64 data.
     I64(ArrayD<i64>),
+    /// A scalar byte string (a serialized `Summary`): produced and read only by summary ops.
+    Bytes(Vec<u8>),
 }
 
 /// A borrowed view of a [`Value`] or of any ndarray array, as kernels see their inputs.
@@ -21,6 +23,8 @@ pub enum ValueView<'a> {
     F32(ArrayViewD<'a, f32>),
     /// i64 data.
     I64(ArrayViewD<'a, i64>),
+    /// A scalar byte string.
+    Bytes(&'a [u8]),
 }
 
 impl Default for Value {
@@ -35,6 +39,7 @@ impl Value {
         match self {
             Value::F32(_) => DType::F32,
             Value::I64(_) => DType::I64,
+            Value::Bytes(_) => DType::Bytes,
         }
     }
     /// The runtime shape.
@@ -42,6 +47,7 @@ impl Value {
         match self {
             Value::F32(a) => a.shape(),
             Value::I64(a) => a.shape(),
+            Value::Bytes(_) => &[],
         }
     }
     /// A zero-copy view.
@@ -49,27 +55,38 @@ impl Value {
         match self {
             Value::F32(a) => ValueView::F32(a.view()),
             Value::I64(a) => ValueView::I64(a.view()),
+            Value::Bytes(b) => ValueView::Bytes(b),
         }
     }
     /// The f32 array, or an error naming the actual dtype.
     pub fn as_f32(&self) -> Result<&ArrayD<f32>> {
         match self {
             Value::F32(a) => Ok(a),
-            Value::I64(_) => Err(Error::Value("expected an f32 value, got i64".into())),
+            other => Err(other.wrong_dtype("f32")),
         }
     }
     /// The i64 array, or an error naming the actual dtype.
     pub fn as_i64(&self) -> Result<&ArrayD<i64>> {
         match self {
             Value::I64(a) => Ok(a),
-            Value::F32(_) => Err(Error::Value("expected an i64 value, got f32".into())),
+            other => Err(other.wrong_dtype("i64")),
         }
+    }
+    /// The byte string (a serialized summary), or an error naming the actual dtype.
+    pub fn as_bytes(&self) -> Result<&[u8]> {
+        match self {
+            Value::Bytes(b) => Ok(b),
+            other => Err(other.wrong_dtype("bytes")),
+        }
+    }
+    fn wrong_dtype(&self, want: &str) -> Error {
+        Error::Value(format!("expected an {want} value, got {}", self.dtype()))
     }
     /// Converts into the f32 array, or an error naming the actual dtype.
     pub fn into_f32(self) -> Result<ArrayD<f32>> {
         match self {
             Value::F32(a) => Ok(a),
-            Value::I64(_) => Err(Error::Value("expected an f32 value, got i64".into())),
+            other => Err(other.wrong_dtype("f32")),
         }
     }
     /// The single element of a one-element f32 value (a scalar loss, say), as f32.
@@ -100,7 +117,7 @@ impl Value {
         }
         match self {
             Value::F32(a) => a,
-            Value::I64(_) => unreachable!("set to F32 above"),
+            _ => unreachable!("set to F32 above"),
         }
     }
 
@@ -119,7 +136,7 @@ impl Value {
         }
         match self {
             Value::I64(a) => a,
-            Value::F32(_) => unreachable!("set to I64 above"),
+            _ => unreachable!("set to I64 above"),
         }
     }
 
@@ -128,6 +145,21 @@ impl Value {
         match src {
             ValueView::F32(s) => self.f32_buffer(s.shape()).assign(s),
             ValueView::I64(s) => self.i64_buffer(s.shape()).assign(s),
+            ValueView::Bytes(b) => self.bytes_buffer().extend_from_slice(b),
+        }
+    }
+
+    /// Makes `self` an empty byte string, reusing its allocation when it already is one.
+    pub fn bytes_buffer(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, Value::Bytes(_)) {
+            *self = Value::Bytes(Vec::new());
+        }
+        match self {
+            Value::Bytes(b) => {
+                b.clear();
+                b
+            }
+            _ => unreachable!("set to Bytes above"),
         }
     }
 }
@@ -138,6 +170,7 @@ impl<'a> ValueView<'a> {
         match self {
             ValueView::F32(_) => DType::F32,
             ValueView::I64(_) => DType::I64,
+            ValueView::Bytes(_) => DType::Bytes,
         }
     }
     /// The runtime shape.
@@ -145,24 +178,28 @@ impl<'a> ValueView<'a> {
         match self {
             ValueView::F32(a) => a.shape(),
             ValueView::I64(a) => a.shape(),
+            ValueView::Bytes(_) => &[],
         }
     }
     /// The f32 view; kernels call this only on inputs whose dtype was checked at build time.
     pub fn f32(&self) -> &ArrayViewD<'a, f32> {
         match self {
             ValueView::F32(a) => a,
-            ValueView::I64(_) => {
-                panic!("internal: kernel expected f32 input (build-time dtype check missed)")
-            }
+            _ => panic!("internal: kernel expected f32 input (build-time dtype check missed)"),
         }
     }
     /// The i64 view; kernels call this only on inputs whose dtype was checked at build time.
     pub fn i64(&self) -> &ArrayViewD<'a, i64> {
         match self {
             ValueView::I64(a) => a,
-            ValueView::F32(_) => {
-                panic!("internal: kernel expected i64 input (build-time dtype check missed)")
-            }
+            _ => panic!("internal: kernel expected i64 input (build-time dtype check missed)"),
+        }
+    }
+    /// The byte string; kernels call this only on inputs whose dtype was checked at build time.
+    pub fn bytes(&self) -> &'a [u8] {
+        match self {
+            ValueView::Bytes(b) => b,
+            _ => panic!("internal: kernel expected bytes input (build-time dtype check missed)"),
         }
     }
     /// A view of the same data with a shorter lifetime.
@@ -170,6 +207,7 @@ impl<'a> ValueView<'a> {
         match self {
             ValueView::F32(a) => ValueView::F32(a.view()),
             ValueView::I64(a) => ValueView::I64(a.view()),
+            ValueView::Bytes(b) => ValueView::Bytes(b),
         }
     }
     /// Copies into an owned value.
@@ -177,6 +215,7 @@ impl<'a> ValueView<'a> {
         match self {
             ValueView::F32(a) => Value::F32(a.to_owned()),
             ValueView::I64(a) => Value::I64(a.to_owned()),
+            ValueView::Bytes(b) => Value::Bytes(b.to_vec()),
         }
     }
 }

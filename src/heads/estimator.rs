@@ -334,5 +334,6 @@ fn concat_values(p: Vec<Value>) -> Result<Value> {
                 .collect::<Result<_>>()?;
             Ok(Value::I64(concatenate(Axis(0), &v).map_err(err)?))
         }
+        Some(Value::Bytes(_)) => Err(Error::Value("cannot concatenate bytes predictions".into())),
     }
 }

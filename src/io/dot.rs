@@ -20,9 +20,41 @@ struct Scope {
 
 /// The graph in Graphviz DOT, with name scopes as clusters and control edges dashed.
 pub fn to_dot(graph: &Graph) -> String {
+    dot_of(graph, &|_| true)
+}
+
+/// Like [`to_dot`] for the forward graph only: leaves out gradient nodes (`gradients*/`
+/// scopes), optimizer scopes (the top-level scopes holding an `Apply*` op, with their slots),
+/// and variable initialization (`Assign` ops, `*/initial_value`, the `init` op), which make
+/// the full graph of a model many times wider than the model.
+pub fn to_dot_forward(graph: &Graph) -> String {
+    let skip: std::collections::HashSet<NodeIndex> = {
+        let dag = graph.dag();
+        let top = |i: NodeIndex| dag[i].name.split('/').next().unwrap_or("").to_string();
+        let opt_scopes: std::collections::HashSet<String> = dag
+            .node_indices()
+            .filter(|&i| dag[i].op.def().kind().starts_with("Apply") && dag[i].name.contains('/'))
+            .map(top)
+            .collect();
+        dag.node_indices()
+            .filter(|&i| {
+                let n = &dag[i];
+                let t = top(i);
+                t.starts_with("gradients")
+                    || (n.name.contains('/') && opt_scopes.contains(&t))
+                    || matches!(n.op, Op::Assign(_))
+                    || n.name.ends_with("/initial_value")
+                    || (n.name == "init" && matches!(n.op, Op::NoOp(_)))
+            })
+            .collect()
+    };
+    dot_of(graph, &|i| !skip.contains(&i))
+}
+
+fn dot_of(graph: &Graph, keep: &dyn Fn(NodeIndex) -> bool) -> String {
     let dag = graph.dag();
     let mut root = Scope::default();
-    for i in dag.node_indices() {
+    for i in dag.node_indices().filter(|&i| keep(i)) {
         let name = &dag[i].name;
         let parts: Vec<&str> = name.split('/').collect();
         let mut s = &mut root;
@@ -38,7 +70,10 @@ pub fn to_dot(graph: &Graph) -> String {
     out.push_str("  edge [fontname=\"Helvetica\", fontsize=8];\n");
     let mut counter = 0usize;
     write_scope(graph, &root, "", 1, &mut counter, &mut out);
-    for e in dag.edge_references() {
+    for e in dag
+        .edge_references()
+        .filter(|e| keep(e.source()) && keep(e.target()))
+    {
         let style = match e.weight() {
             Edge::Data(_) => "",
             Edge::Control => " [style=dashed, color=gray40]",

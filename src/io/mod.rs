@@ -7,5 +7,5 @@ pub mod graph_file;
 pub mod value_serde;
 
 pub use crate::atomic::{temp_path_for, write_atomic, write_atomic_with, AtomicFile};
-pub use dot::to_dot;
+pub use dot::{to_dot, to_dot_forward};
 pub use graph_file::{read_graph, write_graph};

@@ -18,6 +18,11 @@ struct Repr {
 /// Serializes a value.
 pub fn serialize<S: Serializer>(v: &Value, s: S) -> Result<S::Ok, S::Error> {
     let r = match v {
+        Value::Bytes(_) => {
+            return Err(serde::ser::Error::custom(
+                "bytes values (summaries) are not stored in graph files",
+            ))
+        }
         Value::F32(a) => Repr {
             dtype: DType::F32,
             shape: a.shape().to_vec(),
@@ -44,5 +49,10 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
     Ok(match r.dtype {
         DType::F32 => Value::F32(ArrayD::from_shape_vec(shape, r.f32).map_err(bad)?),
         DType::I64 => Value::I64(ArrayD::from_shape_vec(shape.clone(), r.i64).map_err(bad)?),
+        DType::Bytes => {
+            return Err(serde::de::Error::custom(
+                "bytes values (summaries) are not stored in graph files",
+            ))
+        }
     })
 }

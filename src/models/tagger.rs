@@ -234,7 +234,7 @@ fn dense_2d<'g>(x: Tensor<'g>, d: usize, w: Tensor<'g>, b: Tensor<'g>) -> Tensor
 impl<'g> Tagger<'g> {
     /// Builds the tagger in `g` (variables, losses and the three train ops).
     pub fn build(g: &'g Graph, config: &TaggerConfig) -> Result<Self> {
-        Self::build_with_strategy(g, config, None)
+        Self::build_with(g, config, &|adam| Box::new(adam), None)
     }
 
     /// [`Tagger::build`], plus, with `Some(name)`, the train op of the [`crate::mtl`]
@@ -243,6 +243,18 @@ impl<'g> Tagger<'g> {
     pub fn build_with_strategy(
         g: &'g Graph,
         config: &TaggerConfig,
+        strategy: Option<&str>,
+    ) -> Result<Self> {
+        Self::build_with(g, config, &|adam| Box::new(adam), strategy)
+    }
+
+    /// Like [`Tagger::build_with_strategy`], with each train op's Adam passed through
+    /// `optimizer` first (e.g. wrapped for data-parallel training by
+    /// `distributed::World::optimizer`).
+    pub fn build_with(
+        g: &'g Graph,
+        config: &TaggerConfig,
+        optimizer: &dyn Fn(Adam) -> Box<dyn Optimizer>,
         strategy: Option<&str>,
     ) -> Result<Self> {
         let c = config;
@@ -326,10 +338,12 @@ impl<'g> Tagger<'g> {
         let global_step = get_or_create_global_step(g)?;
         let opt = |name: &str, loss: Tensor<'g>| -> Result<Operation<'g>> {
             let _s = g.name_scope(name);
-            Adam::new(c.learning_rate)
-                .with_clip_norm(c.clip_norm)
-                .with_global_step(global_step)
-                .minimize(loss)
+            optimizer(
+                Adam::new(c.learning_rate)
+                    .with_clip_norm(c.clip_norm)
+                    .with_global_step(global_step),
+            )
+            .minimize(loss)
         };
         let pos_op = opt("pos_op", pos_loss)?;
         let chunk_op = opt("chunk_op", chunk_loss)?;
@@ -341,10 +355,12 @@ impl<'g> Tagger<'g> {
                     .task_with_kind("pos", pos_loss, crate::mtl::TaskKind::Classification)
                     .task_with_kind("chunk", chunk_loss, crate::mtl::TaskKind::Classification);
                 let _s = g.name_scope("strategy_op");
-                let adam = Adam::new(c.learning_rate)
-                    .with_clip_norm(c.clip_norm)
-                    .with_global_step(global_step);
-                Some(s.minimize(&adam, &tasks)?)
+                let adam = optimizer(
+                    Adam::new(c.learning_rate)
+                        .with_clip_norm(c.clip_norm)
+                        .with_global_step(global_step),
+                );
+                Some(s.minimize(&*adam, &tasks)?)
             }
             None => None,
         };
@@ -649,6 +665,11 @@ pub struct TrainOptions {
     pub bucketed: bool,
     /// Call the progress callback every this many batches (0 = never).
     pub log_every: usize,
+    /// Data-parallel training: `(rank, ranks)`; each global batch of `batch_size` sentences is
+    /// split into `ranks` contiguous parts and this process trains on part `rank` (the train
+    /// ops must allreduce their gradients). Token counts and tokens/s stay global. `(0, 1)`:
+    /// one process.
+    pub shard: (usize, usize),
     /// Wall-clock budget in seconds (training and evaluation): no epoch is started that
     /// would, at the last epoch's pace, end past it. `None`: no limit.
     pub time_budget: Option<f64>,
@@ -668,6 +689,7 @@ impl TrainOptions {
             batch_size: 32,
             bucketed: true,
             log_every: 0,
+            shard: (0, 1),
             time_budget: None,
             cosine_every: 0,
         }
@@ -698,6 +720,15 @@ pub enum TrainEvent<'a> {
     Batch(&'a Progress),
     /// After each epoch's evaluation.
     Epoch(&'a EpochLog),
+    /// After every training batch: the losses its op computed (for per-step logging).
+    Step {
+        /// 1-based global step (batches run since the first epoch of this run).
+        step: usize,
+        /// The batch's POS loss, if its op computed it.
+        pos_loss: Option<f32>,
+        /// The batch's chunk loss, if its op computed it.
+        chunk_loss: Option<f32>,
+    },
 }
 
 /// One epoch's record.
@@ -751,6 +782,13 @@ pub fn train<'g>(
 ) -> Result<Vec<EpochLog>> {
     let lengths: Vec<usize> = data.train_enc.iter().map(EncodedSentence::len).collect();
     let per_epoch = batches_per_epoch(data, opts.batch_size);
+    let (rank, ranks) = opts.shard;
+    if ranks > 1 && !opts.batch_size.is_multiple_of(ranks) {
+        return Err(Error::InvalidArgument(format!(
+            "batch size {} is not divisible by {ranks} ranks: choose a multiple of {ranks}",
+            opts.batch_size
+        )));
+    }
     let step = sess
         .variable_value(model.global_step)?
         .as_i64()?
@@ -785,7 +823,8 @@ pub fn train<'g>(
         let t0 = Instant::now();
         let nb = order.len();
         for (k, idx) in order.iter().enumerate() {
-            let b = make_batch(&data.train_enc, idx);
+            let part = crate::data::shard_range(idx.len(), ranks.max(1), rank)?;
+            let b = make_batch(&data.train_enc, &idx[part]);
             let op = model.pick_op(opts.regime, opts.p_pos, &mut rng);
             counts[if op == model.pos_op {
                 0
@@ -797,15 +836,21 @@ pub fn train<'g>(
             let probed = probe.filter(|_| k % opts.cosine_every.max(1) == 0);
             let ts = Instant::now();
             let (p, c, cos) = model.train_step_probed(sess, op, &b, probed)?;
+            let step_tokens = idx.iter().map(|&i| lengths[i]).sum::<usize>();
             if let Some(cos) = cos {
                 probe_s += ts.elapsed().as_secs_f64();
-                probe_tokens += b.tokens();
+                probe_tokens += step_tokens;
                 let a = cos.as_f32()?;
                 let t = a.shape().first().copied().unwrap_or(0);
                 let flat: Vec<f32> = a.iter().copied().collect();
                 cosines.extend(crate::mtl::mean_off_diagonal(&flat, t));
             }
-            tokens += b.tokens();
+            on_event(TrainEvent::Step {
+                step: (epoch - 1) * nb + k + 1,
+                pos_loss: p,
+                chunk_loss: c,
+            });
+            tokens += step_tokens;
             if let Some(p) = p {
                 pos_sum += p as f64;
                 pos_n += 1;

@@ -73,7 +73,7 @@ fn grad_slice<'a>(grad: &'a ValueView) -> Result<&'a [f32], String> {
         ValueView::F32(g) => g
             .as_slice()
             .ok_or_else(|| "gradient is not contiguous".into()),
-        ValueView::I64(_) => Err("optimizer updates need an f32 gradient".into()),
+        _ => Err("optimizer updates need an f32 gradient".into()),
     }
 }
 
@@ -242,6 +242,65 @@ impl ApplyAdam {
                 *x -= (*m * alpha) / (v.sqrt() + eps);
             }
         }
+    }
+}
+
+/// [`ApplyAdam`] with beta1 as a scalar input instead of an attribute, so that a schedule can
+/// cycle it (one-cycle training): inputs `(var, m, v, lr, beta1_power, beta2_power, beta1,
+/// grad)`. TF1's `ApplyAdam` takes beta1 as an input in the same way; this op keeps
+/// [`ApplyAdam`]'s graph form unchanged for constant hyper-parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyAdamScheduled {
+    /// Decay of the second moment.
+    pub beta2: f32,
+    /// The "epsilon hat" added to `sqrt(v)`.
+    pub epsilon: f32,
+    /// Nesterov-style first moment.
+    pub use_nesterov: bool,
+}
+
+update_op!(
+    ApplyAdamScheduled,
+    "ApplyAdamScheduled",
+    vars = 3,
+    scalars = 3
+);
+
+impl ApplyAdamScheduled {
+    fn apply(&self, lr: f32, [b1p, b2p, b1]: &[f32; 3], vars: [&mut [f32]; 3], g: &[f32]) {
+        let adam = ApplyAdam {
+            beta1: *b1,
+            beta2: self.beta2,
+            epsilon: self.epsilon,
+            use_nesterov: self.use_nesterov,
+        };
+        adam.apply(lr, &[*b1p, *b2p], vars, g);
+    }
+}
+
+/// [`ApplyMomentum`] with the momentum coefficient as a scalar input (as in TF1's
+/// `ApplyMomentum`), so that a schedule can cycle it: inputs `(var, accum, lr, momentum,
+/// grad)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyMomentumScheduled {
+    /// Nesterov momentum.
+    pub use_nesterov: bool,
+}
+
+update_op!(
+    ApplyMomentumScheduled,
+    "ApplyMomentumScheduled",
+    vars = 2,
+    scalars = 1
+);
+
+impl ApplyMomentumScheduled {
+    fn apply(&self, lr: f32, [m]: &[f32; 1], vars: [&mut [f32]; 2], g: &[f32]) {
+        let op = ApplyMomentum {
+            momentum: *m,
+            use_nesterov: self.use_nesterov,
+        };
+        op.apply(lr, &[], vars, g);
     }
 }
 

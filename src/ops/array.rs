@@ -74,6 +74,7 @@ fn copy_reshaped(x: &ValueView, out: &mut Value, shape: &[usize]) {
     match x {
         ValueView::F32(a) => copy_flat(out.f32_buffer(shape), a),
         ValueView::I64(a) => copy_flat(out.i64_buffer(shape), a),
+        ValueView::Bytes(b) => out.bytes_buffer().extend_from_slice(b),
     }
 }
 
@@ -475,6 +476,7 @@ impl OpDef for Transpose {
         match &inputs[0] {
             ValueView::F32(x) => transpose_kernel(x, &self.perm, out),
             ValueView::I64(x) => transpose_kernel(x, &self.perm, out),
+            ValueView::Bytes(_) => return Err(super::NO_BYTES.into()),
         }
         Ok(())
     }
@@ -627,6 +629,7 @@ impl OpDef for AddN {
                 let xs: SmallVec<[&ArrayViewD<i64>; 8]> = inputs.iter().map(|v| v.i64()).collect();
                 add_n_kernel(&xs, out)
             }
+            ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
         }
     }
     fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {

@@ -46,6 +46,33 @@ pub struct Binary {
     pub kind: BinaryKind,
 }
 
+/// `max(a, b)`, NaN if either is NaN (TF's `maximum`; `f32::max` drops NaN).
+#[inline(always)]
+pub(crate) fn max_nan(a: f32, b: f32) -> f32 {
+    if a > b || a.is_nan() {
+        a
+    } else {
+        b
+    }
+}
+
+/// `min(a, b)`, NaN if either is NaN (TF's `minimum`).
+#[inline(always)]
+pub(crate) fn min_nan(a: f32, b: f32) -> f32 {
+    if a < b || a.is_nan() {
+        a
+    } else {
+        b
+    }
+}
+
+/// Relu's gradient `dy * (y > 0)` as TF computes it: a NaN or infinite `dy` where the unit
+/// is off gives NaN (`0 * NaN`), not 0.
+#[inline(always)]
+pub(crate) fn relu_grad_f32(dy: f32, y: f32) -> f32 {
+    dy * if y > 0.0 { 1.0 } else { 0.0 }
+}
+
 impl BinaryKind {
     #[inline(always)]
     fn f(self, a: f32, b: f32) -> f32 {
@@ -55,8 +82,8 @@ impl BinaryKind {
             BinaryKind::Mul => a * b,
             BinaryKind::Div => a / b,
             BinaryKind::Pow => a.powf(b),
-            BinaryKind::Maximum => a.max(b),
-            BinaryKind::Minimum => a.min(b),
+            BinaryKind::Maximum => max_nan(a, b),
+            BinaryKind::Minimum => min_nan(a, b),
             BinaryKind::Equal => (a == b) as u8 as f32,
             BinaryKind::GreaterEqual => (a >= b) as u8 as f32,
             BinaryKind::Sign => {
@@ -68,13 +95,7 @@ impl BinaryKind {
                     0.0
                 }
             }
-            BinaryKind::ReluGrad => {
-                if b > 0.0 {
-                    a
-                } else {
-                    0.0
-                }
-            }
+            BinaryKind::ReluGrad => relu_grad_f32(a, b),
             BinaryKind::SigmoidGrad => a * b * (1.0 - b),
             BinaryKind::TanhGrad => a * (1.0 - b * b),
         }
@@ -347,8 +368,9 @@ pub fn minimum<'g>(a: Tensor<'g>, b: Tensor<'g>) -> Tensor<'g> {
 pub fn equal<'g>(a: Tensor<'g>, b: Tensor<'g>) -> Tensor<'g> {
     binary(BinaryKind::Equal, a, b)
 }
-/// Clips every element to `[lo, hi]`; the gradient passes where the value was inside.
+/// Clips every element to `[lo, hi]`; the gradient passes where the value was inside. As in
+/// TF1 it is `maximum(minimum(x, hi), lo)`: NaN stays NaN, and `lo > hi` gives `lo`.
 pub fn clip_by_value(x: Tensor<'_>, lo: f32, hi: f32) -> Tensor<'_> {
     let g = x.graph();
-    minimum(maximum(x, g.constant(lo)), g.constant(hi))
+    maximum(minimum(x, g.constant(hi)), g.constant(lo))
 }

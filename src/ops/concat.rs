@@ -112,6 +112,7 @@ impl OpDef for Concat {
                 let xs: SmallVec<[_; 8]> = inputs.iter().map(|v| v.i64()).collect();
                 concat_kernel(&xs, axis, out)
             }
+            ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
         }
     }
     fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
@@ -301,6 +302,7 @@ impl OpDef for Slice {
         match &inputs[0] {
             ValueView::F32(x) => slice_kernel(x, self, out),
             ValueView::I64(x) => slice_kernel(x, self, out),
+            ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
         }
     }
     fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {

@@ -1,4 +1,7 @@
-//! Debugging aids inside the graph: `print(x, message)` (TF1's `tf.Print`).
+//! Debugging aids inside the graph: `print(x, message)` (TF1's `tf.Print`) and
+//! `check_numerics(x, message)` (TF1's `tf.debugging.check_numerics`). For checking every
+//! float output of a run (TF1's `add_check_numerics_ops`), see
+//! `Session::set_check_numerics`.
 //!
 //! A static graph cannot be stepped through. Two ways to see an intermediate value:
 //! - fetch it: any tensor can be a fetch, so `sess.run(&[train_op.into(), hidden.into()], ..)`
@@ -37,6 +40,7 @@ impl Print {
         let items: Vec<String> = match x {
             ValueView::F32(a) => a.iter().take(shown).map(|v| v.to_string()).collect(),
             ValueView::I64(a) => a.iter().take(shown).map(|v| v.to_string()).collect(),
+            ValueView::Bytes(b) => vec![format!("<{} bytes>", b.len())],
         };
         s.push_str(&items.join(", "));
         if n > shown {
@@ -98,6 +102,92 @@ pub fn print_n<'g>(x: Tensor<'g>, message: &str, first_n: usize) -> Tensor<'g> {
         Print {
             message: message.to_string(),
             first_n,
+        },
+        &[x],
+    )
+}
+
+/// Which non-finite values `x` holds, in TF1's words: `"NaN"`, `"Inf"` or `"Inf and NaN"`
+/// (`None` for a finite tensor or an i64 one). One vectorised pass per 256 elements.
+pub fn non_finite(x: &ValueView) -> Option<&'static str> {
+    let ValueView::F32(a) = x else { return None };
+    let scan = |s: &[f32]| {
+        s.chunks(256)
+            .any(|c| c.iter().fold(false, |bad, v| bad | !v.is_finite()))
+    };
+    let bad = match a.as_slice_memory_order() {
+        Some(s) => scan(s),
+        None => a.iter().any(|v| !v.is_finite()),
+    };
+    if !bad {
+        return None;
+    }
+    let (nan, inf) = a.iter().fold((false, false), |(n, i), v| {
+        (n | v.is_nan(), i | v.is_infinite())
+    });
+    Some(match (inf, nan) {
+        (true, true) => "Inf and NaN",
+        (true, false) => "Inf",
+        _ => "NaN",
+    })
+}
+
+/// Identity on an f32 tensor that fails the run if the tensor holds NaN or Inf, with TF1's
+/// message `"<message> : Tensor had NaN values"` (or `Inf`, `Inf and NaN`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckNumerics {
+    /// Put in front of the error message.
+    pub message: String,
+}
+
+impl OpDef for CheckNumerics {
+    fn kind(&self) -> &'static str {
+        "CheckNumerics"
+    }
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        match i {
+            [x] => {
+                super::expect_f32("CheckNumerics", x)?;
+                Ok(Some((*x).clone()))
+            }
+            _ => Err(format!("takes one operand, got {}", i.len())),
+        }
+    }
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
+        let x = &inputs[0];
+        if let Some(found) = non_finite(x) {
+            return Err(format!("{} : Tensor had {found} values", self.message));
+        }
+        out.assign_from(x);
+        Ok(())
+    }
+    /// As in TF1: the gradient is checked too.
+    fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
+        let msg = format!(
+            "Not a number (NaN) or infinity (Inf) values detected in gradient. {}",
+            self.message
+        );
+        Ok(vec![Some(check_numerics(c.dy, &msg))])
+    }
+    fn is_stateful(&self) -> bool {
+        // Never merged away or cached: the check is the point.
+        true
+    }
+}
+
+/// `x` unchanged (f32), but the run fails with [`Error::Runtime`](crate::Error::Runtime)
+/// naming this node and saying `"<message> : Tensor had NaN values"` (or `Inf`, `Inf and
+/// NaN`) if `x` holds any (TF1's `tf.debugging.check_numerics`). Its gradient is checked the
+/// same way. Shape: same as `x`.
+pub fn check_numerics<'g>(x: Tensor<'g>, message: &str) -> Tensor<'g> {
+    x.graph().add(
+        CheckNumerics {
+            message: message.to_string(),
         },
         &[x],
     )

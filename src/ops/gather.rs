@@ -87,6 +87,7 @@ impl OpDef for Gather {
         match &inputs[0] {
             ValueView::F32(p) => gather_kernel(p, idx, out),
             ValueView::I64(p) => gather_kernel(p, idx, out),
+            ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
         }
     }
     fn gradient<'g>(&self, c: &GradCtx<'g>) -> GradResult<'g> {
@@ -244,7 +245,9 @@ fn argmax_kernel<T: Elem>(x: &ArrayViewD<T>, axis: usize, out: &mut Value) -> Re
         let mut best = 0;
         let mut bv = lane[0];
         for (k, &v) in lane.iter().enumerate().skip(1) {
-            if v > bv {
+            // NaN is skipped, as TF's CPU kernel does (`bv != bv` only for NaN).
+            #[allow(clippy::eq_op)]
+            if v > bv || (bv != bv && v == v) {
                 best = k;
                 bv = v;
             }
@@ -275,6 +278,7 @@ impl OpDef for ArgMax {
         match &inputs[0] {
             ValueView::F32(x) => argmax_kernel(x, axis, out),
             ValueView::I64(x) => argmax_kernel(x, axis, out),
+            ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
         }
     }
     fn gradient<'g>(&self, _: &GradCtx<'g>) -> GradResult<'g> {

@@ -13,6 +13,7 @@ pub mod aggregate;
 pub mod apply;
 pub mod array;
 pub mod binary;
+pub mod collective;
 pub mod concat;
 pub mod conv;
 pub mod debug;
@@ -94,6 +95,11 @@ pub trait OpDef {
     fn is_stateful(&self) -> bool {
         self.mutated_inputs() > 0
     }
+    /// True for the few ops (summary merging) that accept bytes operands; the graph rejects
+    /// bytes operands of every other op when it is added.
+    fn takes_bytes(&self) -> bool {
+        false
+    }
 }
 
 macro_rules! op_set {
@@ -168,15 +174,26 @@ op_set! {
     ApplyAdam(apply::ApplyAdam),
     ApplyAdagrad(apply::ApplyAdagrad),
     ApplyRMSProp(apply::ApplyRMSProp),
+    ApplyAdamScheduled(apply::ApplyAdamScheduled),
+    ApplyMomentumScheduled(apply::ApplyMomentumScheduled),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
+    CheckNumerics(debug::CheckNumerics),
+    AllreduceFused(collective::AllreduceFused),
+    FusedPart(collective::FusedPart),
     Gram(aggregate::Gram),
     GramNorms(aggregate::GramNorms),
     GramCosine(aggregate::GramCosine),
     Combine(aggregate::Combine),
     AggregateWeights(aggregate::AggregateWeights),
     GradVacUpdate(aggregate::GradVacUpdate),
+    Summary(crate::summary::SummaryOp),
+    MergeSummary(crate::summary::MergeSummary),
 }
+
+/// Kernel answer for a bytes (summary) input, which the graph rejects at build time for every
+/// op that does not declare [`OpDef::takes_bytes`].
+pub(crate) const NO_BYTES: &str = "takes no bytes (summary) values";
 
 /// Checks that an operand is f32, for op rules.
 pub(crate) fn expect_f32(op: &str, i: &TensorInfo) -> Result<(), String> {

@@ -236,7 +236,9 @@ fn pool_image_impl(xi: &[f32], g: &Geom, oi: &mut [f32]) {
 /// Lanes per fixed-size block (one AVX-512 register).
 const W: usize = 16;
 
-/// `dst = max(dst, src)` element-wise; NaN propagates like TF.
+/// `dst = max(dst, src)` element-wise; NaN propagates. (TF1's CPU `MaxPool` skips NaN, and an
+/// all-NaN window gives `-f32::MAX`; staticflow keeps NaN, as TF does on GPU with
+/// `TF_ENABLE_MAXPOOL_NANPROP`, so that a diverged model cannot look healthy.)
 #[inline(always)]
 fn max_run(dst: &mut [f32], src: &[f32]) {
     #[inline(always)]
@@ -257,7 +259,8 @@ fn max_run(dst: &mut [f32], src: &[f32]) {
 fn grad_run<const ADD: bool>(dst: &mut [f32], x: &[f32], y: &[f32], rem: &mut [f32]) {
     #[inline(always)]
     fn one<const ADD: bool>(d: &mut f32, x: f32, y: f32, r: &mut f32) {
-        let hit = x == y;
+        // A NaN window's output is NaN: its first NaN position takes `dy`.
+        let hit = x == y || x.is_nan();
         let v = if hit { *r } else { 0.0 };
         *d = if ADD { *d + v } else { v };
         *r = if hit { 0.0 } else { *r };
@@ -321,7 +324,7 @@ fn pool_grad_image_impl(
                 rem.copy_from_slice(&dyi[at + cb..][..nc]);
                 if relu_mask {
                     for (r, &y) in rem.iter_mut().zip(yv) {
-                        *r = if y > 0.0 { *r } else { 0.0 };
+                        *r = crate::ops::binary::relu_grad_f32(*r, y);
                     }
                 }
                 for iy in y0..y1 {
@@ -411,6 +414,7 @@ mod tiled16 {
         }
         let (xp, dp) = (xi.as_ptr(), di.as_mut_ptr());
         let zero = _mm512_setzero_ps();
+        let one = _mm512_set1_ps(1.0);
         for oy in 0..g.oh {
             let y1 = (oy * g.kh + g.kh).min(g.h);
             for ox in 0..g.ow {
@@ -420,13 +424,17 @@ mod tiled16 {
                     let yv = _mm512_loadu_ps(yi.as_ptr().add(at));
                     let mut rem = _mm512_loadu_ps(dyi.as_ptr().add(at));
                     if relu_mask {
-                        rem = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask::<_CMP_GT_OQ>(yv, zero), rem);
+                        // dy * (y > 0): a NaN dy stays NaN where the unit is off, as in TF.
+                        let on = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(yv, zero);
+                        rem = _mm512_mul_ps(rem, _mm512_maskz_mov_ps(on, one));
                     }
                     for iy in oy * g.kh..y1 {
                         for ix in ox * g.kw..x1 {
                             let base = (iy * g.w + ix) * c + cb;
-                            let hit =
-                                _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(_mm512_loadu_ps(xp.add(base)), yv);
+                            let xv = _mm512_loadu_ps(xp.add(base));
+                            // x == y, or x is NaN (then so is y): the first NaN takes dy.
+                            let hit = _mm512_cmp_ps_mask::<_CMP_EQ_OQ>(xv, yv)
+                                | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(xv, xv);
                             _mm512_storeu_ps(dp.add(base), _mm512_maskz_mov_ps(hit, rem));
                             rem = _mm512_mask_mov_ps(rem, hit, zero);
                         }

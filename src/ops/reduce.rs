@@ -2,7 +2,7 @@
 //! adapters their gradients need: `BroadcastLike` (undo a reduction) and `ReduceToShapeOf`
 //! (undo a broadcast).
 
-use super::binary::{binary, BinaryKind};
+use super::binary::{binary, max_nan, BinaryKind};
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, IxDyn, Zip};
@@ -80,7 +80,7 @@ impl OpDef for Reduce {
             match self.kind {
                 ReduceKind::Sum => lane.sum(),
                 ReduceKind::Mean => lane.sum() / count as f32,
-                ReduceKind::Max => lane.fold(f32::NEG_INFINITY, |m, &v| m.max(v)),
+                ReduceKind::Max => lane.fold(f32::NEG_INFINITY, |m, &v| max_nan(v, m)),
             }
         };
         if self.axes.len() == x.ndim() {
@@ -110,7 +110,9 @@ impl OpDef for Reduce {
             let mut cur = x.to_owned();
             for &a in self.axes.iter().rev() {
                 cur = match self.kind {
-                    ReduceKind::Max => cur.fold_axis(Axis(a), f32::NEG_INFINITY, |m, &v| m.max(v)),
+                    ReduceKind::Max => {
+                        cur.fold_axis(Axis(a), f32::NEG_INFINITY, |&m, &v| max_nan(v, m))
+                    }
                     _ => cur.sum_axis(Axis(a)),
                 };
             }

@@ -1,6 +1,6 @@
 //! Learning-rate schedule helpers evaluated on the global step (i64 or f32 scalar):
 //! the decay exponent `step / decay_steps` (optionally floored), and piecewise-constant
-//! values. Output: an f32 scalar. No gradient (schedules are not differentiated).
+//! values, TF1's cosine decay and FastAI's one-cycle curves. Output: an f32 scalar. No gradient (schedules are not differentiated).
 
 use super::{KernelCtx, OpDef};
 use crate::graph::{DType, Shape, TensorInfo, Value, ValueView};
@@ -33,6 +33,44 @@ pub enum ScheduleKind {
         /// Final factor (a fraction of the initial learning rate).
         alpha: f32,
     },
+    /// FastAI's `combined_cos(pct_start, start, middle, end)` at `pos = min(step,
+    /// total_steps) / total_steps`: a cosine from `start` to `middle` over the first
+    /// `pct_start` of the run, then a cosine from `middle` to `end`. Each half is FastAI's
+    /// `SchedCos(a, b)(p) = a + (1 + cos(pi * (1 - p))) * (b - a) / 2`. One-cycle training
+    /// uses it for the learning rate (`lr_max/div -> lr_max -> lr_max/div_final`) and,
+    /// inversely, for momentum / Adam's beta1 (`0.95 -> 0.85 -> 0.95`).
+    CombinedCosine {
+        /// Steps of the whole cycle.
+        total_steps: f32,
+        /// Fraction of the cycle spent going from `start` to `middle`, in `[0, 1]`.
+        pct_start: f32,
+        /// Value at step 0.
+        start: f32,
+        /// Value at `pct_start` of the cycle.
+        middle: f32,
+        /// Value at the end of the cycle (and after it).
+        end: f32,
+    },
+}
+
+/// FastAI's `SchedCos(a, b)` at position `p` in `[0, 1]`.
+fn sched_cos(a: f64, b: f64, p: f64) -> f64 {
+    a + (1.0 + (std::f64::consts::PI * (1.0 - p)).cos()) * (b - a) / 2.0
+}
+
+/// FastAI's `combined_cos(pct, start, middle, end)` at position `pos` in `[0, 1]`, computed
+/// in f64 (the annealing end subtracts nearly equal numbers) and rounded once to f32.
+pub fn combined_cosine(pos: f64, pct: f32, start: f32, middle: f32, end: f32) -> f32 {
+    let (pos, pct) = (pos.clamp(0.0, 1.0), pct as f64);
+    let (start, middle, end) = (start as f64, middle as f64, end as f64);
+    let y = if pos < pct {
+        sched_cos(start, middle, pos / pct)
+    } else if pct >= 1.0 {
+        end
+    } else {
+        sched_cos(middle, end, (pos - pct) / (1.0 - pct))
+    };
+    y as f32
 }
 
 /// A function of the (scalar) global step producing an f32 scalar. Input `(step)`.
@@ -48,6 +86,7 @@ impl OpDef for StepSchedule {
             ScheduleKind::DecayExponent { .. } => "DecayExponent",
             ScheduleKind::Piecewise { .. } => "PiecewiseConstant",
             ScheduleKind::CosineDecay { .. } => "CosineDecay",
+            ScheduleKind::CombinedCosine { .. } => "CombinedCosine",
         }
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
@@ -73,6 +112,18 @@ impl OpDef for StepSchedule {
                     return Err(format!("boundaries must be increasing, got {boundaries:?}"));
                 }
             }
+            ScheduleKind::CombinedCosine {
+                total_steps,
+                pct_start,
+                ..
+            } => {
+                if *total_steps <= 0.0 {
+                    return Err(format!("total_steps must be positive, got {total_steps}"));
+                }
+                if !(0.0..=1.0).contains(pct_start) {
+                    return Err(format!("pct_start must be in [0, 1], got {pct_start}"));
+                }
+            }
             _ => {}
         }
         Ok(Some(TensorInfo::new(DType::F32, Shape::known(&[]))))
@@ -87,6 +138,7 @@ impl OpDef for StepSchedule {
                 let s = a.iter().next().copied().ok_or("empty step")?;
                 (s, s as i64)
             }
+            ValueView::Bytes(_) => return Err(super::NO_BYTES.into()),
         };
         let y = match &self.kind {
             ScheduleKind::DecayExponent {
@@ -108,6 +160,19 @@ impl OpDef for StepSchedule {
                 let t = as_f.clamp(0.0, *decay_steps) / decay_steps;
                 (1.0 - alpha) * 0.5 * (1.0 + (std::f32::consts::PI * t).cos()) + alpha
             }
+            ScheduleKind::CombinedCosine {
+                total_steps,
+                pct_start,
+                start,
+                middle,
+                end,
+            } => combined_cosine(
+                as_f as f64 / *total_steps as f64,
+                *pct_start,
+                *start,
+                *middle,
+                *end,
+            ),
         };
         out.f32_buffer(&[]).fill(y);
         Ok(())

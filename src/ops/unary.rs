@@ -48,7 +48,7 @@ impl UnaryKind {
     fn apply(self, x: f32) -> f32 {
         match self {
             UnaryKind::Neg => -x,
-            UnaryKind::Relu => x.max(0.0),
+            UnaryKind::Relu => relu_f32(x),
             UnaryKind::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             UnaryKind::Tanh => x.tanh(),
             UnaryKind::Exp => x.exp(),
@@ -113,6 +113,7 @@ impl OpDef for Unary {
                 return Ok(());
             }
             ValueView::F32(x) => x,
+            ValueView::Bytes(_) => return Err(super::NO_BYTES.into()),
         };
         let o = out.f32_buffer(x.shape());
         // Match the kind once so each kind gets its own vectorisable loop.
@@ -155,6 +156,17 @@ impl OpDef for Unary {
             UnaryKind::StopGradient | UnaryKind::LogOrZero => None,
         };
         Ok(vec![dx])
+    }
+}
+
+/// `max(x, 0)` with TF's NaN semantics: NaN stays NaN (`f32::max` would answer 0). Compiles
+/// to one `maxps(0, x)`.
+#[inline(always)]
+pub(crate) fn relu_f32(x: f32) -> f32 {
+    if x < 0.0 {
+        0.0
+    } else {
+        x
     }
 }
 

@@ -8,6 +8,7 @@ pub use profile::{Profile, ProfileEntry};
 
 use crate::error::{Error, Result};
 use crate::graph::{Fetch, Graph, Tensor, Value, ValueView};
+use crate::ops::debug::non_finite;
 use crate::ops::{KernelCtx, Op};
 use petgraph::graph::NodeIndex;
 use plan::{Plan, Src};
@@ -55,9 +56,13 @@ pub struct Session<'g> {
     vars: Vec<Value>,
     initialized: Vec<bool>,
     plans: Vec<Plan>,
+    /// Hash of a run signature -> the plans with that hash (one, but for collisions).
+    plan_of: HashMap<u64, SmallVec<[usize; 1]>>,
     rng: StdRng,
     /// Scratch value swapped with an output slot while its kernel runs.
     spare: Value,
+    /// Check every f32 output for NaN/Inf (see [`Session::set_check_numerics`]).
+    check_numerics: bool,
 }
 
 impl<'g> Session<'g> {
@@ -73,9 +78,20 @@ impl<'g> Session<'g> {
             var_nodes,
             var_of,
             plans: Vec::new(),
+            plan_of: HashMap::new(),
             rng: StdRng::seed_from_u64(graph.seed() ^ 0x5EED),
             spare: Value::default(),
+            check_numerics: false,
         }
+    }
+
+    /// Checks every f32 output of every kernel of later runs for NaN and Inf, like TF1's
+    /// `add_check_numerics_ops`: the first node (in execution order) whose output holds one
+    /// fails the run with [`Error::Numerics`], naming the node, its op kind and name scope,
+    /// and its first input that already held NaN or Inf (fed or read from a variable), if
+    /// any. Costs one pass over each output (a few percent of a conv or LSTM step).
+    pub fn set_check_numerics(&mut self, on: bool) {
+        self.check_numerics = on;
     }
 
     /// The graph this session runs.
@@ -100,21 +116,11 @@ impl<'g> Session<'g> {
         Ok((out, p))
     }
 
+    /// The plan for the run signature `(fetches in order, each a tensor or an operation; the
+    /// set of fed tensors)`, compiled on first use. The look-up hashes the signature, so it
+    /// costs the same however many plans exist. A tensor fed twice is an error.
     fn plan_index(&mut self, fetches: &[Fetch<'g>], feeds: &[Feed<'g, '_>]) -> Result<usize> {
-        let found = self.plans.iter().position(|p| {
-            p.fetch_key.len() == fetches.len()
-                && p.fetch_key
-                    .iter()
-                    .zip(fetches)
-                    .all(|(a, b)| *a == b.index())
-                && p.feeds.len() == feeds.len()
-                && feeds.iter().all(|(t, _)| p.feeds.contains(&t.index()))
-        });
-        if let Some(i) = found {
-            return Ok(i);
-        }
         let g = self.graph;
-        g.check()?;
         for f in fetches {
             if f.graph().id() != g.id() {
                 return Err(Error::ForeignTensor {
@@ -131,6 +137,30 @@ impl<'g> Session<'g> {
                 });
             }
         }
+        let mut fed_sorted: SmallVec<[NodeIndex; 8]> =
+            feeds.iter().map(|(t, _)| t.index()).collect();
+        fed_sorted.sort_unstable();
+        if let Some(w) = fed_sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::DuplicateFeed {
+                node: g.node_name(w[0]),
+            });
+        }
+        let hash = signature_hash(fetches, &fed_sorted);
+        if let Some(cands) = self.plan_of.get(&hash) {
+            for &i in cands {
+                let p = &self.plans[i];
+                if p.feeds[..] == fed_sorted[..]
+                    && p.fetch_key.len() == fetches.len()
+                    && p.fetch_key
+                        .iter()
+                        .zip(&p.fetch_is_tensor)
+                        .zip(fetches)
+                        .all(|((&k, &t), f)| k == f.index() && t == matches!(f, Fetch::Tensor(_)))
+                {
+                    return Ok(i);
+                }
+            }
+        }
         let keys: Vec<NodeIndex> = fetches.iter().map(|f| f.index()).collect();
         let is_tensor: Vec<bool> = fetches
             .iter()
@@ -139,7 +169,9 @@ impl<'g> Session<'g> {
         let fed: Vec<NodeIndex> = feeds.iter().map(|(t, _)| t.index()).collect();
         let plan = Plan::compile(g, &keys, &is_tensor, &fed, &self.var_of)?;
         self.plans.push(plan);
-        Ok(self.plans.len() - 1)
+        let i = self.plans.len() - 1;
+        self.plan_of.entry(hash).or_default().push(i);
+        Ok(i)
     }
 
     fn run_inner(
@@ -157,6 +189,7 @@ impl<'g> Session<'g> {
             var_nodes,
             rng,
             spare,
+            check_numerics,
             ..
         } = self;
         let plan = &mut plans[pi];
@@ -164,10 +197,12 @@ impl<'g> Session<'g> {
         // Feeds in plan order, validated against their static types.
         let mut fed: SmallVec<[ValueView; 8]> = SmallVec::new();
         for (k, &node) in plan.feeds.iter().enumerate() {
-            let (_, v) = feeds
-                .iter()
-                .find(|(t, _)| t.index() == node)
-                .expect("plan matched feeds");
+            let Some((_, v)) = feeds.iter().find(|(t, _)| t.index() == node) else {
+                return Err(Error::InvalidArgument(format!(
+                    "internal: the plan for this run expects a feed for `{}`",
+                    graph.node_name(node)
+                )));
+            };
             let info = &plan.feed_infos[k];
             if v.dtype() != info.dtype || !info.shape.admits(v.shape()) {
                 return Err(Error::FeedMismatch {
@@ -211,6 +246,25 @@ impl<'g> Session<'g> {
                     std::mem::swap(&mut slots[s], spare);
                 }
                 r.map_err(|reason| runtime_error(graph, step.node, &step.op, reason))?;
+                if *check_numerics {
+                    if let Some(found) = step.out.and_then(|s| non_finite(&slots[s].view())) {
+                        let ins = graph.node(step.node).inputs;
+                        let bad = step.inputs.iter().zip(ins).find_map(|(src, n)| {
+                            let v = view_of(
+                                *src,
+                                slots,
+                                vars,
+                                initialized,
+                                &fed,
+                                &plan.consts,
+                                var_nodes,
+                                graph,
+                            );
+                            v.ok().and_then(|v| non_finite(&v)).map(|_| n)
+                        });
+                        return Err(numerics_error(graph, step.node, &step.op, found, bad));
+                    }
+                }
             } else {
                 let k = step.writes.len();
                 for &v in &step.writes {
@@ -374,10 +428,47 @@ impl<'g> Session<'g> {
     }
 }
 
+/// A hash of a run signature: fetches in order with their kind, then the sorted fed nodes.
+/// A multiply-rotate fold (as rustc's FxHash): a few ns per run, where SipHash over the
+/// same words would be a visible part of a small step. Collisions only cost a comparison.
+fn signature_hash(fetches: &[Fetch<'_>], fed_sorted: &[NodeIndex]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mix = |h: u64, x: u64| (h.rotate_left(5) ^ x).wrapping_mul(K);
+    let mut h = mix(0, fetches.len() as u64);
+    for f in fetches {
+        h = mix(
+            h,
+            (f.index().index() as u64) << 1 | matches!(f, Fetch::Tensor(_)) as u64,
+        );
+    }
+    for n in fed_sorted {
+        h = mix(h, n.index() as u64);
+    }
+    h
+}
+
 fn g_name(f: &Fetch<'_>) -> String {
     match f {
         Fetch::Tensor(t) => t.name(),
         Fetch::Op(o) => o.name(),
+    }
+}
+
+fn numerics_error(
+    g: &Graph,
+    node: NodeIndex,
+    op: &Op,
+    found: &str,
+    bad_input: Option<NodeIndex>,
+) -> Error {
+    let name = g.node_name(node);
+    Error::Numerics {
+        scope: name.rsplit_once('/').map_or("", |(s, _)| s).to_string(),
+        node: name,
+        op: op.def().kind().to_string(),
+        found: found.to_string(),
+        bad_input: bad_input.map(|n| g.node_name(n)),
+        message: "check_numerics (Session::set_check_numerics)".to_string(),
     }
 }
 

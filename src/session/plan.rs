@@ -1,6 +1,10 @@
 //! Compiling `(fetches, feed keys)` into an execution plan, once: prune to the fetches'
 //! ancestors (a fed tensor cuts off its own), order topologically with variable writes as late
 //! as possible, and assign every intermediate a reusable buffer slot by liveness.
+//!
+//! Compilation is O(n log n) in the nodes the plan needs (the log from the ready queues that
+//! keep the order deterministic), plus O(1) per graph node for the dense index tables; no
+//! step looks at the whole graph per node.
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Node, TensorInfo};
@@ -9,7 +13,8 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 use smallvec::SmallVec;
-use std::collections::{BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 
 /// Where a kernel input comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,6 +45,8 @@ pub(crate) struct Step {
 /// A compiled plan for one `(fetches, feed keys)` signature.
 pub(crate) struct Plan {
     pub fetch_key: Vec<NodeIndex>,
+    /// Whether each fetch is a tensor (its value is returned) rather than an operation.
+    pub fetch_is_tensor: Vec<bool>,
     /// Fed nodes, sorted; `Src::Feed(k)` refers to `feeds[k]`.
     pub feeds: Vec<NodeIndex>,
     /// Static type of each fed node, for validation.
@@ -54,6 +61,11 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// Compiles a plan. `var_of` maps variable nodes to store indices.
+    ///
+    /// Errors: a node the fetches need failed to build (its error if it is a fetch, else
+    /// [`Error::PoisonedInput`] naming the fetch and the failed node); placeholders needed but
+    /// not fed; a cycle among the needed nodes ([`Error::Cycle`]); an op writing something
+    /// other than a variable; a fed node without a value.
     pub fn compile(
         g: &Graph,
         fetches: &[NodeIndex],
@@ -62,29 +74,62 @@ impl Plan {
         var_of: &HashMap<NodeIndex, usize>,
     ) -> Result<Plan> {
         let dag = g.dag();
+        let n_nodes = dag.node_count();
         let mut feeds: Vec<NodeIndex> = fed.to_vec();
         feeds.sort();
         feeds.dedup();
-        let is_fed = |n: NodeIndex| feeds.binary_search(&n).is_ok();
-
-        // 1. Prune: reverse reachability from the fetches over data and control edges,
-        //    not crossing fed tensors.
-        let mut needed = vec![false; dag.node_count()];
-        let mut stack: Vec<NodeIndex> = fetches.to_vec();
-        while let Some(n) = stack.pop() {
-            if std::mem::replace(&mut needed[n.index()], true) || is_fed(n) {
-                continue;
-            }
-            stack.extend(
-                dag.edges_directed(n, Direction::Incoming)
-                    .map(|e| e.source()),
-            );
+        let mut is_fed = vec![false; n_nodes];
+        for f in &feeds {
+            is_fed[f.index()] = true;
         }
 
-        // 2. Placeholders needed but not fed: all of them, each with a fetch that needs it.
-        let missing: Vec<NodeIndex> = (0..dag.node_count())
+        // 1. Prune: reverse reachability from the fetches over data and control edges,
+        //    not crossing fed tensors. Remember the first failed node a fetch needs: only
+        //    build errors of needed nodes fail the plan.
+        let mut needed = vec![false; n_nodes];
+        let mut failed: Option<(NodeIndex, NodeIndex)> = None;
+        let mut stack: Vec<NodeIndex> = Vec::new();
+        for &f in fetches {
+            stack.push(f);
+            while let Some(n) = stack.pop() {
+                if std::mem::replace(&mut needed[n.index()], true) {
+                    continue;
+                }
+                if failed.is_none() && dag[n].error.is_some() {
+                    failed = Some((f, n));
+                }
+                if is_fed[n.index()] {
+                    continue;
+                }
+                stack.extend(
+                    dag.edges_directed(n, Direction::Incoming)
+                        .map(|e| e.source()),
+                );
+            }
+        }
+        if let Some((f, n)) = failed {
+            let e = dag[n].error.clone().expect("failed nodes have an error");
+            return Err(if f == n {
+                e
+            } else {
+                Error::PoisonedInput {
+                    node: dag[f].name.clone(),
+                    input: dag[n].name.clone(),
+                    cause: e.to_string(),
+                }
+            });
+        }
+        let inside = |n: NodeIndex| needed[n.index()] && !is_fed[n.index()];
+        let members: Vec<NodeIndex> = (0..n_nodes)
             .map(NodeIndex::new)
-            .filter(|&n| needed[n.index()] && !is_fed(n) && matches!(dag[n].op, Op::Placeholder(_)))
+            .filter(|&n| inside(n))
+            .collect();
+
+        // 2. Placeholders needed but not fed: all of them, each with a fetch that needs it.
+        let missing: Vec<NodeIndex> = members
+            .iter()
+            .copied()
+            .filter(|&n| matches!(dag[n].op, Op::Placeholder(_)))
             .collect();
         if !missing.is_empty() {
             drop(dag);
@@ -104,68 +149,75 @@ impl Plan {
         }
 
         // 3. Order: Kahn's algorithm, pure nodes before variable writes whenever both are
-        //    ready, so every read of a variable that does not depend on a write sees the value
-        //    from the start of the run.
-        let mut indeg: HashMap<NodeIndex, usize> = HashMap::new();
-        let inside = |n: NodeIndex| needed[n.index()] && !is_fed(n);
-        for n in (0..dag.node_count())
-            .map(NodeIndex::new)
-            .filter(|&n| inside(n))
-        {
-            let d = dag
+        //    ready, each queue smallest index first, so every read of a variable that does
+        //    not depend on a write sees the value from the start of the run.
+        let mut indeg = vec![0u32; n_nodes];
+        for &n in &members {
+            indeg[n.index()] = dag
                 .edges_directed(n, Direction::Incoming)
                 .filter(|e| inside(e.source()))
-                .count();
-            indeg.insert(n, d);
+                .count() as u32;
         }
         let writes = |n: NodeIndex| dag[n].op.def().mutated_inputs() > 0;
-        let (mut pure, mut stateful): (BTreeSet<NodeIndex>, BTreeSet<NodeIndex>) =
-            (BTreeSet::new(), BTreeSet::new());
-        for (&n, &d) in &indeg {
-            if d == 0 {
+        let mut pure: BinaryHeap<Reverse<NodeIndex>> = BinaryHeap::new();
+        let mut stateful: BinaryHeap<Reverse<NodeIndex>> = BinaryHeap::new();
+        for &n in &members {
+            if indeg[n.index()] == 0 {
                 if writes(n) {
-                    stateful.insert(n)
+                    stateful.push(Reverse(n))
                 } else {
-                    pure.insert(n)
+                    pure.push(Reverse(n))
                 };
             }
         }
-        let mut order = Vec::with_capacity(indeg.len());
-        while let Some(n) = pure.pop_first().or_else(|| stateful.pop_first()) {
+        let mut order = Vec::with_capacity(members.len());
+        while let Some(Reverse(n)) = pure.pop().or_else(|| stateful.pop()) {
             order.push(n);
             for e in dag.edges_directed(n, Direction::Outgoing) {
                 let t = e.target();
-                if let Some(d) = indeg.get_mut(&t) {
+                if inside(t) {
+                    let d = &mut indeg[t.index()];
                     *d -= 1;
                     if *d == 0 {
                         if writes(t) {
-                            stateful.insert(t)
+                            stateful.push(Reverse(t))
                         } else {
-                            pure.insert(t)
+                            pure.push(Reverse(t))
                         };
                     }
                 }
             }
         }
+        if order.len() < members.len() {
+            return Err(cycle_error(&dag, &members, &indeg, &inside));
+        }
 
         // 4. Sources and steps.
-        let mut src_of: HashMap<NodeIndex, Src> = HashMap::new();
+        let mut src_of: Vec<Option<Src>> = vec![None; n_nodes];
         for (k, &f) in feeds.iter().enumerate() {
-            src_of.insert(f, Src::Feed(k));
+            src_of[f.index()] = Some(Src::Feed(k));
         }
         let mut consts = Vec::new();
-        let mut steps: Vec<Step> = Vec::new();
-        let mut last_use: HashMap<usize, usize> = HashMap::new(); // slot-producing step -> last consumer step
-        let mut producer_step: HashMap<NodeIndex, usize> = HashMap::new();
+        let mut steps: Vec<Step> = Vec::with_capacity(order.len());
+        const NONE: usize = usize::MAX;
+        // Slot-producing step -> its last consumer step.
+        let mut last_use: Vec<usize> = Vec::with_capacity(order.len());
+        let mut producer_step: Vec<usize> = vec![NONE; n_nodes];
         for &n in &order {
             let node: &Node = &dag[n];
             match &node.op {
                 Op::Variable(_) => {
-                    src_of.insert(n, Src::Var(var_of[&n]));
+                    let v = var_of.get(&n).copied().ok_or_else(|| {
+                        Error::InvalidArgument(format!(
+                            "`{}` is a variable this session does not know",
+                            node.name
+                        ))
+                    })?;
+                    src_of[n.index()] = Some(Src::Var(v));
                     continue;
                 }
                 Op::Const(c) => {
-                    src_of.insert(n, Src::Const(consts.len()));
+                    src_of[n.index()] = Some(Src::Const(consts.len()));
                     consts.push(c.value.clone());
                     continue;
                 }
@@ -176,7 +228,7 @@ impl Plan {
             let mut inputs = SmallVec::new();
             let mut written = SmallVec::new();
             for (j, &i) in node.inputs.iter().enumerate() {
-                let src = src_of[&i];
+                let src = src_of[i.index()].expect("inputs are ordered first");
                 if j < k {
                     match src {
                         Src::Var(v) => written.push(v),
@@ -188,16 +240,18 @@ impl Plan {
                         }
                     }
                 }
-                if let Some(&p) = producer_step.get(&i) {
-                    last_use.insert(p, steps.len());
+                let p = producer_step[i.index()];
+                if p != NONE {
+                    last_use[p] = steps.len();
                 }
                 inputs.push(src);
             }
             let initializes =
                 matches!(&node.op, Op::Assign(a) if a.kind == crate::ops::state::AssignKind::Set);
             if node.output.is_some() {
-                producer_step.insert(n, steps.len());
+                producer_step[n.index()] = steps.len();
             }
+            last_use.push(NONE);
             steps.push(Step {
                 node: n,
                 op: node.op.clone(),
@@ -207,51 +261,53 @@ impl Plan {
                 initializes,
             });
             // The output's source is set once its slot is known (below); record a marker.
-            src_of.insert(n, Src::Slot(usize::MAX));
+            src_of[n.index()] = Some(Src::Slot(usize::MAX));
         }
 
         // 5. Slots by liveness: a slot is reused once its value's last consumer has run.
         //    Fetched values stay alive to the end.
-        let fetched: Vec<NodeIndex> = fetches
-            .iter()
-            .zip(fetch_is_tensor)
-            .filter(|(_, t)| **t)
-            .map(|(f, _)| *f)
-            .collect();
+        let mut fetched = vec![false; n_nodes];
+        for (f, &t) in fetches.iter().zip(fetch_is_tensor) {
+            if t {
+                fetched[f.index()] = true;
+            }
+        }
         // Free slots remember the static type of their value: a freed slot is reused only by a
         // later value of the same dtype and static shape (buffers are binned by type, as an
         // allocator bins by size), so in steady state every buffer keeps its runtime shape and
-        // `Value::f32_buffer` neither reallocates nor rebuilds the array header.
-        let mut free: Vec<(usize, TensorInfo)> = Vec::new();
+        // `Value::f32_buffer` neither reallocates nor rebuilds the array header. Within a bin
+        // the most recently freed slot is reused first.
+        let mut free: HashMap<&TensorInfo, Vec<usize>> = HashMap::new();
         let mut num_slots = 0;
-        let mut releases: Vec<Vec<(usize, TensorInfo)>> = vec![Vec::new(); steps.len()];
+        let mut releases: Vec<Vec<(usize, &TensorInfo)>> = vec![Vec::new(); steps.len()];
         for (s, step) in steps.iter_mut().enumerate() {
             if let Some(info) = &dag[step.node].output {
-                let pick = free.iter().rposition(|(_, i)| i == info);
-                let slot = match pick {
-                    Some(k) => free.remove(k).0,
+                let slot = match free.get_mut(info).and_then(Vec::pop) {
+                    Some(k) => k,
                     None => {
                         num_slots += 1;
                         num_slots - 1
                     }
                 };
                 step.out = Some(slot);
-                src_of.insert(step.node, Src::Slot(slot));
-                if !fetched.contains(&step.node) {
-                    let end = last_use.get(&s).copied().unwrap_or(s);
-                    releases[end].push((slot, info.clone()));
+                src_of[step.node.index()] = Some(Src::Slot(slot));
+                if !fetched[step.node.index()] {
+                    let end = if last_use[s] == NONE { s } else { last_use[s] };
+                    releases[end].push((slot, info));
                 }
             }
             // Patch inputs that referred to not-yet-assigned slots.
             for (j, &i) in dag[step.node].inputs.iter().enumerate() {
-                step.inputs[j] = src_of[&i];
+                step.inputs[j] = src_of[i.index()].expect("inputs are ordered first");
             }
-            free.append(&mut releases[s]);
+            for (slot, info) in releases[s].drain(..) {
+                free.entry(info).or_default().push(slot);
+            }
         }
         let fetch_srcs = fetches
             .iter()
             .zip(fetch_is_tensor)
-            .map(|(f, &t)| if t { Some(src_of[f]) } else { None })
+            .map(|(f, &t)| if t { src_of[f.index()] } else { None })
             .collect();
         let feed_infos = feeds
             .iter()
@@ -266,6 +322,7 @@ impl Plan {
             .collect::<Result<_>>()?;
         Ok(Plan {
             fetch_key: fetches.to_vec(),
+            fetch_is_tensor: fetch_is_tensor.to_vec(),
             feeds,
             feed_infos,
             steps,
@@ -274,4 +331,37 @@ impl Plan {
             slots: (0..num_slots).map(|_| Default::default()).collect(),
         })
     }
+}
+
+/// The nodes left over by Kahn's algorithm (`indeg > 0`) each wait for another left-over
+/// node, so walking from one to a waited-for node must come back to a node already seen:
+/// that loop is a cycle. Reported in execution order (each node waits for the one before).
+fn cycle_error(
+    dag: &petgraph::graph::DiGraph<Node, crate::graph::Edge>,
+    members: &[NodeIndex],
+    indeg: &[u32],
+    inside: &impl Fn(NodeIndex) -> bool,
+) -> Error {
+    let left = |n: NodeIndex| inside(n) && indeg[n.index()] > 0;
+    let mut at: HashMap<NodeIndex, usize> = HashMap::new();
+    let mut path: Vec<NodeIndex> = Vec::new();
+    let mut n = *members
+        .iter()
+        .find(|&&n| left(n))
+        .expect("a node was left over");
+    while !at.contains_key(&n) {
+        at.insert(n, path.len());
+        path.push(n);
+        n = dag
+            .edges_directed(n, Direction::Incoming)
+            .map(|e| e.source())
+            .find(|&s| left(s))
+            .expect("a left-over node waits for another left-over node");
+    }
+    let mut cycle: Vec<String> = path[at[&n]..]
+        .iter()
+        .map(|&i| dag[i].name.clone())
+        .collect();
+    cycle.reverse();
+    Error::Cycle { cycle }
 }

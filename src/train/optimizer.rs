@@ -3,8 +3,9 @@
 //! optimizer's update ops inside a fresh scope (`Adam`, `Adam_1`, ...), grouped into one op
 //! that also increments the global step if one was given.
 //!
-//! Options shared by every optimizer (learning rate, clipping, global step) live in one
-//! [`OptimizerOptions`] value; the builder methods that set them are provided by the trait.
+//! Options shared by every optimizer (learning rate, clipping, global step, frozen variables,
+//! per-variable learning-rate multipliers) live in one [`OptimizerOptions`] value; the
+//! builder methods that set them are provided by the trait.
 
 use super::clip::clip_by_global_norm;
 use crate::autodiff::gradients;
@@ -17,22 +18,38 @@ use petgraph::graph::NodeIndex;
 /// Gradients of `loss` for `var_list` (default: every trainable variable), as
 /// `(gradient, variable)` pairs, keeping only variables on the loss's path.
 ///
-/// Errors: no trainable variable on the path ([`Error::NoPathToVariables`]); an explicit
-/// `var_list` entry without a path ([`Error::UnconnectedVariable`]); an op without a gradient
-/// on the path ([`Error::NoGradient`]).
+/// Errors: an empty explicit `var_list` ([`Error::InvalidArgument`], as TF1's "No variables
+/// to optimize"); no trainable variable on the path ([`Error::NoPathToVariables`]); an
+/// explicit `var_list` entry without a path ([`Error::UnconnectedVariable`]); an op without a
+/// gradient on the path ([`Error::NoGradient`]).
 pub fn compute_gradients<'g>(
     loss: Tensor<'g>,
     var_list: Option<&[Tensor<'g>]>,
 ) -> Result<Vec<(Tensor<'g>, Tensor<'g>)>> {
+    let vars: Vec<Tensor<'g>> = match var_list {
+        Some([]) => {
+            return Err(Error::InvalidArgument(format!(
+                "no variables to optimize: var_list is empty (loss `{}`)",
+                loss.name()
+            )))
+        }
+        Some(v) => v.to_vec(),
+        None => loss.graph().trainable_variables(),
+    };
+    gradients_for(loss, vars, var_list.is_some())
+}
+
+/// [`compute_gradients`] for `vars`; `strict`: each must be on the loss's path.
+fn gradients_for<'g>(
+    loss: Tensor<'g>,
+    vars: Vec<Tensor<'g>>,
+    strict: bool,
+) -> Result<Vec<(Tensor<'g>, Tensor<'g>)>> {
     let g = loss.graph();
     g.check()?;
-    let vars: Vec<Tensor<'g>> = match var_list {
-        Some(v) => v.to_vec(),
-        None => g.trainable_variables(),
-    };
     if let Some(v) = vars
         .iter()
-        .find(|v| v.graph().id() == g.id() && !matches!(g.node(v.index()).op, Op::Variable(_)))
+        .find(|v| v.graph().id() == g.id() && !g.is_variable(v.index()))
     {
         return Err(Error::InvalidArgument(format!(
             "`{}` in var_list is not a variable",
@@ -40,7 +57,7 @@ pub fn compute_gradients<'g>(
         )));
     }
     let grads = gradients(&[loss], &vars)?;
-    if var_list.is_some() {
+    if strict {
         if let Some((v, _)) = vars.iter().zip(&grads).find(|(_, g)| g.is_none()) {
             return Err(Error::UnconnectedVariable {
                 variable: v.name(),
@@ -89,6 +106,22 @@ impl NodeRef {
         }
         Ok(Tensor::from_index(g, self.node))
     }
+    /// True if `t` is the remembered node.
+    pub(crate) fn is(&self, t: Tensor<'_>) -> bool {
+        self.graph == t.graph().id() && self.node == t.index()
+    }
+    /// The node as a scalar f32 tensor of `g` (`what` names it in errors).
+    pub(crate) fn scalar_f32<'g>(&self, g: &'g Graph, what: &str) -> Result<Tensor<'g>> {
+        let t = self.resolve(g, what)?;
+        let info = t.check()?.info().expect("checked tensors have a type");
+        if info.dtype != DType::F32 || info.shape.rank() != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "{what} `{}` must be an f32 scalar, got {info}",
+                t.name()
+            )));
+        }
+        Ok(t)
+    }
 }
 
 /// An optimizer's learning rate: a constant, or a scalar f32 tensor of the graph the
@@ -131,9 +164,10 @@ impl LearningRate {
     }
 }
 
-/// Options every optimizer has: learning rate, gradient clipping, global step. Set them with
-/// the [`Optimizer`] builder methods (`with_learning_rate`, `with_clip_norm`,
-/// `with_global_step`).
+/// Options every optimizer has: learning rate, gradient clipping, global step, frozen
+/// variables and learning-rate multipliers. Set them with the [`Optimizer`] builder methods
+/// (`with_learning_rate`, `with_clip_norm`, `with_global_step`, `with_frozen`,
+/// `with_lr_multiplier`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OptimizerOptions {
     /// The learning rate.
@@ -142,6 +176,8 @@ pub struct OptimizerOptions {
     /// [`clip_by_global_norm`] to this norm before being applied.
     pub clip_norm: Option<f32>,
     global_step: Option<NodeRef>,
+    frozen: Vec<NodeRef>,
+    lr_multipliers: Vec<(NodeRef, f32)>,
 }
 
 impl OptimizerOptions {
@@ -151,7 +187,22 @@ impl OptimizerOptions {
             learning_rate: learning_rate.into(),
             clip_norm: None,
             global_step: None,
+            frozen: Vec::new(),
+            lr_multipliers: Vec::new(),
         }
+    }
+
+    fn is_frozen(&self, v: Tensor<'_>) -> bool {
+        self.frozen.iter().any(|r| r.is(v))
+    }
+
+    /// The learning-rate multiplier of `v` (the last one set for it), if any.
+    fn multiplier(&self, v: Tensor<'_>) -> Option<f32> {
+        self.lr_multipliers
+            .iter()
+            .rev()
+            .find(|(r, _)| r.is(v))
+            .map(|(_, m)| *m)
     }
 }
 
@@ -224,6 +275,39 @@ pub trait Optimizer {
         Vec::new()
     }
 
+    /// Scalar f32 tensors passed to every update op after the non-slot variables (a
+    /// scheduled beta1 or momentum, see [`super::OneCycle`]). Default: none.
+    fn scalar_inputs<'g>(&self, _g: &'g Graph) -> Result<Vec<Tensor<'g>>> {
+        Ok(Vec::new())
+    }
+
+    /// Freezes `vars` (FastAI's `freeze`): `minimize`, `minimize_with` and `apply_gradients`
+    /// leave them out, so their gradients are not even built and their values and slots stay
+    /// bit-identical. Select them by scope with [`super::trainable_variables_in`]. Calls
+    /// accumulate.
+    fn with_frozen(mut self, vars: &[Tensor<'_>]) -> Self
+    where
+        Self: Sized,
+    {
+        let o = self.options_mut();
+        o.frozen.extend(vars.iter().map(|v| NodeRef::new(*v)));
+        self
+    }
+
+    /// Discriminative learning rates: the updates of `vars` use `multiplier` times the
+    /// learning rate (e.g. 0.1 for a pretrained encoder, 1 for new heads); one optimizer,
+    /// slots named per variable as usual. A later call wins for a variable listed twice.
+    /// The multiplier must be finite and non-negative (else `apply_gradients` errors).
+    fn with_lr_multiplier(mut self, vars: &[Tensor<'_>], multiplier: f32) -> Self
+    where
+        Self: Sized,
+    {
+        let o = self.options_mut();
+        o.lr_multipliers
+            .extend(vars.iter().map(|v| (NodeRef::new(*v), multiplier)));
+        self
+    }
+
     /// Sets the learning rate: a constant or a scalar f32 tensor (a schedule).
     fn with_learning_rate(mut self, learning_rate: impl Into<LearningRate>) -> Self
     where
@@ -254,18 +338,35 @@ pub trait Optimizer {
     }
 
     /// One op that updates every trainable variable on `loss`'s path, and only those.
+    /// Frozen variables ([`Optimizer::with_frozen`]) are left out.
     fn minimize<'g>(&self, loss: Tensor<'g>) -> Result<Operation<'g>> {
-        let gv = compute_gradients(loss, None)?;
+        let o = self.options();
+        let vars = loss.graph().trainable_variables();
+        let vars = vars.into_iter().filter(|v| !o.is_frozen(*v)).collect();
+        let gv = gradients_for(loss, vars, false)?;
         self.apply_gradients(&gv)
     }
 
     /// Like [`Optimizer::minimize`], restricted to `var_list`; each of them must be on the path.
+    /// Frozen variables are left out.
     fn minimize_with<'g>(
         &self,
         loss: Tensor<'g>,
         var_list: &[Tensor<'g>],
     ) -> Result<Operation<'g>> {
-        let gv = compute_gradients(loss, Some(var_list))?;
+        let o = self.options();
+        let vars: Vec<Tensor<'g>> = var_list
+            .iter()
+            .copied()
+            .filter(|v| !o.is_frozen(*v))
+            .collect();
+        if vars.is_empty() && !var_list.is_empty() {
+            return Err(Error::NoPathToVariables {
+                loss: loss.name(),
+                candidates: vec!["every variable of var_list is frozen".to_string()],
+            });
+        }
+        let gv = compute_gradients(loss, Some(&vars))?;
         self.apply_gradients(&gv)
     }
 
@@ -286,6 +387,28 @@ pub trait Optimizer {
         g.check()?;
         check_pairs(g, grads_and_vars)?;
         let opts = self.options();
+        if let Some((_, m)) = opts
+            .lr_multipliers
+            .iter()
+            .find(|(_, m)| !m.is_finite() || *m < 0.0)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "{}: learning-rate multipliers must be finite and non-negative, got {m}",
+                self.name()
+            )));
+        }
+        let unfrozen: Vec<(Tensor<'g>, Tensor<'g>)> = grads_and_vars
+            .iter()
+            .copied()
+            .filter(|(_, v)| !opts.is_frozen(*v))
+            .collect();
+        if unfrozen.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "{}: every variable to update is frozen",
+                self.name()
+            )));
+        }
+        let grads_and_vars = unfrozen.as_slice();
         let step = match &opts.global_step {
             Some(r) => Some(check_step(r.resolve(g, "global step")?)?),
             None => None,
@@ -334,6 +457,20 @@ fn build_updates<'g, O: Optimizer + ?Sized>(
 ) -> Result<Operation<'g>> {
     let g = lr.graph();
     let rule = opt.update_rule()?;
+    let extra = opt.scalar_inputs(g)?;
+    let opts = opt.options();
+    let mut scaled: Vec<(f32, Tensor<'g>)> = Vec::new();
+    let mut lr_of = |var: Tensor<'g>| match opts.multiplier(var) {
+        None | Some(1.0) => lr,
+        Some(m) => match scaled.iter().find(|(k, _)| *k == m) {
+            Some((_, t)) => *t,
+            None => {
+                let t = (lr * m).named("scaled_learning_rate");
+                scaled.push((m, t));
+                t
+            }
+        },
+    };
     let non_slots: Vec<Tensor<'g>> = opt
         .non_slots()
         .iter()
@@ -348,8 +485,9 @@ fn build_updates<'g, O: Optimizer + ?Sized>(
                     .iter()
                     .map(|(n, init)| create_slot(*var, n, *init)),
             );
-            inputs.push(lr);
+            inputs.push(lr_of(*var));
             inputs.extend(&non_slots);
+            inputs.extend(&extra);
             inputs.push(*grad);
             g.add_op(
                 rule.op.clone(),

@@ -224,6 +224,11 @@ pub struct RunResult {
     pub weights: Vec<f32>,
     /// Test-split predictions, `<head>/<name>` (e.g. `head_pose/class_ids`).
     pub predictions: BTreeMap<String, Value>,
+    /// Total training loss of every step (heads' losses in their own units: a scaled
+    /// regression head's loss is in standardised units).
+    pub train_losses: Vec<f32>,
+    /// Every trainable variable's name and final values (row-major), for histograms.
+    pub variables: Vec<(String, Vec<f32>)>,
 }
 
 impl Recipe {
@@ -295,7 +300,17 @@ impl Recipe {
         let metrics = est.evaluate(eval_input(Arc::clone(&data.test), 500).iter())?;
         let weights = est.head_weights()?;
         let predictions = est.predict(eval_input(Arc::clone(&data.test), 500).iter())?;
+        let variables = g
+            .trainable_variables()
+            .into_iter()
+            .map(|v| {
+                let a = est.session().variable_value(v)?.as_f32()?;
+                Ok((v.name(), a.iter().copied().collect()))
+            })
+            .collect::<Result<_>>()?;
         Ok(RunResult {
+            train_losses: report.losses.clone(),
+            variables,
             weighting: weighting.to_string(),
             metrics,
             steps_per_s: report.steps_per_second(),

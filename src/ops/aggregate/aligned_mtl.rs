@@ -8,6 +8,9 @@
 //! the aligned gradients `Σ_i w_i g_i` have equal, orthogonal principal components. If no
 //! eigenvalue is above the threshold (all gradients zero), `B = I` and `w_i = 1/t`.
 //!
+//! A zero gradient row only adds a zero eigenvalue, which is dropped: the weights stay finite
+//! (fixture case `zero_row`).
+//!
 //! Difference: TorchJD's output (followed here) is `1/t` of the original code's, which
 //! applies `B` to a preference vector of ones.
 

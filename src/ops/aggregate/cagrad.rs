@@ -12,6 +12,11 @@
 //! 1e-12, at most 500 rounds). Differences: the official code and LibMTL 1.1.5 (which only
 //! works for 3 tasks) rescale the output by `1 / (1 + c²)` (LibMTL `rescale = 1`) or
 //! `1 / (1 + c)`; TorchJD and this implementation do not rescale.
+//!
+//! Degenerate input, as TorchJD: a zero gradient row (or one far smaller than the others,
+//! e.g. norm 1e-3 next to 1e3) is the dual's optimum (`b_i ≈ 0`, `|g_w| ≈ 0`), so
+//! `|g_w| < norm_eps` and all weights are 0 — a zero update for that step (fixture cases
+//! `zero_row` and `scales_1e-3_1e3`). LibMTL's SLSQP solver instead returns a non-zero update.
 
 use super::linalg::quad;
 use super::qp::solve_qp;

@@ -12,6 +12,11 @@
 //! [`super::aggregate_weights`] reads it and [`super::gradvac_update`] writes
 //! `(1-β) φ̂ + β φ` afterwards, replaying the same visiting orders (see there).
 //!
+//! A zero gradient row has cosine 0 with everything (the `eps` in the denominator). Its own
+//! correction is scaled by its zero norm; other tasks may add a large multiple of it (up to
+//! `|g_i| / eps`, as in TorchJD), so its weight can be large while the direction is unchanged:
+//! the weights stay finite.
+//!
 //! Differences: LibMTL 1.1.5 also shuffles the visiting order but reads `φ̂` in the same way;
 //! both references keep `φ̂` in Python state, here it is a variable so checkpoints keep it.
 

@@ -1,9 +1,10 @@
 //! Nash-MTL (Navon et al. 2022, "Multi-Task Learning as a Bargaining Game", Algorithm 1):
-//! the Nash bargaining solution `α > 0` with `Ĝ α = 1/α` (element-wise), where
-//! `Ĝ = G / |G|_F` is TorchJD 0.18's normalisation; the update `Σ α_i g_i` on the raw
-//! gradients is then clipped to norm `max_norm` (TorchJD: 1; 0 disables).
+//! the Nash bargaining solution `α > 0` with `G α = 1/α` (element-wise) on the raw Gram
+//! matrix; the update `Σ α_i g_i` is then clipped to norm `max_norm` (TorchJD: 1; 0
+//! disables). As in TorchJD the equation is solved on `Ĝ = G / |G|_F` (for conditioning) and
+//! mapped back by `α = α̂ / sqrt(|G|_F)`.
 //!
-//! `Ĝ α = 1/α` is the stationarity condition of the strictly convex
+//! `Ĝ α̂ = 1/α̂` is the stationarity condition of the strictly convex
 //! `f(α) = ½ αᵀ Ĝ α - Σ log α_i` on `α > 0`, so it is solved exactly by damped Newton
 //! (backtracking line search that keeps `α > 0`) from `α_i = 1/sqrt(Ĝ_ii)` (exact for
 //! orthogonal gradients), at most `optim_iters` iterations, stopping when the Newton decrement
@@ -43,8 +44,10 @@ pub fn weights(gram: &[f64], t: usize, max_norm: f64, optim_iters: u32) -> Vec<f
         g[r * n + r] *= 1.0 + REG;
     }
     let alpha = solve_nash(&g, n, optim_iters);
+    // Ĝ α̂ = 1/α̂ with Ĝ = G / |G|_F gives G α = 1/α for α = α̂ / sqrt(|G|_F).
+    let back = 1.0 / frob.sqrt();
     for (r, &i) in active.iter().enumerate() {
-        w[i] = alpha[r];
+        w[i] = alpha[r] * back;
     }
     if max_norm > 0.0 {
         let norm = (0..t)

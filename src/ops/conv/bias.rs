@@ -175,14 +175,14 @@ fn add_rows_impl(m: &[f32], c: usize, acc: &mut [f32]) {
 }
 
 multiversion! {
-    /// `out = dy * (y > 0)`.
+    /// `out = dy * (y > 0)` (NaN `dy` stays NaN, as in TF).
     fn relu_grad_run(dy: &[f32], y: &[f32], out: &mut [f32]) => relu_grad_impl
 }
 
 #[inline(always)]
 fn relu_grad_impl(dy: &[f32], y: &[f32], out: &mut [f32]) {
     for ((o, &d), &y) in out.iter_mut().zip(dy).zip(y) {
-        *o = if y > 0.0 { d } else { 0.0 };
+        *o = crate::ops::binary::relu_grad_f32(d, y);
     }
 }
 

@@ -226,7 +226,8 @@ unsafe fn block<const P: usize>(
     let op = o.as_mut_ptr().add((oy * g.ow + ox) * oc + ob);
     for (p, a) in acc.iter().enumerate() {
         let v = if relu {
-            _mm512_max_ps(*a, _mm512_setzero_ps())
+            // max(0, a): the second operand is returned when one is NaN.
+            _mm512_max_ps(_mm512_setzero_ps(), *a)
         } else {
             *a
         };

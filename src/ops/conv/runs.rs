@@ -41,11 +41,12 @@ pub(super) fn add_run(dst: &mut [f32], src: &[f32]) {
 }
 
 multiversion! {
-    /// `v = max(v, 0)`.
+    /// `v = max(v, 0)`; NaN stays NaN.
     pub(super) fn relu_in_place(v: &mut [f32]) => relu_impl
 }
 
 #[inline(always)]
 fn relu_impl(v: &mut [f32]) {
-    v.iter_mut().for_each(|x| *x = x.max(0.0));
+    v.iter_mut()
+        .for_each(|x| *x = crate::ops::unary::relu_f32(*x));
 }

@@ -563,7 +563,8 @@ fn output_lanes<const W: usize>(
             continue;
         }
         if relu {
-            yk.iter_mut().for_each(|v| *v = v.max(0.0));
+            yk.iter_mut()
+                .for_each(|v| *v = crate::ops::unary::relu_f32(*v));
         }
         o[off + o0..][..W].copy_from_slice(yk);
     }
@@ -737,7 +738,8 @@ mod avx512 {
             for (j, &yj) in y.iter().enumerate() {
                 let off = offs[2 * i + j];
                 if off != usize::MAX {
-                    let yj = if relu { _mm512_max_ps(yj, zero) } else { yj };
+                    // max(0, y): the second operand is returned when one is NaN.
+                    let yj = if relu { _mm512_max_ps(zero, yj) } else { yj };
                     _mm512_storeu_ps(o[off + o0..][..16].as_mut_ptr(), yj);
                 }
             }
