@@ -1,8 +1,8 @@
 //! Face landmarks + head pose on MTFL with the Head API (the TF1 "Head API" tutorial network).
 //!
 //! ```text
-//! cargo run --release --example face_landmarks -- [--steps 1000] [--weighting fixed|uncertainty|dwa|alternate|all]
-//!     [--heads nose,pose[,left_eye,right_eye,mouth_left,mouth_right,gender,smile,glasses]]
+//! cargo run --release --example face_landmarks -- [--steps 1000] [--weighting STRATEGY|alternate|all]
+//!     [--heads nose,pose[,left_eye,right_eye,mouth_left,mouth_right,landmarks,gender,smile,glasses]|all]
 //!     [--data DIR] [--seed 0] [--batch 64] [--lr 0.001] [--input-scaling standardize|per_image|unit]
 //!     [--label-scaling on|off] [--augment none|flip,shiftN,zoomZ] [--class-weighting none|sqrt|balanced]
 //!     [--lr-schedule constant|cosine] [--grid target/face_landmarks/grid.png]
@@ -13,8 +13,18 @@
 //! per head. Adam, batch 64. Data: `--data DIR` (the folder holding `training.txt`), else
 //! `$MTL_DATA_DIR/mtfl`, else `../shared/data/mtfl`.
 //!
-//! The last stdout line is one JSON object with the test metrics. `-h` / `--help` prints the
-//! usage; a bad flag or value exits with code 2.
+//! `--weighting` takes any multi-task strategy of `staticflow::mtl::NAMES` (`fixed`,
+//! `uncertainty`, `dwa`, `pcgrad`, `mgda`, `upgrad`, ..., with an argument such as
+//! `fixed:1,10`) or `alternate`; `all` trains once per strategy (every name, then
+//! `alternate`) with the same seed and steps and prints a table: each head's test metric
+//! (RMSE or accuracy), Δm% against `equal` (LibMTL's), steps/s and the mean pairwise
+//! gradient cosine on the shared variables (fetched every 50 steps in the step's own run;
+//! those steps are left out of steps/s). `--heads all` trains nine heads: the five
+//! landmarks, gender, smile, glasses and pose (`landmarks` is the five as one head).
+//!
+//! The last stdout line is one JSON object with the test metrics (with several runs,
+//! `"results": {NAME: {metrics, "delta_m_pct", "steps_per_s", "mean_grad_cosine"}}` too).
+//! `-h` / `--help` prints the usage; a bad flag or value exits with code 2.
 //!
 //! ## Recipe and what each change bought (test split, seed 0, 1000 steps, batch 64, Adam 1e-3)
 //!
@@ -58,6 +68,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 mod common;
+use common::compare::{Column, Row};
 
 /// Command-line settings: the training recipe (defaults = [`Recipe::default`]) plus where
 /// the data is, which weighting(s) to run and where the grid goes.
@@ -82,8 +93,8 @@ impl Default for Args {
     }
 }
 
-const USAGE: &str = "usage: face_landmarks [--steps N] [--weighting fixed|uncertainty|dwa|alternate|all] \
-[--heads nose,pose,...] [--data DIR] [--seed S] [--batch B] [--lr LR] [--lr-schedule constant|cosine] [--class-weighting none|sqrt|balanced] \
+const USAGE: &str = "usage: face_landmarks [--steps N] [--weighting STRATEGY|alternate|all] \
+[--heads nose,pose,...|all] [--data DIR] [--seed S] [--batch B] [--lr LR] [--lr-schedule constant|cosine] [--class-weighting none|sqrt|balanced] \
 [--input-scaling standardize|per_image|unit] [--label-scaling on|off] [--augment none|flip,shiftN,zoomZ] [--out DIR] [--grid FILE.png] \
 (--help for details)";
 
@@ -94,10 +105,15 @@ usage: cargo run --release --example face_landmarks -- [FLAGS]
 
 flags (default in brackets):
   --steps N              training steps [1000]
-  --weighting W          fixed|uncertainty|dwa|alternate, or all to compare them [fixed]
-                         (also fixed:1,10, uncertainty:10, dwa:2)
+  --weighting W          any multi-task strategy of staticflow::mtl::NAMES (fixed, equal,
+                         uncertainty, dwa, gls, rlw, gradnorm, mean, pcgrad, mgda, cagrad,
+                         imtl_g, aligned_mtl, upgrad, gradvac, nash_mtl; also fixed:1,10,
+                         uncertainty:10, dwa:2, cagrad:0.4), alternate, or all: one run per
+                         strategy and a table (each head's metric, delta-m% vs equal,
+                         steps/s, mean gradient cosine) [fixed]
   --heads LIST           comma list of heads: nose, pose, left_eye, right_eye, mouth_left,
-                         mouth_right, gender, smile, glasses [nose,pose]
+                         mouth_right, landmarks (all five as one head), gender, smile,
+                         glasses; or all (the five landmarks and four attributes) [nose,pose]
   --data DIR             folder holding mtfl/ (training.txt, testing.txt), the same level as
                          $MTL_DATA_DIR; the mtfl folder itself also works
                          [$MTL_DATA_DIR, then ../shared/data]
@@ -128,7 +144,7 @@ writes (absolute paths are printed):
   stdout                 metrics, pose confusion matrix, and as the last line one JSON object
 
 takes: about 30 s to load and decode MTFL plus 15-30 s per 1000 steps on 2 free cores
-(--weighting all: four runs). Without the data it says where to get it and exits 2.";
+(--weighting all: 17 runs). Without the data it says where to get it and exits 2.";
 
 fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
     use lexopt::Arg::{Long, Short};
@@ -151,19 +167,22 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
             }
             Long("heads") => {
                 let expected = format!(
-                    "a comma list of {}, {}",
+                    "all or a comma list of {}, landmarks, {}",
                     mtfl::LANDMARKS.join(", "),
                     mtfl::ATTRIBUTES.join(", ")
                 );
                 let v = common::string(p, "--heads", &expected)?;
-                r.tasks = v
-                    .split(',')
-                    .map(|s| {
-                        let s = s.trim();
-                        s.parse::<Task>().map(|t| (s.to_string(), t))
-                    })
-                    .collect::<Result<_, _>>()
-                    .map_err(|_| common::bad("--heads", &expected, &v))?;
+                r.tasks = if v == "all" {
+                    Task::all()
+                } else {
+                    v.split(',')
+                        .map(|s| {
+                            let s = s.trim();
+                            s.parse::<Task>().map(|t| (s.to_string(), t))
+                        })
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| common::bad("--heads", &expected, &v))?
+                };
             }
             Long("data") => a.data = Some(common::path(p, "--data", "a folder")?),
             Long("seed") => r.seed = common::value(p, "--seed", INT)?,
@@ -216,7 +235,10 @@ fn run(args: &Args) -> staticflow::Result<()> {
             std::process::exit(2);
         }
     };
-    let recipe = &args.recipe;
+    let recipe = &Recipe {
+        cosine_every: COSINE_EVERY,
+        ..args.recipe.clone()
+    };
     println!("data: {}", dir.display());
     let opts = ImageOptions::default();
     let t0 = Instant::now();
@@ -236,10 +258,7 @@ fn run(args: &Args) -> staticflow::Result<()> {
     let heads: Vec<&str> = recipe.tasks.iter().map(|(n, _)| n.as_str()).collect();
 
     let strategies: Vec<String> = if args.weighting == "all" {
-        ["fixed", "uncertainty", "dwa", "alternate"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+        Weighting::names().iter().map(|s| s.to_string()).collect()
     } else {
         vec![args.weighting.clone()]
     };
@@ -259,36 +278,19 @@ fn run(args: &Args) -> staticflow::Result<()> {
             println!("  {k:28} {v:.4}");
         }
         println!(
-            "  steps/s {:.1}; final loss weights {:?}",
-            r.steps_per_s, r.weights
+            "  steps/s {:.1}; final loss weights {:?}; mean gradient cosine {}",
+            r.steps_per_s,
+            r.weights,
+            r.mean_cosine.map_or("-".into(), |c| format!("{c:.3}"))
         );
         print_pose_confusion(&te, &r.predictions);
         log_run(args, &te, &r)?;
         runs.push(r);
     }
+    let (columns, rows) = comparison(recipe, &runs);
     if runs.len() > 1 {
         println!();
-        println!(
-            "| weighting | loss | rmse/head_nose | accuracy/head_pose | steps/s | final weights |"
-        );
-        println!("|---|---|---|---|---|---|");
-        for r in &runs {
-            let m = |k: &str| {
-                r.metrics
-                    .get(k)
-                    .map(|v| format!("{v:.4}"))
-                    .unwrap_or_else(|| "-".into())
-            };
-            println!(
-                "| {} | {} | {} | {} | {:.1} | {:?} |",
-                r.weighting,
-                m("loss"),
-                m("rmse/head_nose"),
-                m("accuracy/head_pose"),
-                r.steps_per_s,
-                r.weights
-            );
-        }
+        common::compare::print_table(&columns, &rows, "equal", "steps/s");
     }
     let first = &runs[0];
     let grid = args.grid.clone().unwrap_or_else(|| {
@@ -302,17 +304,16 @@ fn run(args: &Args) -> staticflow::Result<()> {
     println!("wrote {}", grid.display());
 
     let mut metrics = serde_json::Map::new();
-    for k in [
-        "loss",
-        "average_loss/head_nose",
-        "rmse/head_nose",
-        "accuracy/head_pose",
-    ] {
-        if let Some(v) = first.metrics.get(k) {
-            metrics.insert(k.into(), serde_json::json!(round4(*v)));
+    for (k, v) in &first.metrics {
+        if k == "loss"
+            || ["average_loss/", "rmse/", "accuracy/"]
+                .iter()
+                .any(|p| k.starts_with(p))
+        {
+            metrics.insert(k.clone(), serde_json::json!(round4(*v)));
         }
     }
-    let json = serde_json::json!({
+    let mut json = serde_json::json!({
         "example": "face_landmarks",
         "steps": recipe.steps,
         "weighting": first.weighting,
@@ -320,8 +321,48 @@ fn run(args: &Args) -> staticflow::Result<()> {
         "steps_per_s": round1(first.steps_per_s),
         "images_per_s": round1(images_per_s),
     });
+    if runs.len() > 1 {
+        let results = common::compare::results_json(&columns, &rows, "equal", "steps_per_s");
+        json["results"] = serde_json::Value::Object(results);
+    }
     println!("{json}");
     Ok(())
+}
+
+/// Fetch the strategy's gradient cosines every this many steps.
+const COSINE_EVERY: usize = 50;
+
+/// The comparison columns (each head's RMSE or accuracy) and one row per run.
+fn comparison(
+    recipe: &Recipe,
+    runs: &[staticflow::models::face_landmarks::RunResult],
+) -> (Vec<Column>, Vec<Row>) {
+    let columns: Vec<Column> = recipe
+        .tasks
+        .iter()
+        .map(|(name, t)| {
+            let regression = !matches!(t, Task::Attribute(_));
+            let metric = if regression { "rmse" } else { "accuracy" };
+            Column {
+                task: name.clone(),
+                metric: format!("{metric}/head_{name}"),
+                lower_is_better: regression,
+            }
+        })
+        .collect();
+    let rows = runs
+        .iter()
+        .map(|r| Row {
+            name: r.weighting.clone(),
+            values: columns
+                .iter()
+                .map(|c| r.metrics.get(&c.metric).copied().unwrap_or(f64::NAN))
+                .collect(),
+            rate: r.steps_per_s,
+            mean_cosine: r.mean_cosine,
+        })
+        .collect();
+    (columns, rows)
 }
 
 /// The test split's pose confusion matrix (rows: true class, columns: predicted) and

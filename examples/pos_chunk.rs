@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release --example pos_chunk -- [--data DIR] [--eval FILE] [--epochs N]
-//!     [--mode joint|alternate|pos_only|chunk_only|all] [--seed S] [--model default|best]
+//!     [--mode joint|alternate|pos_only|chunk_only|STRATEGY|all] [--seed S] [--model default|best]
 //!     [--save PATH] [--restore PATH] [--out DIR] [--p-pos P] [--log-every N]
 //!     [--budget SECONDS] [--profile N] [--no-graphs]
 //! ```
@@ -15,8 +15,13 @@
 //!   clip 5, batch 32, no dropout); `best` adds case and suffix features, a bidirectional
 //!   encoder and dropout, and trains longer.
 //! - Regimes: `joint` (one op on the summed loss), `alternate` (POS op or chunk op per batch,
-//!   p = 0.5), `pos_only`, `chunk_only`; `all` (default) runs the four with the same seed and
-//!   prints a comparison table.
+//!   p = 0.5), `pos_only`, `chunk_only` (without `--mode`: the four, same seed, one table);
+//!   or any multi-task strategy of `staticflow::mtl::NAMES` (`equal`, `pcgrad`, `mgda`,
+//!   `fixed:1,2`, ...: its one train op on the tasks `pos` and `chunk`). `--mode all` trains
+//!   joint, alternate and every strategy with the same seed and epochs and adds a table of
+//!   POS accuracy, chunk F1, Δm% against equal weighting (LibMTL's, averaged over the two
+//!   tasks), tokens/s and the mean pairwise gradient cosine (fetched every 25 batches in
+//!   the same run as the step; those steps are left out of tokens/s).
 //! - Output: a progress line every `--log-every` batches, one line per epoch, the table, a CSV
 //!   of the per-epoch curves and an SVG plot of joint vs alternate in `--out` (default
 //!   `target/pos_chunk`), `graphs/pos_chunk.{json,dot}` (the default model's graph, golden-
@@ -45,12 +50,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 mod common;
+use common::compare::{Column, Row};
 
 struct Args {
     data: Option<PathBuf>,
     eval: Option<PathBuf>,
     epochs: Option<usize>,
-    regimes: Vec<Regime>,
+    runs: Vec<Run>,
     seed: u64,
     best: bool,
     save: Option<PathBuf>,
@@ -64,7 +70,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: pos_chunk [--data DIR] [--eval FILE] [--epochs N] \
-[--mode joint|alternate|pos_only|chunk_only|all] [--seed S] [--model default|best] \
+[--mode joint|alternate|pos_only|chunk_only|STRATEGY|all] [--seed S] [--model default|best] \
 [--save PATH] [--restore PATH] [--out DIR] [--p-pos P] [--log-every N] [--budget SECONDS] \
 [--profile N] [--write-graphs] (--help for details)";
 
@@ -106,12 +112,11 @@ takes: with the default model and 5 epochs, about 1-1.5 minutes per regime on 2 
 fn parse_args(p: &mut lexopt::Parser) -> std::result::Result<Args, lexopt::Error> {
     use lexopt::Arg::{Long, Short};
     const NUM: &str = "a non-negative integer";
-    const MODES: [&str; 5] = ["joint", "alternate", "pos_only", "chunk_only", "all"];
     let mut a = Args {
         data: None,
         eval: None,
         epochs: None,
-        regimes: Regime::ALL.to_vec(),
+        runs: Regime::ALL.iter().map(|r| Run::regime(*r)).collect(),
         seed: 0,
         best: false,
         save: None,
@@ -130,13 +135,7 @@ fn parse_args(p: &mut lexopt::Parser) -> std::result::Result<Args, lexopt::Error
             Long("epochs") => a.epochs = Some(common::value(p, "--epochs", NUM)?),
             Long("seed") => a.seed = common::value(p, "--seed", NUM)?,
             Long("log-every") => a.log_every = common::value(p, "--log-every", NUM)?,
-            Long("mode") => {
-                let m = common::choice(p, "--mode", &MODES)?;
-                a.regimes = Regime::ALL
-                    .into_iter()
-                    .filter(|r| m == "all" || r.name() == m)
-                    .collect();
-            }
+            Long("mode") => a.runs = Run::parse_mode(p)?,
             Long("model") => a.best = common::choice(p, "--model", &["default", "best"])? == "best",
             Long("save") => a.save = Some(common::path(p, "--save", "a path")?),
             Long("restore") => a.restore = Some(common::path(p, "--restore", "a path")?),
@@ -254,8 +253,59 @@ fn epoch_line(name: &str, epochs: usize, l: &EpochLog, others: f64) -> String {
     )
 }
 
-/// What one regime produced.
+/// One training run: a classic regime, or a multi-task strategy (`Regime::Strategy`).
+#[derive(Clone, Debug)]
+struct Run {
+    /// Regime or strategy name (as given to `--mode`).
+    name: String,
+    regime: Regime,
+}
+
+impl Run {
+    fn regime(regime: Regime) -> Run {
+        Run {
+            name: regime.name().into(),
+            regime,
+        }
+    }
+
+    fn strategy(name: &str) -> Run {
+        Run {
+            name: name.into(),
+            regime: Regime::Strategy,
+        }
+    }
+
+    /// `--mode`: a regime, a strategy name (with its argument), or `all` (joint, alternate
+    /// and every strategy of `mtl::NAMES`).
+    fn parse_mode(p: &mut lexopt::Parser) -> std::result::Result<Vec<Run>, lexopt::Error> {
+        let classic = Regime::ALL.map(Regime::name);
+        let expected = format!(
+            "{}|{}|all (or e.g. fixed:1,2, cagrad:0.4)",
+            classic.join("|"),
+            staticflow::mtl::NAMES.join("|")
+        );
+        let m = common::string(p, "--mode", &expected)?;
+        Ok(if m == "all" {
+            let mut v = vec![Run::regime(Regime::Joint), Run::regime(Regime::Alternate)];
+            v.extend(staticflow::mtl::NAMES.iter().map(|n| Run::strategy(n)));
+            v
+        } else if let Ok(r) = Regime::parse(&m) {
+            vec![Run::regime(r)]
+        } else if staticflow::mtl::by_name(&m).is_ok() {
+            vec![Run::strategy(&m)]
+        } else {
+            return Err(common::bad("--mode", &expected, &m));
+        })
+    }
+}
+
+/// Fetch the strategy's gradient cosines every this many batches.
+const COSINE_EVERY: usize = 25;
+
+/// What one run produced.
 struct RunResult {
+    name: String,
     regime: Regime,
     logs: Vec<EpochLog>,
     final_eval: Evaluation,
@@ -265,19 +315,37 @@ struct RunResult {
 }
 
 impl RunResult {
+    /// Tokens per second over the epochs (each epoch's rate leaves out its probed steps).
     fn tokens_per_s(&self) -> f64 {
-        self.tokens as f64 / self.seconds.max(1e-9)
+        let s: f64 = self
+            .logs
+            .iter()
+            .map(|l| l.tokens as f64 / l.tokens_per_s.max(1e-9))
+            .sum();
+        self.tokens as f64 / s.max(1e-9)
+    }
+
+    /// The mean pairwise gradient cosine over all probed steps.
+    fn mean_cosine(&self) -> Option<f64> {
+        let (sum, n) = self
+            .logs
+            .iter()
+            .fold((0.0, 0), |(s, n), l| match l.mean_cosine {
+                Some(c) => (s + c * l.cosine_probes as f64, n + l.cosine_probes),
+                None => (s, n),
+            });
+        (n > 0).then(|| sum / n as f64)
     }
 }
 
-fn checkpoint_path(base: &Path, regime: Regime, several: bool) -> PathBuf {
+fn checkpoint_path(base: &Path, run: &str, several: bool) -> PathBuf {
     if !several {
         return base.to_path_buf();
     }
     let stem = base.file_stem().and_then(|s| s.to_str()).unwrap_or("ckpt");
     let name = match base.extension().and_then(|e| e.to_str()) {
-        Some(ext) => format!("{stem}_{}.{ext}", regime.name()),
-        None => format!("{stem}_{}", regime.name()),
+        Some(ext) => format!("{stem}_{run}.{ext}"),
+        None => format!("{stem}_{run}"),
     };
     base.with_file_name(name)
 }
@@ -288,19 +356,21 @@ fn run_regime(
     data: &TaggerData,
     config: &TaggerConfig,
     epochs: usize,
-    regime: Regime,
+    run: &Run,
     extra: Option<&(Vec<Sentence>, Vec<staticflow::data::EncodedSentence>)>,
 ) -> Result<RunResult> {
+    let (regime, name) = (run.regime, run.name.as_str());
     let g = Graph::with_seed(args.seed);
-    let model = Tagger::build_with(&g, config, &|adam| world.optimizer(adam))?;
+    let strategy = (regime == Regime::Strategy).then_some(name);
+    let model = Tagger::build_with(&g, config, &|adam| world.optimizer(adam), strategy)?;
     let saver = staticflow::train::Saver::new(&g);
     let mut sess = Session::new(&g);
     sess.run(&[g.global_variables_initializer().into()], &[])?;
-    let several = args.regimes.len() > 1;
+    let several = args.runs.len() > 1;
     if let Some(p) = &args.restore {
-        let p = checkpoint_path(p, regime, several && !p.exists());
+        let p = checkpoint_path(p, name, several && !p.exists());
         saver.restore(&mut sess, &p)?;
-        println!("[{}] restored {}", regime.name(), p.display());
+        println!("[{name}] restored {}", p.display());
     }
     world.sync_session(&mut sess)?; // ranks: same graph, rank 0's variables
     let mut opts = TrainOptions::new(regime, epochs, args.seed);
@@ -309,7 +379,7 @@ fn run_regime(
     opts.shard = (world.rank(), world.size());
     // The best model trains until its epochs are done or 10 minutes have passed.
     opts.time_budget = args.budget.or(args.best.then_some(600.0));
-    let name = regime.name();
+    opts.cosine_every = COSINE_EVERY;
     let run = format!(
         "{name}_{}_{}_e{epochs}_seed{}",
         data.name,
@@ -380,7 +450,7 @@ fn run_regime(
         }
     }
     if let Some(p) = &args.save {
-        let p = checkpoint_path(p, regime, several);
+        let p = checkpoint_path(p, name, several);
         if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
@@ -396,6 +466,7 @@ fn run_regime(
         None => None,
     };
     Ok(RunResult {
+        name: name.to_string(),
         regime,
         tokens: logs.iter().map(|l| l.tokens).sum(),
         seconds: logs.iter().map(|l| l.seconds).sum(),
@@ -486,7 +557,7 @@ fn csv(results: &[RunResult], path: &Path) -> Result<()> {
         for l in &r.logs {
             s.push_str(&format!(
                 "{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{:.1},{:.3}\n",
-                r.regime.name(),
+                r.name,
                 l.epoch,
                 l.train_pos_loss,
                 l.train_chunk_loss,
@@ -527,25 +598,30 @@ fn draw(results: &[RunResult], title: &str, svg: SVGBackend) -> std::result::Res
         ("test POS accuracy", |l| l.test.score.pos_acc),
         ("test chunk F1", |l| l.test.score.chunk.f1()),
     ];
-    let style = |r: Regime| match r {
+    let style = |i: usize| match results[i].regime {
         Regime::Joint => (RGBColor(31, 119, 180), 3),
         Regime::Alternate => (RGBColor(214, 39, 40), 3),
         Regime::PosOnly => (RGBColor(150, 150, 150), 1),
         Regime::ChunkOnly => (RGBColor(90, 90, 90), 1),
+        Regime::Strategy => {
+            let (r, g, b) = Palette99::pick(i).rgb();
+            (RGBColor(r, g, b), 1)
+        }
     };
     for (area, (name, get)) in panels.iter().zip(specs) {
-        let pts: Vec<(Regime, Vec<(f64, f64)>)> = results
+        let pts: Vec<(usize, Vec<(f64, f64)>)> = results
             .iter()
-            .map(|r| {
+            .enumerate()
+            .map(|(i, r)| {
                 let v = r
                     .logs
                     .iter()
                     .map(|l| (l.epoch as f64, get(l)))
                     .filter(|(_, y)| y.is_finite())
                     .collect();
-                (r.regime, v)
+                (i, v)
             })
-            .filter(|(_, v): &(Regime, Vec<(f64, f64)>)| !v.is_empty())
+            .filter(|(_, v): &(usize, Vec<(f64, f64)>)| !v.is_empty())
             .collect();
         let ys = pts.iter().flat_map(|(_, v)| v.iter().map(|p| p.1));
         let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
@@ -572,12 +648,12 @@ fn draw(results: &[RunResult], title: &str, svg: SVGBackend) -> std::result::Res
             .x_desc("epoch")
             .draw()
             .map_err(|e| e.to_string())?;
-        for (regime, v) in pts {
-            let (color, width) = style(regime);
+        for (i, v) in pts {
+            let (color, width) = style(i);
             chart
                 .draw_series(LineSeries::new(v, color.stroke_width(width)))
                 .map_err(|e| e.to_string())?
-                .label(regime.name())
+                .label(results[i].name.as_str())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(width))
                 });
@@ -600,6 +676,32 @@ fn score_fields(e: &Evaluation) -> String {
         e.score.chunk_acc,
         e.score.chunk.f1()
     )
+}
+
+/// The comparison of the runs (POS accuracy, chunk F1; Δm% against `equal`, else `joint`,
+/// the same summed loss).
+fn comparison(results: &[RunResult]) -> (Vec<Column>, Vec<Row>, &'static str) {
+    let col = |task: &str, metric: &str| Column {
+        task: task.into(),
+        metric: metric.into(),
+        lower_is_better: false,
+    };
+    let columns = vec![col("pos", "pos_acc"), col("chunk", "chunk_f1")];
+    let rows = results
+        .iter()
+        .map(|r| Row {
+            name: r.name.clone(),
+            values: vec![r.final_eval.score.pos_acc, r.final_eval.score.chunk.f1()],
+            rate: r.tokens_per_s(),
+            mean_cosine: r.mean_cosine(),
+        })
+        .collect();
+    let baseline = if results.iter().any(|r| r.name == "equal") {
+        "equal"
+    } else {
+        "joint"
+    };
+    (columns, rows, baseline)
 }
 
 fn run() -> Result<()> {
@@ -647,14 +749,14 @@ fn run() -> Result<()> {
     }
     let t_all = Instant::now();
     let mut results = Vec::new();
-    for &regime in &args.regimes {
+    for run in &args.runs {
         results.push(run_regime(
             &world,
             &args,
             &data,
             &config,
             epochs,
-            regime,
+            run,
             extra.as_ref(),
         )?);
     }
@@ -682,7 +784,7 @@ fn run() -> Result<()> {
         let e = &r.final_eval;
         println!(
             "| {:<10} | {:.4}  | {:.4}    | {:.4}   | {:>21.4} | {:>11.0} | {:>7.1} |",
-            r.regime.name(),
+            r.name,
             e.score.pos_acc,
             e.score.chunk_acc,
             e.score.chunk.f1(),
@@ -693,6 +795,11 @@ fn run() -> Result<()> {
     }
     if results.iter().any(|r| r.regime == Regime::PosOnly) {
         println!("(pos_only never trains the chunk head, chunk_only never trains the POS head: those cells mean nothing)");
+    }
+    let (columns, rows, baseline) = comparison(&results);
+    if results.iter().any(|r| r.regime == Regime::Strategy) {
+        println!();
+        common::compare::print_table(&columns, &rows, baseline, "train tok/s");
     }
     println!("total wall time {:.1} s", t_all.elapsed().as_secs_f64());
     if cfg!(feature = "mpi") {
@@ -721,19 +828,27 @@ fn run() -> Result<()> {
     }
 
     // Built by hand to keep the issue's key order (serde_json maps sort their keys).
+    let deltas = common::compare::deltas(&columns, &rows, baseline);
     let parts: Vec<String> = results
         .iter()
-        .map(|r| {
+        .zip(&deltas)
+        .map(|(r, d)| {
             let mut o = score_fields(&r.final_eval);
             o.push_str(&format!(
                 ",\"tokens_per_s\":{:.0},\"seconds\":{:.2}",
                 r.tokens_per_s(),
                 r.seconds + 0.0
             ));
+            let num = |v: Option<f64>, p: usize| v.map_or("null".into(), |v| format!("{v:.p$}"));
+            o.push_str(&format!(
+                ",\"delta_m_pct\":{},\"mean_grad_cosine\":{}",
+                num(*d, 2),
+                num(r.mean_cosine(), 4)
+            ));
             if let Some(e) = &r.extra_eval {
                 o.push_str(&format!(",\"eval\":{{{}}}", score_fields(e)));
             }
-            format!("\"{}\":{{{o}}}", r.regime.name())
+            format!("\"{}\":{{{o}}}", r.name)
         })
         .collect();
     let line = format!(

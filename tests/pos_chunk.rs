@@ -250,3 +250,41 @@ fn real_conll2000_short_run_beats_the_baseline() {
     assert!(s.pos_acc > pos_base + 0.25, "POS {}", s.pos_acc);
     assert!(s.chunk_acc > chunk_base + 0.25, "chunk {}", s.chunk_acc);
 }
+
+#[test]
+fn strategy_regime_needs_a_strategy_op_and_probes_cosines() {
+    let c = synthetic_corpus_sized(64, 8);
+    let data = TaggerData::new("synthetic", c.train, c.test);
+    let cfg = TaggerConfig::tutorial(&data.vocab);
+    let opts = TrainOptions {
+        cosine_every: 1,
+        ..TrainOptions::new(Regime::Strategy, 1, 0)
+    };
+    let g = Graph::with_seed(0);
+    let plain = Tagger::build(&g, &cfg).unwrap();
+    let mut sess = Session::new(&g);
+    sess.run(&[g.global_variables_initializer().into()], &[])
+        .unwrap();
+    let err = train(&mut sess, &plain, &data, &opts, |_| {}).unwrap_err();
+    assert!(err.to_string().contains("build_with_strategy"), "{err}");
+
+    let g = Graph::with_seed(0);
+    let m = Tagger::build_with_strategy(&g, &cfg, Some("pcgrad")).unwrap();
+    let mut sess = Session::new(&g);
+    sess.run(&[g.global_variables_initializer().into()], &[])
+        .unwrap();
+    let logs = train(&mut sess, &m, &data, &opts, |_| {}).unwrap();
+    let l = &logs[0];
+    assert_eq!(
+        l.op_counts,
+        [0, 0, 2],
+        "two batches, both the strategy's op"
+    );
+    assert_eq!(l.cosine_probes, 2);
+    let cos = l.mean_cosine.unwrap();
+    assert!((-1.0..=1.0).contains(&cos), "{cos}");
+    assert!(l.train_pos_loss.is_finite() && l.train_chunk_loss.is_finite());
+    let g = Graph::with_seed(0);
+    let e = Tagger::build_with_strategy(&g, &cfg, Some("nope"));
+    assert!(matches!(e, Err(Error::UnknownStrategy { .. })));
+}

@@ -6,6 +6,7 @@
 //! followed by the usage, with exit code 2; `-h`/`--help` prints the usage and exits 0.
 #![allow(dead_code)]
 
+pub mod compare;
 pub mod draw;
 
 use lexopt::{Arg, Error, Parser};

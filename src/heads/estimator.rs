@@ -55,12 +55,17 @@ pub struct TrainReport {
     pub losses: Vec<f32>,
     /// Each head's loss at the last step.
     pub last_head_losses: Vec<f32>,
+    /// The probe's value at each probed step ([`Estimator::set_probe`]).
+    pub probes: Vec<Value>,
+    /// Wall time of the probed steps (included in `seconds`).
+    pub probe_seconds: f64,
 }
 
 impl TrainReport {
-    /// Training steps per second.
+    /// Training steps per second, probed steps left out.
     pub fn steps_per_second(&self) -> f64 {
-        self.steps as f64 / self.seconds.max(1e-12)
+        let steps = self.steps - self.probes.len();
+        steps as f64 / (self.seconds - self.probe_seconds).max(1e-12)
     }
 }
 
@@ -75,6 +80,7 @@ pub struct Estimator<'g> {
     train_ops: Vec<Operation<'g>>,
     next_alternate: usize,
     last_weights: Option<Vec<f32>>,
+    probe: Option<(Tensor<'g>, usize)>,
 }
 
 impl<'g> Estimator<'g> {
@@ -108,7 +114,15 @@ impl<'g> Estimator<'g> {
             train_ops,
             next_alternate: 0,
             last_weights: None,
+            probe: None,
         })
+    }
+
+    /// Also fetches `t` (e.g. the strategy's gradient cosines) with every `every`-th train
+    /// step of each [`Estimator::train`] call (its first step included), in the step's own
+    /// run; the values go to [`TrainReport::probes`]. `None` or `every == 0`: no probe.
+    pub fn set_probe(&mut self, t: Option<Tensor<'g>>, every: usize) {
+        self.probe = t.filter(|_| every > 0).map(|t| (t, every));
     }
 
     /// The session (e.g. to read variables).
@@ -182,7 +196,7 @@ impl<'g> Estimator<'g> {
         let total = self.spec.loss.expect("train specs have a loss");
         let t0 = Instant::now();
         let mut it = batches.into_iter();
-        for _ in 0..steps {
+        for step in 0..steps {
             let ti = Instant::now();
             let Some(b) = it.next() else { break };
             let b = b?;
@@ -192,8 +206,16 @@ impl<'g> Estimator<'g> {
             let mut fetches: Vec<Fetch<'g>> = vec![op.into(), total.into()];
             fetches.extend(head_losses.iter().map(|t| Fetch::from(*t)));
             fetches.extend(self.spec.weights.iter().map(|t| Fetch::from(*t)));
+            let probe = self.probe.filter(|(_, every)| step % every == 0);
+            if let Some((t, _)) = probe {
+                fetches.push(t.into());
+            }
             let feeds = self.feeds(&b, Mode::Train)?;
             let out = self.session.run(&fetches, &feeds)?;
+            if probe.is_some() {
+                report.probe_seconds += ti.elapsed().as_secs_f64();
+                report.probes.push(out.get(fetches.len() - 1)?.clone());
+            }
             report.losses.push(out.scalar(1)?);
             let n = head_losses.len();
             let hl: Vec<f32> = (0..n).map(|i| out.scalar(2 + i)).collect::<Result<_>>()?;

@@ -403,6 +403,7 @@ impl Head for MultiClassHead {
 pub struct MultiHead {
     heads: Vec<Box<dyn Head>>,
     weighting: Weighting,
+    diagnostics: bool,
 }
 
 impl std::fmt::Debug for MultiHead {
@@ -441,11 +442,19 @@ impl MultiHead {
         MultiHead {
             heads,
             weighting: Weighting::default(),
+            diagnostics: false,
         }
     }
     /// Sets the loss weighting strategy.
     pub fn with_weighting(mut self, w: Weighting) -> Self {
         self.weighting = w;
+        self
+    }
+    /// Whether loss-level strategies also build the per-task gradient diagnostics
+    /// ([`crate::mtl::Tasks::with_diagnostics`]; default off; gradient-level ones always
+    /// have them), fetchable from [`MultiHeadSpec::train`].
+    pub fn with_diagnostics(mut self, on: bool) -> Self {
+        self.diagnostics = on;
         self
     }
     /// Fixed weights, one per head.
@@ -494,7 +503,7 @@ impl MultiHead {
         if mode == Mode::Predict {
             return Ok(spec);
         }
-        let mut tasks = crate::mtl::Tasks::new(g).with_diagnostics(false);
+        let mut tasks = crate::mtl::Tasks::new(g).with_diagnostics(self.diagnostics);
         for (h, k) in spec.heads.iter().zip(&kinds) {
             let loss = h.loss.expect("train/eval specs have a loss");
             tasks = tasks.task_with_kind(&h.name, loss, *k);

@@ -138,19 +138,23 @@ pub enum Regime {
     PosOnly,
     /// `chunk_op` every batch.
     ChunkOnly,
+    /// The [`crate::mtl`] strategy's train op every batch (a tagger built with
+    /// [`Tagger::build_with_strategy`]).
+    Strategy,
 }
 
 impl Regime {
-    /// All four, in table order.
+    /// The four classic regimes, in table order (not [`Regime::Strategy`]).
     pub const ALL: [Regime; 4] = [
         Regime::Joint,
         Regime::Alternate,
         Regime::PosOnly,
         Regime::ChunkOnly,
     ];
-    /// `joint`, `alternate`, `pos_only`, `chunk_only`.
+    /// `joint`, `alternate`, `pos_only`, `chunk_only`, `strategy`.
     pub fn name(self) -> &'static str {
         match self {
+            Regime::Strategy => "strategy",
             Regime::Joint => "joint",
             Regime::Alternate => "alternate",
             Regime::PosOnly => "pos_only",
@@ -214,6 +218,10 @@ pub struct Tagger<'g> {
     pub chunk_op: Operation<'g>,
     /// Adam on `joint_loss`.
     pub joint_op: Operation<'g>,
+    /// The multi-task strategy's step (tasks `pos` and `chunk`, Adam with the same learning
+    /// rate, clipping and global step), with its diagnostics; `None` unless built with
+    /// [`Tagger::build_with_strategy`].
+    pub strategy: Option<crate::mtl::Train<'g>>,
     /// The i64 step counter every train op increments.
     pub global_step: Tensor<'g>,
 }
@@ -226,15 +234,28 @@ fn dense_2d<'g>(x: Tensor<'g>, d: usize, w: Tensor<'g>, b: Tensor<'g>) -> Tensor
 impl<'g> Tagger<'g> {
     /// Builds the tagger in `g` (variables, losses and the three train ops).
     pub fn build(g: &'g Graph, config: &TaggerConfig) -> Result<Self> {
-        Self::build_with(g, config, &|adam| Box::new(adam))
+        Self::build_with(g, config, &|adam| Box::new(adam), None)
     }
 
-    /// Like [`Tagger::build`], with each train op's Adam passed through `optimizer` first
-    /// (e.g. wrapped for data-parallel training by `distributed::World::optimizer`).
+    /// [`Tagger::build`], plus, with `Some(name)`, the train op of the [`crate::mtl`]
+    /// strategy `name` ([`crate::mtl::by_name`]) on the tasks `pos` and `chunk`, in the name
+    /// scope `strategy_op` (run it with [`Regime::Strategy`]).
+    pub fn build_with_strategy(
+        g: &'g Graph,
+        config: &TaggerConfig,
+        strategy: Option<&str>,
+    ) -> Result<Self> {
+        Self::build_with(g, config, &|adam| Box::new(adam), strategy)
+    }
+
+    /// Like [`Tagger::build_with_strategy`], with each train op's Adam passed through
+    /// `optimizer` first (e.g. wrapped for data-parallel training by
+    /// `distributed::World::optimizer`).
     pub fn build_with(
         g: &'g Graph,
         config: &TaggerConfig,
         optimizer: &dyn Fn(Adam) -> Box<dyn Optimizer>,
+        strategy: Option<&str>,
     ) -> Result<Self> {
         let c = config;
         let words = g.placeholder_typed("words", DType::I64, [None, None]);
@@ -327,6 +348,22 @@ impl<'g> Tagger<'g> {
         let pos_op = opt("pos_op", pos_loss)?;
         let chunk_op = opt("chunk_op", chunk_loss)?;
         let joint_op = opt("joint_op", joint_loss)?;
+        let strategy = match strategy {
+            Some(name) => {
+                let s = crate::mtl::by_name(name)?;
+                let tasks = crate::mtl::Tasks::new(g)
+                    .task_with_kind("pos", pos_loss, crate::mtl::TaskKind::Classification)
+                    .task_with_kind("chunk", chunk_loss, crate::mtl::TaskKind::Classification);
+                let _s = g.name_scope("strategy_op");
+                let adam = optimizer(
+                    Adam::new(c.learning_rate)
+                        .with_clip_norm(c.clip_norm)
+                        .with_global_step(global_step),
+                );
+                Some(s.minimize(&*adam, &tasks)?)
+            }
+            None => None,
+        };
         g.check()?;
         Ok(Tagger {
             graph: g,
@@ -346,6 +383,7 @@ impl<'g> Tagger<'g> {
             pos_op,
             chunk_op,
             joint_op,
+            strategy,
             global_step,
         })
     }
@@ -365,9 +403,11 @@ impl<'g> Tagger<'g> {
         f
     }
 
-    /// The train op a regime runs for one batch (`rng` draws the alternate choice).
+    /// The train op a regime runs for one batch (`rng` draws the alternate choice;
+    /// [`Regime::Strategy`] without a strategy op: `joint_op`, which [`train`] refuses).
     pub fn pick_op(&self, regime: Regime, p_pos: f64, rng: &mut impl Rng) -> Operation<'g> {
         match regime {
+            Regime::Strategy => self.strategy.as_ref().map_or(self.joint_op, |t| t.op),
             Regime::Joint => self.joint_op,
             Regime::PosOnly => self.pos_op,
             Regime::ChunkOnly => self.chunk_op,
@@ -389,6 +429,19 @@ impl<'g> Tagger<'g> {
         op: Operation<'g>,
         b: &TaggedBatch,
     ) -> Result<(Option<f32>, Option<f32>)> {
+        self.train_step_probed(sess, op, b, None)
+            .map(|(p, c, _)| (p, c))
+    }
+
+    /// [`Tagger::train_step`] that also fetches `probe` (e.g. the strategy's cosine
+    /// diagnostics) in the same run, from the forward pass of the step.
+    pub fn train_step_probed(
+        &self,
+        sess: &mut Session<'g>,
+        op: Operation<'g>,
+        b: &TaggedBatch,
+        probe: Option<Tensor<'g>>,
+    ) -> Result<(Option<f32>, Option<f32>, Option<crate::Value>)> {
         let mut feeds = self.input_feeds(b);
         let keep = self.config.keep_prob;
         let keep_arr = ndarray::arr0(keep);
@@ -410,14 +463,22 @@ impl<'g> Tagger<'g> {
         if want_chunk {
             fetches.push(self.chunk_loss.into());
         }
+        let n = fetches.len();
+        if let Some(t) = probe {
+            fetches.push(t.into());
+        }
         let out = sess.run(&fetches, &feeds)?;
         let p = if want_pos { Some(out.scalar(1)?) } else { None };
         let c = if want_chunk {
-            Some(out.scalar(fetches.len() - 1)?)
+            Some(out.scalar(n - 1)?)
         } else {
             None
         };
-        Ok((p, c))
+        let probed = match probe {
+            Some(_) => Some(out.get(n)?.clone()),
+            None => None,
+        };
+        Ok((p, c, probed))
     }
 
     /// Predicted tag ids (argmax over the real classes, padding excluded) for every sentence
@@ -612,6 +673,9 @@ pub struct TrainOptions {
     /// Wall-clock budget in seconds (training and evaluation): no epoch is started that
     /// would, at the last epoch's pace, end past it. `None`: no limit.
     pub time_budget: Option<f64>,
+    /// With [`Regime::Strategy`]: fetch the strategy's gradient cosine matrix with every this
+    /// many batches (the first of each epoch included; 0 = never), see [`EpochLog::cosines`].
+    pub cosine_every: usize,
 }
 
 impl TrainOptions {
@@ -627,6 +691,7 @@ impl TrainOptions {
             log_every: 0,
             shard: (0, 1),
             time_budget: None,
+            cosine_every: 0,
         }
     }
 }
@@ -681,10 +746,16 @@ pub struct EpochLog {
     pub tokens: usize,
     /// Training wall time (evaluation excluded).
     pub seconds: f64,
-    /// `tokens / seconds`.
+    /// Training tokens per second of the steps that fetched no cosines (all steps when
+    /// [`TrainOptions::cosine_every`] is 0: `tokens / seconds`).
     pub tokens_per_s: f64,
-    /// How many batches ran `pos_op`, `chunk_op`, `joint_op`.
+    /// How many batches ran `pos_op`, `chunk_op`, `joint_op` (or the strategy's op).
     pub op_counts: [usize; 3],
+    /// The mean pairwise gradient cosine over the epoch's probed steps
+    /// ([`TrainOptions::cosine_every`]; `None` without probes).
+    pub mean_cosine: Option<f64>,
+    /// How many steps were probed.
+    pub cosine_probes: usize,
 }
 
 /// The batch order of epoch `epoch` (1-based) and the generator for the alternate choice:
@@ -724,6 +795,15 @@ pub fn train<'g>(
         .sum()
         .max(0) as usize;
     let done = step / per_epoch.max(1);
+    let probe = match (opts.regime, &model.strategy) {
+        (Regime::Strategy, None) => {
+            return Err(Error::InvalidArgument(
+                "regime `strategy` needs a tagger built with Tagger::build_with_strategy".into(),
+            ))
+        }
+        (Regime::Strategy, Some(t)) if opts.cosine_every > 0 => t.diagnostics.map(|d| d.cosines),
+        _ => None,
+    };
     let mut logs = Vec::new();
     let start = Instant::now();
     let mut last_epoch = 0f64;
@@ -739,6 +819,7 @@ pub fn train<'g>(
         let (mut pos_sum, mut pos_n, mut chunk_sum, mut chunk_n) = (0f64, 0usize, 0f64, 0usize);
         let mut counts = [0usize; 3];
         let mut tokens = 0usize;
+        let (mut cosines, mut probe_tokens, mut probe_s) = (Vec::new(), 0usize, 0f64);
         let t0 = Instant::now();
         let nb = order.len();
         for (k, idx) in order.iter().enumerate() {
@@ -752,13 +833,24 @@ pub fn train<'g>(
             } else {
                 2
             }] += 1;
-            let (p, c) = model.train_step(sess, op, &b)?;
+            let probed = probe.filter(|_| k % opts.cosine_every.max(1) == 0);
+            let ts = Instant::now();
+            let (p, c, cos) = model.train_step_probed(sess, op, &b, probed)?;
+            let step_tokens = idx.iter().map(|&i| lengths[i]).sum::<usize>();
+            if let Some(cos) = cos {
+                probe_s += ts.elapsed().as_secs_f64();
+                probe_tokens += step_tokens;
+                let a = cos.as_f32()?;
+                let t = a.shape().first().copied().unwrap_or(0);
+                let flat: Vec<f32> = a.iter().copied().collect();
+                cosines.extend(crate::mtl::mean_off_diagonal(&flat, t));
+            }
             on_event(TrainEvent::Step {
                 step: (epoch - 1) * nb + k + 1,
                 pos_loss: p,
                 chunk_loss: c,
             });
-            tokens += idx.iter().map(|&i| lengths[i]).sum::<usize>();
+            tokens += step_tokens;
             if let Some(p) = p {
                 pos_sum += p as f64;
                 pos_n += 1;
@@ -788,8 +880,11 @@ pub fn train<'g>(
             test,
             tokens,
             seconds,
-            tokens_per_s: tokens as f64 / seconds.max(1e-9),
+            tokens_per_s: (tokens - probe_tokens) as f64 / (seconds - probe_s).max(1e-9),
             op_counts: counts,
+            mean_cosine: (!cosines.is_empty())
+                .then(|| cosines.iter().sum::<f64>() / cosines.len() as f64),
+            cosine_probes: cosines.len(),
         });
         on_event(TrainEvent::Epoch(logs.last().expect("pushed")));
         last_epoch = epoch_start.elapsed().as_secs_f64();

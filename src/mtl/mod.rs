@@ -59,6 +59,7 @@
 //! more backward pass runs through the encoder. The aggregators' exact definitions, defaults
 //! and documented differences from the references are on [`crate::ops::aggregate::Aggregator`].
 
+mod compare;
 mod dwa;
 mod gradient;
 mod gradnorm;
@@ -66,6 +67,7 @@ mod loss;
 mod strategy;
 mod tasks;
 
+pub use compare::{delta_m, mean_off_diagonal, TaskMetric};
 pub use dwa::Dwa;
 pub use gradient::{AlignedMtl, CaGrad, GradVac, ImtlG, Mean, Mgda, NashMtl, PcGrad, UpGrad};
 pub use gradnorm::GradNorm;

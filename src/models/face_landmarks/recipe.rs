@@ -28,7 +28,7 @@ use crate::heads::{
     Weighting,
 };
 use crate::train::{cosine_decay, get_or_create_global_step, Adam};
-use ndarray::{Array1, Array4, Axis};
+use ndarray::{Array1, Array2, Array3, Array4, Axis};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -37,14 +37,19 @@ use std::sync::Arc;
 pub enum Task {
     /// Landmark `k` of [`mtfl::LANDMARKS`] (2 = nose).
     Landmark(usize),
+    /// All five landmarks as one regression task of 10 values (`landmarks`).
+    Landmarks,
     /// Attribute `k` of [`mtfl::ATTRIBUTES`] (3 = pose).
     Attribute(usize),
 }
 
 impl std::str::FromStr for Task {
     type Err = Error;
-    /// A landmark or attribute name, e.g. `nose` or `pose`.
+    /// A landmark or attribute name, e.g. `nose` or `pose`, or `landmarks` (all five).
     fn from_str(name: &str) -> Result<Task> {
+        if name == "landmarks" {
+            return Ok(Task::Landmarks);
+        }
         if let Some(k) = mtfl::LANDMARKS.iter().position(|l| *l == name) {
             return Ok(Task::Landmark(k));
         }
@@ -54,11 +59,23 @@ impl std::str::FromStr for Task {
             .map(Task::Attribute)
             .ok_or_else(|| {
                 Error::InvalidArgument(format!(
-                    "unknown head `{name}`; choose from {}, {}",
+                    "unknown head `{name}`; choose from {}, landmarks, {}",
                     mtfl::LANDMARKS.join(", "),
                     mtfl::ATTRIBUTES.join(", ")
                 ))
             })
+    }
+}
+
+impl Task {
+    /// Every MTFL task as its own head: the five landmarks, then gender, smile, glasses and
+    /// pose (nine tasks; `--heads all` of the example).
+    pub fn all() -> Vec<(String, Task)> {
+        let lm = mtfl::LANDMARKS.iter().enumerate();
+        let at = mtfl::ATTRIBUTES.iter().enumerate();
+        lm.map(|(k, n)| (n.to_string(), Task::Landmark(k)))
+            .chain(at.map(|(k, n)| (n.to_string(), Task::Attribute(k))))
+            .collect()
     }
 }
 
@@ -154,6 +171,9 @@ pub struct Recipe {
     pub label_scaling: bool,
     /// Random training transforms.
     pub augment: AugmentOptions,
+    /// Fetch the strategy's per-task gradient cosines every this many steps (0 = never; see
+    /// [`RunResult::mean_cosine`]).
+    pub cosine_every: usize,
 }
 
 impl Default for Recipe {
@@ -176,6 +196,7 @@ impl Default for Recipe {
                 max_shift: 2,
                 max_zoom: 1.5,
             },
+            cosine_every: 0,
         }
     }
 }
@@ -194,8 +215,11 @@ pub struct RunResult {
     pub weighting: String,
     /// Test-split metrics under TF-style names (see [`Estimator::evaluate`]).
     pub metrics: BTreeMap<String, f64>,
-    /// Training steps per second (wall time, input waits included).
+    /// Training steps per second (wall time, input waits included; probed steps left out).
     pub steps_per_s: f64,
+    /// Mean pairwise cosine of the per-task gradients on the shared variables over the
+    /// probed steps ([`Recipe::cosine_every`]; `None` without probes, e.g. `alternate`).
+    pub mean_cosine: Option<f64>,
     /// Final loss weight of each head.
     pub weights: Vec<f32>,
     /// Test-split predictions, `<head>/<name>` (e.g. `head_pose/class_ids`).
@@ -256,13 +280,23 @@ impl Recipe {
             .then_some((m.as_slice(), s.as_slice()));
         let (x, spec) = super::build(
             &g,
-            MultiHead::new(heads).with_weighting(w),
+            MultiHead::new(heads)
+                .with_weighting(w)
+                .with_diagnostics(self.cosine_every > 0),
             stats,
             Some(&opt),
         )?;
+        let cosines = spec.train.as_ref().and_then(|t| t.diagnostics);
         let mut est = Estimator::new(&g, &[("x", x)], spec)?;
+        est.set_probe(cosines.map(|d| d.cosines), self.cosine_every);
         let input = train_input(Arc::clone(&data.train), self.batch, self.seed, self.augment);
         let report = est.train(input.iter(), self.steps)?;
+        let mut cos = Vec::new();
+        for v in &report.probes {
+            let a = v.as_f32()?;
+            let flat: Vec<f32> = a.iter().copied().collect();
+            cos.extend(crate::mtl::mean_off_diagonal(&flat, self.tasks.len()));
+        }
         let metrics = est.evaluate(eval_input(Arc::clone(&data.test), 500).iter())?;
         let weights = est.head_weights()?;
         let predictions = est.predict(eval_input(Arc::clone(&data.test), 500).iter())?;
@@ -280,6 +314,7 @@ impl Recipe {
             weighting: weighting.to_string(),
             metrics,
             steps_per_s: report.steps_per_second(),
+            mean_cosine: (!cos.is_empty()).then(|| cos.iter().sum::<f64>() / cos.len() as f64),
             weights,
             predictions,
         })
@@ -289,10 +324,10 @@ impl Recipe {
     fn head(&self, train: &MtflSplit, name: &str, t: Task) -> Result<Box<dyn Head>> {
         let hn = format!("head_{name}");
         Ok(match t {
-            Task::Landmark(k) => {
-                let mut head = RegressionHead::new(&hn, 2);
+            Task::Landmark(_) | Task::Landmarks => {
+                let y = task_landmarks(&train.landmarks, t);
+                let mut head = RegressionHead::new(&hn, y.ncols());
                 if self.label_scaling {
-                    let y = train.landmarks.index_axis(Axis(1), k);
                     let m = y.mean_axis(Axis(0)).expect("non-empty training split");
                     let s = y.std_axis(Axis(0), 0.0);
                     head = head.with_label_scaling(m.to_vec(), s.to_vec());
@@ -327,11 +362,28 @@ impl TaskSplit {
         for (name, t) in &self.tasks {
             let hn = format!("head_{name}");
             b = match t {
-                Task::Landmark(k) => b.label(&hn, landmarks.index_axis(Axis(1), *k).to_owned()),
                 Task::Attribute(k) => b.label(&hn, attributes.index_axis(Axis(1), *k).to_owned()),
+                _ => b.label(&hn, task_landmarks(&landmarks, *t)),
             };
         }
         b
+    }
+}
+
+/// A landmark task's labels from `[n, 5, 2]` landmarks: `[n, 2]` for one landmark, `[n, 10]`
+/// (x0, y0, x1, ...) for all five. Attributes: no columns.
+fn task_landmarks(landmarks: &Array3<f32>, t: Task) -> Array2<f32> {
+    match t {
+        Task::Landmark(k) => landmarks.index_axis(Axis(1), k).to_owned(),
+        Task::Landmarks => {
+            let (n, cols) = (
+                landmarks.shape()[0],
+                landmarks.shape()[1] * landmarks.shape()[2],
+            );
+            let flat: Vec<f32> = landmarks.iter().copied().collect();
+            Array2::from_shape_vec((n, cols), flat).expect("n * cols values in standard order")
+        }
+        Task::Attribute(_) => Array2::zeros((landmarks.shape()[0], 0)),
     }
 }
 
