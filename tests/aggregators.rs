@@ -247,12 +247,7 @@ mod fixture {
             .iter()
             .map(|(name, c)| Case {
                 name: name.clone(),
-                jac: c["jacobian"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(nums)
-                    .collect(),
+                jac: c["jacobian"].as_array().unwrap().iter().map(nums).collect(),
                 losses: nums(&c["losses"]),
             })
             .collect();
