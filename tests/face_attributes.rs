@@ -6,28 +6,10 @@
 //! `cargo test` next to this test (`target/<profile>/examples/`); `cargo test --test
 //! face_attributes` alone does not rebuild it.
 
+mod common;
 mod faces;
 
-use std::path::PathBuf;
 use std::process::Command;
-
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary lives in target/<profile>/deps");
-    let bin = dir
-        .join("examples")
-        .join(format!("face_attributes{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} not found: run the whole `cargo test --release` (which builds the examples) or \
-         `cargo build --release --example face_attributes` first",
-        bin.display()
-    );
-    bin
-}
 
 const METRICS: [&str; 5] = [
     "rmse/landmarks",
@@ -43,7 +25,7 @@ fn every_flag_on_drawn_faces_keeps_the_json_contract() {
     faces::write_split(&dir, "training", 40, 80, 1);
     faces::write_split(&dir, "testing", 20, 80, 2);
     let out_dir = dir.join("out");
-    let out = Command::new(example_binary())
+    let out = Command::new(common::example_binary("face_attributes"))
         .args(["--steps", "6", "--batch", "8", "--lr-find", "--one-cycle"])
         .args([
             "--pretrain",
@@ -96,6 +78,7 @@ fn every_flag_on_drawn_faces_keeps_the_json_contract() {
     assert!(j["steps_per_s"].as_f64().is_some_and(|v| v > 0.0));
     for text in [
         "lr finder:",
+        "bit-identical after the sweep",
         "transfer: restored",
         "head-first: 2 steps",
         "unfrozen: 4 steps, trunk learning rate x0.1",
@@ -115,7 +98,7 @@ fn every_flag_on_drawn_faces_keeps_the_json_contract() {
 
 #[test]
 fn help_lists_every_flag_and_bad_flags_exit_2() {
-    let out = Command::new(example_binary())
+    let out = Command::new(common::example_binary("face_attributes"))
         .arg("--help")
         .output()
         .unwrap();
@@ -166,7 +149,10 @@ fn help_lists_every_flag_and_bad_flags_exit_2() {
         &["--single-task", "nose"],
         &["--frobnicate"],
     ] {
-        let out = Command::new(example_binary()).args(bad).output().unwrap();
+        let out = Command::new(common::example_binary("face_attributes"))
+            .args(bad)
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{bad:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(bad[0]), "{bad:?}: {err}");

@@ -6,29 +6,10 @@
 //! Meant for release mode, about 20 s. `cargo test --release --test face_landmarks` alone
 //! does not rebuild the example: build it first if you changed it.
 
+mod common;
 mod skip;
-use std::path::PathBuf;
-use std::process::Command;
 
-/// The example binary built by this `cargo test` run.
-fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    // target/<profile>/deps/face_landmarks-<hash> -> target/<profile>/examples/face_landmarks
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary lives in target/<profile>/deps");
-    let bin = dir
-        .join("examples")
-        .join(format!("face_landmarks{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} not found: run the whole `cargo test --release` (which builds the examples) or \
-         `cargo build --release --example face_landmarks` first",
-        bin.display()
-    );
-    bin
-}
+use std::process::Command;
 
 #[test]
 fn default_recipe_meets_the_goals_on_real_mtfl() {
@@ -41,7 +22,7 @@ fn default_recipe_meets_the_goals_on_real_mtfl() {
         return;
     };
     let grid = std::env::temp_dir().join(format!("staticflow-grid-{}.png", std::process::id()));
-    let out = Command::new(example_binary())
+    let out = Command::new(common::example_binary("face_landmarks"))
         .arg("--data")
         .arg(&dir)
         .arg("--grid")
@@ -78,7 +59,7 @@ fn default_recipe_meets_the_goals_on_real_mtfl() {
 #[test]
 fn without_data_the_example_explains_and_fails() {
     let missing = std::env::temp_dir().join("staticflow-no-mtfl-here");
-    let out = Command::new(example_binary())
+    let out = Command::new(common::example_binary("face_landmarks"))
         .arg("--data")
         .arg(&missing)
         .output()

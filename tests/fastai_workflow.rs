@@ -3,6 +3,9 @@
 //! (frozen variables bit-identical), discriminative learning rates, the learning-rate
 //! finder (restores every variable bit for bit) and partial restores with a name map.
 
+mod common;
+
+use common::variable_bits as snapshot;
 use ndarray::{arr1, array};
 use staticflow::prelude::*;
 use staticflow::train::{
@@ -25,22 +28,6 @@ fn combined_cos(pos: f64, pct: f64, a: f64, b: f64, c: f64) -> f64 {
     } else {
         sched_cos(b, c, (pos - pct) / (1.0 - pct))
     }
-}
-
-/// Bits of every variable, by name.
-fn snapshot(g: &Graph, sess: &Session<'_>) -> Vec<(String, Vec<u64>)> {
-    g.global_variables()
-        .iter()
-        .filter(|v| sess.is_initialized(**v).unwrap())
-        .map(|v| {
-            let bits = match sess.variable_value(*v).unwrap() {
-                Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
-                Value::I64(a) => a.iter().map(|x| *x as u64).collect(),
-                Value::Bytes(_) => unreachable!("variables hold numbers"),
-            };
-            (v.name(), bits)
-        })
-        .collect()
 }
 
 fn f32s(sess: &Session<'_>, v: Tensor<'_>) -> Vec<f32> {

@@ -4,6 +4,9 @@
 //! damage is harmless, restores the exact saved values) and a refused restore leaves every
 //! variable of the session bit-identical.
 
+mod common;
+
+use common::variable_bits as snapshot;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use staticflow::prelude::*;
@@ -29,21 +32,6 @@ fn model(g: &Graph) -> Vec<Tensor<'_>> {
     let loss = l2_loss(matmul(relu(matmul(x, w) + b), v));
     let _ = Adam::new(0.01).minimize(loss).unwrap();
     g.global_variables()
-}
-
-/// Every variable's value as bits.
-fn snapshot(g: &Graph, s: &Session) -> Vec<(String, Vec<u64>)> {
-    g.global_variables()
-        .iter()
-        .map(|&v| {
-            let bits = match s.variable_value(v).unwrap() {
-                Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
-                Value::I64(a) => a.iter().map(|&x| x as u64).collect(),
-                Value::Bytes(_) => unreachable!("variables hold numbers"),
-            };
-            (v.name(), bits)
-        })
-        .collect()
 }
 
 /// Two sessions on one graph: `saved` (whose values are in the file) and `live`, holding

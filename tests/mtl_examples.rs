@@ -6,6 +6,7 @@
 //! ones. A few seconds each in release mode (`cargo test --release --test mtl_examples` alone
 //! does not rebuild the examples: build them first if you changed them).
 
+mod common;
 mod faces;
 
 use serde_json::Value;
@@ -17,20 +18,7 @@ use std::process::{Command, Output};
 
 /// `target/<profile>/examples/<name>`, built by this `cargo test` run.
 fn example(name: &str) -> Command {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary lives in target/<profile>/deps");
-    let bin = dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} not found: run the whole `cargo test --release` or `cargo build --release --example {name}` first",
-        bin.display()
-    );
-    Command::new(bin)
+    Command::new(common::example_binary(name))
 }
 
 fn temp_dir(name: &str) -> PathBuf {

@@ -1,5 +1,8 @@
 //! Saver: round trips, mismatch reports, resuming training, atomic writes.
 
+mod common;
+
+use common::variable_bits as snapshot;
 use ndarray::arr1;
 use staticflow::prelude::*;
 use std::path::PathBuf;
@@ -30,21 +33,6 @@ fn build(g: &Graph) -> Operation<'_> {
         .unwrap();
     let op2 = Momentum::new(0.1, 0.9).minimize(loss2).unwrap();
     group(g, &[op1, op2])
-}
-
-/// Every variable's name and value bits.
-fn snapshot(g: &Graph, sess: &Session<'_>) -> Vec<(String, Vec<u64>)> {
-    g.global_variables()
-        .iter()
-        .map(|v| {
-            let bits = match sess.variable_value(*v).unwrap() {
-                Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
-                Value::I64(a) => a.iter().map(|x| *x as u64).collect(),
-                Value::Bytes(b) => b.iter().map(|x| *x as u64).collect(),
-            };
-            (v.name(), bits)
-        })
-        .collect()
 }
 
 fn train_steps<'g>(sess: &mut Session<'g>, op: Operation<'g>, n: usize) {

@@ -3,6 +3,7 @@
 
 use ndarray::{ArrayD, IxDyn};
 use staticflow::prelude::*;
+use std::path::PathBuf;
 
 /// Deterministic pseudo-random array in [-1, 1) (no RNG crate needed in tests).
 pub fn rand_array(shape: &[usize], seed: u64) -> ArrayD<f32> {
@@ -89,4 +90,44 @@ fn eval<'g>(
 ) -> f64 {
     let feeds: Vec<_> = phs.iter().zip(vals).map(|(p, v)| (*p, v.into())).collect();
     sess.run(&[loss.into()], &feeds).unwrap().scalar(0).unwrap() as f64
+}
+
+/// Every initialized global variable of `g` in `sess`, by name, with its value as bits (f32
+/// bit patterns, i64 values, bytes): two snapshots are equal only if every variable, slot
+/// and counter is bit-identical and the same variables are initialized.
+pub fn variable_bits(g: &Graph, sess: &Session<'_>) -> Vec<(String, Vec<u64>)> {
+    g.global_variables()
+        .iter()
+        .filter(|v| sess.is_initialized(**v).unwrap())
+        .map(|v| {
+            let bits = match sess.variable_value(*v).unwrap() {
+                Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
+                Value::I64(a) => a.iter().map(|x| *x as u64).collect(),
+                Value::Bytes(b) => b.iter().map(|x| *x as u64).collect(),
+            };
+            (v.name(), bits)
+        })
+        .collect()
+}
+
+/// `target/<profile>/examples/<name>`: the example binary that `cargo test` builds next to
+/// the test binaries. Panics, saying how to build it, when it is missing (`cargo test
+/// --test NAME` alone does not build the examples).
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>/examples/<name>
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary lives in target/<profile>/deps");
+    let bin = dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} not found: run the whole `cargo test --release` (which builds the examples) or \
+         `cargo build --release --example {name}` first",
+        bin.display()
+    );
+    bin
 }
