@@ -724,6 +724,7 @@ fn find_lr(args: &Args, data: &Data, weighting: &str) -> staticflow::Result<f32>
     );
     let mut batches = input.iter();
     let finder = LrFinder::default();
+    let before = variable_bits(&g, est.session())?;
     let t0 = Instant::now();
     let res = finder.run(est.session(), |sess, rate| {
         let b = batches
@@ -738,6 +739,16 @@ fn find_lr(args: &Args, data: &Data, weighting: &str) -> staticflow::Result<f32>
         }
         sess.run(&[train_op.into(), loss.into()], &feeds)?.scalar(1)
     })?;
+    let after = variable_bits(&g, est.session())?;
+    if after != before {
+        return Err(staticflow::Error::InvalidArgument(
+            "the learning-rate finder left a variable changed".into(),
+        ));
+    }
+    println!(
+        "lr finder: all {} variables (weights, Adam slots and beta powers) bit-identical after the sweep",
+        before.len()
+    );
     let svg = args.out.join("lr_find.svg");
     res.write_svg(&svg)?;
     let fmt = |v: Option<f32>| v.map_or("-".into(), |v| format!("{v:.2e}"));
@@ -754,6 +765,23 @@ fn find_lr(args: &Args, data: &Data, weighting: &str) -> staticflow::Result<f32>
         svg.display()
     );
     Ok(res.valley.unwrap_or(args.lr))
+}
+
+/// Every initialized variable's name and value bits (f32 bit patterns, i64 values).
+fn variable_bits(g: &Graph, sess: &Session<'_>) -> staticflow::Result<Vec<(String, Vec<u64>)>> {
+    let mut out = Vec::new();
+    for v in g.global_variables() {
+        if !sess.is_initialized(v)? {
+            continue;
+        }
+        let bits = match sess.variable_value(v)? {
+            Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
+            Value::I64(a) => a.iter().map(|x| *x as u64).collect(),
+            Value::Bytes(b) => b.iter().map(|x| *x as u64).collect(),
+        };
+        out.push((v.name(), bits));
+    }
+    Ok(out)
 }
 
 /// Prints one multi-task model's metrics against the baselines and the single-task models,
