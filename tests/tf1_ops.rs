@@ -164,7 +164,7 @@ fn run_case(case: &Json, report: &mut Report, failures: &mut Vec<String>) {
     report.cases += 1;
     if case["name"] == "argmin" {
         let want = i64_array(&case["y"]);
-        if out.i64(0).unwrap() != &want {
+        if out.i64(0).unwrap() != want {
             failures.push(format!("{label}: {:?}, TF1 {want:?}", out.i64(0).unwrap()));
         }
         return;

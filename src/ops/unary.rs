@@ -66,11 +66,11 @@ pub enum UnaryKind {
 }
 
 /// SELU's `scale` (TF1's constant).
-pub(crate) const SELU_SCALE: f32 = 1.050_700_987_355_480_5;
+pub(crate) const SELU_SCALE: f32 = 1.050_701;
 /// SELU's `alpha` (TF1's constant).
-pub(crate) const SELU_ALPHA: f32 = 1.673_263_242_354_377_3;
+pub(crate) const SELU_ALPHA: f32 = 1.673_263_2;
 /// `√(2/π)`, gelu's tanh-form constant.
-pub(crate) const SQRT_2_OVER_PI: f32 = 0.797_884_56;
+pub(crate) const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 
 /// An element-wise function of one tensor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
