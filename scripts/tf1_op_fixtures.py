@@ -164,6 +164,56 @@ def reductions():
     return cases
 
 
+def optimizers():
+    """A few steps of Adam and AdamW on `0.5 * sum(a * (w - t)^2)`: `w` after each step, and
+    the slots `m`, `v` after the last (read with `get_slot`)."""
+    w0 = np.array([[0.5, -1.0, 2.0], [0.0, 3.0, -0.25]], np.float32)
+    a = np.array([[1.0, 0.5, 2.0], [4.0, 0.1, 1.0]], np.float32)
+    t = np.array([[1.0, 1.0, -1.0], [0.5, 0.0, 0.0]], np.float32)
+    cases = []
+    for name, wd in [("adam", None), ("adamw", 0.05)]:
+        g = tf1.Graph()
+        with g.as_default():
+            w = tf1.get_variable("w", initializer=tf1.constant(w0))
+            loss = 0.5 * tf1.reduce_sum(a * tf1.square(w - t))
+            opt = tf1.train.AdamOptimizer(0.1, beta1=0.9, beta2=0.999, epsilon=1e-8)
+            gv = opt.compute_gradients(loss, [w])
+            if wd is None:
+                train = opt.apply_gradients(gv)
+            else:
+                # contrib's DecoupledWeightDecayExtension: decay, then Adam's update, from
+                # the gradient at the old value (made explicit by the first dependency).
+                with tf1.control_dependencies([gv[0][0]]):
+                    decay = w.assign_sub(wd * w)
+                with tf1.control_dependencies([decay]):
+                    train = opt.apply_gradients(gv)
+            slot_names = opt.get_slot_names()
+            m, v = opt.get_slot(w, "m"), opt.get_slot(w, "v")
+            with tf1.Session(graph=g) as s:
+                s.run(tf1.global_variables_initializer())
+                steps = []
+                for _ in range(3):
+                    s.run(train)
+                    steps.append(tensor(s.run(w)))
+                mv, vv = s.run([m, v])
+        cases.append(
+            {
+                "name": name,
+                "learning_rate": 0.1,
+                "weight_decay": wd,
+                "w0": tensor(w0),
+                "a": tensor(a),
+                "t": tensor(t),
+                "steps": steps,
+                "slot_names": sorted(slot_names),
+                "tf1_slot_variables": [m.op.name, v.op.name],
+                "m": tensor(mv),
+                "v": tensor(vv),
+            }
+        )
+    return cases
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/tf1_ops.json"
     doc = {
@@ -171,6 +221,7 @@ def main():
         "versions": {"tensorflow": tf.__version__, "numpy": np.__version__},
         "dtype": "float32",
         "ops": elementwise() + reductions(),
+        "optimizers": optimizers(),
     }
     with open(path, "w") as f:
         json.dump(doc, f, separators=(",", ":"))

@@ -85,7 +85,8 @@ pub mod prelude {
     pub use crate::init;
     pub use crate::train::{
         clip_by_global_norm, cosine_decay, exponential_decay, get_or_create_global_step,
-        piecewise_constant, Adagrad, Adam, GradientDescent, Momentum, Optimizer, RMSProp, Saver,
+        piecewise_constant, Adagrad, Adam, AdamW, GradientDescent, Momentum, Optimizer, RMSProp,
+        Saver,
     };
     pub use crate::*;
 }

@@ -217,3 +217,52 @@ fn math_ops_and_their_gradients_match_tf1() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Adam and AdamW (TF1's contrib `AdamWOptimizer`) for three steps on
+/// `0.5 * sum(a * (w - t)²)`: `w` after every step and the slots `m`, `v` (found with
+/// `get_slot`) after the last, against TF1's.
+#[test]
+fn adam_and_adamw_match_tf1() {
+    let doc = fixture();
+    for case in doc["optimizers"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let g = Graph::new();
+        let w = g.variable("w", init::from_array(&f32_array(&case["w0"])));
+        let a = g.constant(f32_array(&case["a"]));
+        let t = g.constant(f32_array(&case["t"]));
+        let loss = 0.5 * reduce_sum_all(a * square(w - t));
+        let lr = case["learning_rate"].as_f64().unwrap() as f32;
+        let opt: Box<dyn Optimizer> = match case["weight_decay"].as_f64() {
+            None => Box::new(Adam::new(lr)),
+            Some(wd) => Box::new(AdamW::new(wd as f32, lr)),
+        };
+        let train = opt.minimize(loss).unwrap();
+        let want_names: Vec<String> = case["slot_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(opt.get_slot_names(), want_names, "{name}");
+        let (m, v) = (opt.get_slot(w, "m").unwrap(), opt.get_slot(w, "v").unwrap());
+        let mut sess = Session::new(&g);
+        sess.run(&[g.global_variables_initializer().into()], &[])
+            .unwrap();
+        let mut worst = Worst::default();
+        for (k, want) in case["steps"].as_array().unwrap().iter().enumerate() {
+            sess.run(&[train.into()], &[]).unwrap();
+            let got = sess.run(&[w.into()], &[]).unwrap().f32(0).unwrap().clone();
+            compare(&got, &f32_array(want), &mut worst)
+                .unwrap_or_else(|e| panic!("{name} step {}: {e}", k + 1));
+        }
+        let out = sess.run(&[m.into(), v.into()], &[]).unwrap();
+        compare(out.f32(0).unwrap(), &f32_array(&case["m"]), &mut worst)
+            .unwrap_or_else(|e| panic!("{name} slot m: {e}"));
+        compare(out.f32(1).unwrap(), &f32_array(&case["v"]), &mut worst)
+            .unwrap_or_else(|e| panic!("{name} slot v: {e}"));
+        println!(
+            "{name}: w after 3 steps and slots m, v: max abs {:.2e} / rel {:.2e}",
+            worst.abs, worst.rel
+        );
+    }
+}

@@ -178,6 +178,7 @@ op_set! {
     ApplyAdagrad(apply::ApplyAdagrad),
     ApplyRMSProp(apply::ApplyRMSProp),
     ApplyAdamScheduled(apply::ApplyAdamScheduled),
+    ApplyAdamW(apply::ApplyAdamW),
     ApplyMomentumScheduled(apply::ApplyMomentumScheduled),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
