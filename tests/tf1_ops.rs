@@ -266,3 +266,40 @@ fn adam_and_adamw_match_tf1() {
         );
     }
 }
+
+/// Bad operands are build errors naming the op and the reason; a runtime-only problem
+/// (an empty axis) is a run error. Integer cumsum and argmin work.
+#[test]
+fn bad_operands_are_errors_naming_the_op() {
+    let g = Graph::new();
+    let x = g.placeholder("x", &[Some(2), Some(3)]);
+    let i = g.constant(ndarray::arr1(&[1i64, 2, 3]));
+    let cases: Vec<(Tensor, &str)> = vec![
+        (cumsum(x, 2, false, false), "axis 2"),
+        (reduce_prod(x, &[3], false), "invalid reduction dimension 3"),
+        (reduce_min(x, &[1, -1], false), "name one dimension twice"),
+        (argmin(x, -3), "axis -3"),
+        (leaky_relu(i, 0.2), "needs f32"),
+        (erf(i), "needs f32"),
+        (reduce_prod(i, &[0], false), "needs f32"),
+    ];
+    for (t, want) in cases {
+        let msg = t.check().unwrap_err().to_string();
+        assert!(msg.contains(want), "{msg:?} should say {want:?}");
+    }
+    let g = Graph::new();
+    let x = g.placeholder("x", &[None, None]);
+    let i = g.constant(ndarray::arr1(&[1i64, 2, 3]));
+    let (c, r) = (cumsum(i, 0, false, false), cumsum(i, -1, true, true));
+    let am = argmin(x, 1);
+    let mut sess = Session::new(&g);
+    let out = sess.run(&[c.into(), r.into()], &[]).unwrap();
+    assert_eq!(out.i64(0).unwrap().as_slice().unwrap(), [1, 3, 6]);
+    assert_eq!(out.i64(1).unwrap().as_slice().unwrap(), [5, 3, 0]);
+    let empty = ndarray::Array2::<f32>::zeros((2, 0));
+    let err = sess
+        .run(&[am.into()], &[(x, (&empty).into())])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("argmin over empty axis"), "{err}");
+}
