@@ -232,11 +232,36 @@ fn a_regime_logs_no_metrics_of_a_head_it_never_trains() {
     ] {
         assert!(!r.scalars.contains_key(tag), "{tag}");
     }
-    // The plot has whole-epoch ticks only: the x axis of each panel is labelled `1`.
+    // The plot: pos_only's curves only in the two POS panels (its legend entry twice), and
+    // each panel's x axis labelled with whole epochs only (here `1`).
     let svg = std::fs::read_to_string(d.join("out/pos_chunk_conll2000_default_seed0.svg")).unwrap();
-    assert!(
-        !svg.contains(">0.8<") && !svg.contains(">1.0<") && !svg.contains(">1.2<"),
-        "fractional epoch ticks"
-    );
+    let texts = svg_texts(&svg);
+    let legend = texts.iter().filter(|t| t.1 == "pos_only").count();
+    assert_eq!(legend, 2, "{texts:?}");
+    let axes: Vec<i64> = texts
+        .iter()
+        .filter(|t| t.1 == "epoch")
+        .map(|t| t.0)
+        .collect();
+    // Only the two POS panels have a curve, so only they draw axes.
+    assert_eq!(axes.len(), 2, "{texts:?}");
+    let ticks: Vec<&str> = texts
+        .iter()
+        .filter(|t| axes.iter().any(|&y| (y - 22..y).contains(&t.0)))
+        .map(|t| t.1.as_str())
+        .collect();
+    assert_eq!(ticks, ["1", "1"], "x tick labels: {texts:?}");
     std::fs::remove_dir_all(&d).ok();
+}
+
+/// `(y, text)` of every `<text>` element of a plotters SVG (its text sits on its own line).
+fn svg_texts(svg: &str) -> Vec<(i64, String)> {
+    svg.split("<text ")
+        .skip(1)
+        .filter_map(|t| {
+            let y = t.split("y=\"").nth(1)?.split('"').next()?.parse().ok()?;
+            let body = t.split_once(">\n")?.1.split_once("\n</text>")?.0;
+            Some((y, body.to_string()))
+        })
+        .collect()
 }
