@@ -288,9 +288,15 @@ fn run(args: &Args) -> staticflow::Result<()> {
             .collect();
         if !scaled.is_empty() {
             let heads: Vec<String> = scaled.iter().map(|n| format!("loss/head_{n}")).collect();
+            let (verb, part) = if heads.len() == 1 {
+                ("is", "its part")
+            } else {
+                ("are", "their parts")
+            };
             println!(
-                "  (standardised units: {} and their share of `loss`, the weighted sum the \
-                 training minimises; average_loss/head_* and rmse/head_* are in image units)",
+                "  ({} {verb} in standardised units, and so {verb} {part} of `loss`, the \
+                 weighted sum training minimises; average_loss/head_* and rmse/head_* are in \
+                 image units)",
                 heads.join(", ")
             );
         }
