@@ -327,6 +327,51 @@ const COSINE_EVERY: usize = 25;
 /// The tagger's tasks, in the order of the strategy's weights and cosines.
 const TASKS: [&str; 2] = ["pos", "chunk"];
 
+/// One training event in TensorBoard: the losses of every step (`train/*`), the test
+/// metrics after each epoch (`test/*`, at the epoch's last step; none for a head the regime
+/// never trains, whose curve would be flat and meaningless) and the probed strategy steps.
+fn log_event(
+    tb: &mut staticflow::summary::FileWriter,
+    event: TrainEvent,
+    regime: Regime,
+    per_epoch: usize,
+) -> Result<()> {
+    match event {
+        TrainEvent::Step {
+            step,
+            pos_loss,
+            chunk_loss,
+        } => [
+            ("train/pos_loss", pos_loss),
+            ("train/chunk_loss", chunk_loss),
+        ]
+        .into_iter()
+        .filter_map(|(tag, v)| Some((tag, v?)))
+        .try_for_each(|(tag, v)| tb.add_scalar(tag, v, step as i64)),
+        TrainEvent::Probe {
+            step,
+            cosines,
+            weights,
+        } => log_probe(tb, step as i64, cosines, weights),
+        TrainEvent::Epoch(l) => {
+            let (pos, chunk) = (regime.trains_pos(), regime.trains_chunks());
+            let s = &l.test.score;
+            [
+                ("test/pos_accuracy", s.pos_acc, pos),
+                ("test/chunk_accuracy", s.chunk_acc, chunk),
+                ("test/chunk_f1", s.chunk.f1(), chunk),
+                ("test/pos_loss", l.test.pos_loss, pos),
+                ("test/chunk_loss", l.test.chunk_loss, chunk),
+                ("speed/train_tokens_per_s", l.tokens_per_s, true),
+            ]
+            .into_iter()
+            .filter(|x| x.2)
+            .try_for_each(|(tag, v, _)| tb.add_scalar(tag, v as f32, (l.epoch * per_epoch) as i64))
+        }
+        TrainEvent::Batch(_) => Ok(()),
+    }
+}
+
 /// A probed strategy step in TensorBoard: `mtl/weight/<task>` (the loss weight, or for a
 /// gradient-level strategy the coefficient of the task's gradient on the shared variables)
 /// and `mtl/grad_cosine` (cosine between the two tasks' gradients on the shared variables).
@@ -454,9 +499,15 @@ fn run_regime(
         if args.best { "best" } else { "default" },
         args.seed
     );
-    let mut tb = common::tensorboard_run(&args.out, &run)?;
-    tb.add_graph(&g)?;
-    tb.add_text("about", &about(name, regime, args), 0)?;
+    // Rank 0 alone writes the TensorBoard run (the ranks train the same model).
+    let mut board = match world.is_root() {
+        true => Some(common::tensorboard_run(&args.out, &run)?),
+        false => None,
+    };
+    if let Some(tb) = board.as_mut() {
+        tb.add_graph(&g)?;
+        tb.add_text("about", &about(name, regime, args), 0)?;
+    }
     let per_epoch = staticflow::models::tagger::batches_per_epoch(data, opts.batch_size);
     // One epoch per `train` call, so the variables can be read between epochs; the time
     // budget is applied here, between the calls, as `train` would.
@@ -476,81 +527,50 @@ fn run_regime(
         opts.epochs = target;
         let mut tb_err: Option<Error> = None;
         let new = train(&mut sess, &model, data, &opts, |event| {
-            let r = match event {
-                TrainEvent::Step {
-                    step,
-                    pos_loss,
-                    chunk_loss,
-                } => [
-                    ("train/pos_loss", pos_loss),
-                    ("train/chunk_loss", chunk_loss),
-                ]
-                .into_iter()
-                .filter_map(|(tag, v)| Some((tag, v?)))
-                .try_for_each(|(tag, v)| tb.add_scalar(tag, v, step as i64)),
-                TrainEvent::Probe {
-                    step,
-                    cosines,
-                    weights,
-                } => log_probe(&mut tb, step as i64, cosines, weights),
-                TrainEvent::Batch(p) => {
-                    println!(
-                        "[{name}] epoch {} batch {:>4}/{}: {:>6.0} tok/s  train loss pos {:.4} chunk {:.4}",
-                        p.epoch, p.batch, p.batches, p.tokens_per_s, p.pos_loss, p.chunk_loss
-                    );
-                    Ok(())
-                }
+            match event {
+                TrainEvent::Batch(p) => println!(
+                    "[{name}] epoch {} batch {:>4}/{}: {:>6.0} tok/s  train loss pos {:.4} chunk {:.4}",
+                    p.epoch, p.batch, p.batches, p.tokens_per_s, p.pos_loss, p.chunk_loss
+                ),
                 TrainEvent::Epoch(l) => {
                     let (now, cpu) = (Instant::now(), cpu_seconds());
                     let wall = (now - mark.0).as_secs_f64().max(1e-9);
                     let others = ((cpu.0 - mark.1 .0) - (cpu.1 - mark.1 .1)).max(0.0) / wall;
                     mark = (now, cpu);
                     println!("{}", epoch_line(name, epochs, l, others));
-                    // A head the regime never trains gets no (flat, meaningless) curves.
-                    let (pos, chunk) = (regime.trains_pos(), regime.trains_chunks());
-                    let s = &l.test.score;
-                    [
-                        ("test/pos_accuracy", s.pos_acc, pos),
-                        ("test/chunk_accuracy", s.chunk_acc, chunk),
-                        ("test/chunk_f1", s.chunk.f1(), chunk),
-                        ("test/pos_loss", l.test.pos_loss, pos),
-                        ("test/chunk_loss", l.test.chunk_loss, chunk),
-                        ("speed/train_tokens_per_s", l.tokens_per_s, true),
-                    ]
-                    .into_iter()
-                    .filter(|x| x.2)
-                    .try_for_each(|(tag, v, _)| {
-                        tb.add_scalar(tag, v as f32, (l.epoch * per_epoch) as i64)
-                    })
                 }
-            };
-            if let Err(e) = r {
-                tb_err.get_or_insert(e);
+                TrainEvent::Step { .. } | TrainEvent::Probe { .. } => {}
+            }
+            if let Some(tb) = board.as_mut() {
+                if let Err(e) = log_event(tb, event, regime, per_epoch) {
+                    tb_err.get_or_insert(e);
+                }
             }
         })?;
         if let Some(e) = tb_err {
             return Err(e);
         }
-        for l in &new {
-            // A histogram of every trainable variable after each epoch (strategy variables
-            // such as uncertainty's log-variances included).
-            let step = (l.epoch * per_epoch) as i64;
-            for v in &trainable {
-                let value = sess.variable_value(*v)?.as_f32()?;
-                tb.add_histogram(
-                    &format!("variables/{}", v.name()),
-                    value.iter().copied(),
-                    step,
-                )?;
+        if let Some(tb) = board.as_mut() {
+            for l in &new {
+                // A histogram of every trainable variable after each epoch (strategy
+                // variables such as uncertainty's log-variances included).
+                let step = (l.epoch * per_epoch) as i64;
+                for v in &trainable {
+                    let value = sess.variable_value(*v)?.as_f32()?;
+                    let tag = format!("variables/{}", v.name());
+                    tb.add_histogram(&tag, value.iter().copied(), step)?;
+                }
+                tb.flush()?;
             }
-            tb.flush()?;
         }
         if !new.is_empty() {
             last_epoch = t.elapsed().as_secs_f64();
         }
         logs.extend(new);
     }
-    tb.close()?;
+    if let Some(tb) = board {
+        tb.close()?;
+    }
     if let (Some(l), Some(b), true) = (logs.last(), budget, stopped) {
         println!(
             "[{name}] stopped after epoch {} of {epochs}: the next epoch would end past the {b:.0} s budget",
