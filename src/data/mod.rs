@@ -67,3 +67,20 @@ pub use conll::{parse_conll, read_conll, write_conll, Sentence};
 pub use dataset::{shard_range, Dataset, DatasetIter, ErrorCounter, Slices, Stack};
 pub use synthetic::{synthetic_corpus, synthetic_corpus_sized, SyntheticCorpus};
 pub use vocab::{EncodedSentence, TagVocab, TaggerVocab, WordVocab, PAD, UNK};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_data_folder_is_absolute_and_beside_the_project_root() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let d = project_data_dir();
+        assert!(d.is_absolute(), "{}", d.display());
+        assert_eq!(d, root.parent().unwrap().join("shared/data"));
+        // Last candidate, after $MTL_DATA_DIR/<name> when that is set.
+        let c = data_dir_candidates("conll2000");
+        assert_eq!(c.last(), Some(&d.join("conll2000")));
+        assert!(c.len() <= 2);
+    }
+}
