@@ -36,7 +36,7 @@ fn default_recipe_meets_the_goals_on_real_mtfl() {
     else {
         skip::skip(
             "default_recipe_meets_the_goals_on_real_mtfl",
-            "MTFL not found ($MTL_DATA_DIR/mtfl or ../shared/data/mtfl)",
+            &skip::data_missing("mtfl"),
         );
         return;
     };

@@ -115,6 +115,24 @@ pub fn skip(test: &str, reason: &str) {
     });
 }
 
+/// The reason for a test that needs data set `name` (`conll2000`, `mtfl`) and did not find
+/// it: where it looked (absolute) and how to point at it.
+pub fn data_missing(name: &str) -> String {
+    let looked: Vec<String> = staticflow::data::data_dir_candidates(name)
+        .iter()
+        .map(|d| {
+            std::path::absolute(d)
+                .unwrap_or_else(|_| d.clone())
+                .display()
+                .to_string()
+        })
+        .collect();
+    format!(
+        "{name} not found (looked in {}; set MTL_DATA_DIR to the folder holding {name}/)",
+        looked.join(", ")
+    )
+}
+
 /// A skip read back from the log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
