@@ -815,7 +815,10 @@ pub fn train<'g>(
         _ => None,
     };
     // Fetched with the cosines: the weights the strategy used on the probed step.
-    let probe_weights = probe.and_then(|_| model.strategy.as_ref()?.diagnostics.map(|d| d.weights));
+    let probe_weights = match (probe, &model.strategy) {
+        (Some(_), Some(t)) => t.diagnostics.map(|d| d.weights),
+        _ => None,
+    };
     let mut logs = Vec::new();
     let start = Instant::now();
     let mut last_epoch = 0f64;
