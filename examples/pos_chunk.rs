@@ -119,8 +119,8 @@ writes (absolute paths are printed):
   stdout             progress, a comparison table, and as the last line one JSON object
 
 takes: with the default model and 5 epochs, about 1-1.5 minutes per regime on 2 free cores
-(the four regimes: 4-6 minutes; --mode all: 18 runs, 2-3 times as long per run for the
-gradient-level strategies); --model best: up to 10 minutes per regime.";
+(the four regimes: 4-6 minutes; --mode all: 18 runs, the gradient-level strategies costing
+more per step, see the mtl_step example); --model best: up to 10 minutes per regime.";
 
 fn parse_args(p: &mut lexopt::Parser) -> std::result::Result<Args, lexopt::Error> {
     use lexopt::Arg::{Long, Short};
