@@ -272,7 +272,7 @@ fn adam_and_adamw_match_tf1() {
 #[test]
 fn bad_operands_are_errors_naming_the_op() {
     let g = Graph::new();
-    let x = g.placeholder("x", &[Some(2), Some(3)]);
+    let x = g.placeholder("x", [Some(2), Some(3)]);
     let i = g.constant(ndarray::arr1(&[1i64, 2, 3]));
     let cases: Vec<(Tensor, &str)> = vec![
         (cumsum(x, 2, false, false), "axis 2"),
@@ -288,7 +288,7 @@ fn bad_operands_are_errors_naming_the_op() {
         assert!(msg.contains(want), "{msg:?} should say {want:?}");
     }
     let g = Graph::new();
-    let x = g.placeholder("x", &[None, None]);
+    let x = g.placeholder("x", [None, None]);
     let i = g.constant(ndarray::arr1(&[1i64, 2, 3]));
     let (c, r) = (cumsum(i, 0, false, false), cumsum(i, -1, true, true));
     let am = argmin(x, 1);
