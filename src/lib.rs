@@ -53,7 +53,8 @@ pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow
 pub use ops::concat::{concat, slice, stack, try_concat};
 pub use ops::conv::{bias_add, conv2d, Padding};
 pub use ops::debug::{check_numerics, print, print_n};
-pub use ops::gather::{argmax, embedding_lookup, gather, one_hot};
+pub use ops::gather::{argmax, argmin, embedding_lookup, gather, one_hot};
+pub use ops::leaky_relu::leaky_relu;
 pub use ops::lstm::{lstm, lstm_reverse};
 pub use ops::matmul::{matmul, matmul_t};
 pub use ops::nn::{
@@ -64,12 +65,13 @@ pub use ops::pool::max_pool2d;
 pub use ops::random::dropout;
 pub use ops::reduce::{
     l2_loss, mean_squared_error, reduce_max, reduce_max_all, reduce_mean, reduce_mean_all,
-    reduce_sum, reduce_sum_all,
+    reduce_min, reduce_min_all, reduce_prod, reduce_prod_all, reduce_sum, reduce_sum_all,
 };
+pub use ops::scan::cumsum;
 pub use ops::state::{assign, assign_add, assign_sub, group, no_op};
 pub use ops::unary::{
-    abs, exp, identity, log, neg, placeholder_with_default, relu, sigmoid, sqrt, square,
-    stop_gradient, tanh,
+    abs, elu, erf, exp, expm1, floor, gelu, identity, log, log1p, neg, placeholder_with_default,
+    reciprocal, relu, rsqrt, selu, sigmoid, sign, softplus, sqrt, square, stop_gradient, tanh,
 };
 pub use session::{Outputs, Session};
 
@@ -83,7 +85,8 @@ pub mod prelude {
     pub use crate::init;
     pub use crate::train::{
         clip_by_global_norm, cosine_decay, exponential_decay, get_or_create_global_step,
-        piecewise_constant, Adagrad, Adam, GradientDescent, Momentum, Optimizer, RMSProp, Saver,
+        piecewise_constant, Adagrad, Adam, AdamW, GradientDescent, Momentum, Optimizer, RMSProp,
+        Saver,
     };
     pub use crate::*;
 }

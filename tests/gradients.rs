@@ -240,3 +240,56 @@ fn broadcasting_and_negative_axes_through_new_ops() {
     // dropout with keep_prob = 1 is deterministic (identity)
     check_gradients(&[a], |g, x| dropout(x[0], g.constant(1.0f32)), 1e-2);
 }
+
+#[test]
+fn math_and_activations() {
+    let a = rand_array(&[3, 5], 40);
+    // Away from the kinks at 0 (selu, leaky_relu) and inside the domains (log1p, rsqrt).
+    let off0 = a.mapv(|v| if v.abs() < 0.05 { 0.3 } else { v });
+    let pos = a.mapv(|v| v.abs() + 0.5);
+    check_gradients(&[a.mapv(|v| v * 0.5)], |_, x| log1p(x[0]), 1e-2);
+    check_gradients(&[a.clone()], |_, x| expm1(x[0]), 1e-2);
+    check_gradients(&[a.mapv(|v| v * 4.0)], |_, x| softplus(x[0]), 1e-2);
+    check_gradients(&[a.mapv(|v| v * 3.0)], |_, x| elu(x[0]), 1e-2);
+    check_gradients(&[off0.clone()], |_, x| selu(x[0]), 1e-2);
+    check_gradients(&[a.mapv(|v| v * 3.0)], |_, x| gelu(x[0], false), 1e-2);
+    check_gradients(&[a.mapv(|v| v * 3.0)], |_, x| gelu(x[0], true), 1e-2);
+    check_gradients(&[off0.clone()], |_, x| sign(x[0]), 1e-2);
+    check_gradients(&[pos.clone()], |_, x| rsqrt(x[0]), 1e-2);
+    check_gradients(&[pos.clone()], |_, x| reciprocal(x[0]), 1e-2);
+    check_gradients(&[a.mapv(|v| v * 2.0)], |_, x| erf(x[0]), 1e-2);
+    check_gradients(&[off0.clone()], |_, x| leaky_relu(x[0], 0.2), 1e-2);
+}
+
+#[test]
+fn min_prod_and_cumsum() {
+    let a = rand_array(&[3, 4, 2], 41);
+    check_gradients(&[a.clone()], |_, x| reduce_min(x[0], &[1], false), 1e-2);
+    check_gradients(&[a.clone()], |_, x| reduce_min(x[0], &[0, 2], true), 1e-2);
+    check_gradients(&[a.clone()], |_, x| reduce_min_all(x[0]), 1e-2);
+    check_gradients(&[a.clone()], |_, x| reduce_prod(x[0], &[1], false), 1e-2);
+    check_gradients(&[a.clone()], |_, x| reduce_prod(x[0], &[0, 2], true), 1e-2);
+    check_gradients(&[a.clone()], |_, x| reduce_prod_all(x[0]), 1e-2);
+    // Zeros: one and two per reduced group (the product is linear in each element, so the
+    // central differences are exact there).
+    let mut z = a.clone();
+    z[[0, 1, 0]] = 0.0;
+    z[[1, 0, 1]] = 0.0;
+    z[[1, 2, 1]] = 0.0;
+    check_gradients(&[z.clone()], |_, x| reduce_prod(x[0], &[1], false), 1e-2);
+    check_gradients(&[z], |_, x| reduce_prod(x[0], &[1, 2], false), 1e-2);
+    for exclusive in [false, true] {
+        for reverse in [false, true] {
+            check_gradients(
+                &[a.clone()],
+                |_, x| cumsum(x[0], 1, exclusive, reverse),
+                1e-2,
+            );
+            check_gradients(
+                &[a.clone()],
+                |_, x| cumsum(x[0], -1, exclusive, reverse),
+                1e-2,
+            );
+        }
+    }
+}

@@ -558,3 +558,96 @@ fn compute_then_apply_gradients_like_tf1() {
     sess.run(&[train.into()], &[]).unwrap();
     let _: ArrayD<f32> = sess.variable_value(w).unwrap().as_f32().unwrap().clone();
 }
+
+#[test]
+fn named_optimizers_keep_their_slots_under_their_name() {
+    let g = Graph::new();
+    let ws = g.variable("shared/w", init::ones(&[3]));
+    let wa = g.variable("a/w", init::ones(&[2]));
+    let loss_a = l2_loss(ws) + l2_loss(wa);
+    let loss_b = l2_loss(ws * 2.0);
+    let adam_a = Adam::new(0.1).with_name("task_a_adam");
+    let adam_b = Adam::new(0.1).with_name("tasks/b.adam-2");
+    assert_eq!(adam_a.name(), "task_a_adam");
+    assert_eq!(Adam::new(0.1).name(), "Adam", "default names are unchanged");
+    assert_eq!(AdamW::new(0.01, 0.1).name(), "AdamW");
+    assert_eq!(adam_a.get_slot(ws, "m"), None, "no slot before applying");
+    adam_a.minimize(loss_a).unwrap();
+    adam_b.minimize(loss_b).unwrap();
+    let m = adam_a.get_slot(ws, "m").expect("slot m of shared/w");
+    assert_eq!(m.name(), "task_a_adam/shared/w/m");
+    assert_eq!(m.shape(), ws.shape());
+    assert_eq!(
+        adam_a.get_slot(wa, "v").unwrap().name(),
+        "task_a_adam/a/w/v"
+    );
+    assert_eq!(
+        adam_b.get_slot(ws, "v").unwrap().name(),
+        "tasks/b.adam-2/shared/w/v"
+    );
+    // adam_b never updated `a/w`; "velocity" is not a slot of Adam.
+    assert_eq!(adam_b.get_slot(wa, "m"), None);
+    assert_eq!(adam_a.get_slot(ws, "velocity"), None);
+    let names: Vec<String> = g.global_variables().iter().map(|v| v.name()).collect();
+    for want in ["task_a_adam/beta1_power", "tasks/b.adam-2/beta2_power"] {
+        assert!(names.iter().any(|n| n == want), "{want} not in {names:?}");
+    }
+    // A second application gets its own scope and slots; get_slot answers the latest.
+    adam_a.minimize(loss_b).unwrap();
+    assert_eq!(
+        adam_a.get_slot(ws, "m").unwrap().name(),
+        "task_a_adam_1/shared/w/m"
+    );
+    // A clone remembers the slots made so far, then goes its own way.
+    let copy = adam_a.clone();
+    assert_eq!(copy.get_slot(wa, "m"), adam_a.get_slot(wa, "m"));
+}
+
+#[test]
+fn get_slot_reads_the_values_the_update_wrote() {
+    let g = Graph::new();
+    let (w, loss) = problem(&g);
+    let opt = Momentum::new(0.1, 0.9).with_name("mom");
+    let train = opt.minimize(loss).unwrap();
+    let acc = opt.get_slot(w, "momentum").unwrap();
+    let mut sess = Session::new(&g);
+    sess.run(&[g.global_variables_initializer().into()], &[])
+        .unwrap();
+    sess.run(&[train.into()], &[]).unwrap();
+    let got = sess
+        .run(&[acc.into()], &[])
+        .unwrap()
+        .f32(0)
+        .unwrap()
+        .clone();
+    let w0: Vec<f64> = W0.iter().map(|&v| v as f64).collect();
+    // After one step from zero the accumulator is the gradient at the start.
+    for (g, want) in got.iter().zip(grad_f64(&w0)) {
+        assert!((*g as f64 - want).abs() < 1e-6, "{got:?}");
+    }
+}
+
+#[test]
+fn slot_names_as_tf1() {
+    let names = |o: &dyn Optimizer| o.get_slot_names();
+    assert_eq!(names(&Adam::new(0.1)), ["m", "v"]);
+    assert_eq!(names(&AdamW::new(0.01, 0.1)), ["m", "v"]);
+    assert_eq!(names(&Momentum::new(0.1, 0.9)), ["momentum"]);
+    assert_eq!(names(&RMSProp::new(0.1)), ["momentum", "rms"]);
+    assert_eq!(names(&Adagrad::new(0.1)), ["accumulator"]);
+    assert!(names(&GradientDescent::new(0.1)).is_empty());
+}
+
+#[test]
+fn error_invalid_optimizer_name() {
+    for bad in ["", "a b", "/adam", "adam/", "a//b", "adam:0"] {
+        let g = Graph::new();
+        let (_, loss) = problem(&g);
+        let opt = Adam::new(0.1).with_name(bad);
+        match opt.minimize(loss) {
+            Err(Error::InvalidArgument(m)) => assert!(m.contains("optimizer name"), "{m}"),
+            other => panic!("name {bad:?}: {other:?}"),
+        }
+        assert_eq!(opt.get_slot(g.trainable_variables()[0], "m"), None);
+    }
+}

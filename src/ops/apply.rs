@@ -1,5 +1,5 @@
 //! Optimizer update kernels (TF1's `ApplyGradientDescent`, `ApplyMomentum`, `ApplyAdam`,
-//! `ApplyAdagrad`, `ApplyRMSProp`): each writes a variable (and its slots) in place from a
+//! `ApplyAdagrad`, `ApplyRMSProp`, and contrib's AdamW as `ApplyAdamW`): each writes a variable (and its slots) in place from a
 //! gradient, with exactly the arithmetic of `tensorflow/core/kernels/training_ops.cc`.
 //!
 //! Inputs: the written variables first (the variable, then its slots, all shaped like it),
@@ -242,6 +242,38 @@ impl ApplyAdam {
                 *x -= (*m * alpha) / (v.sqrt() + eps);
             }
         }
+    }
+}
+
+/// Adam with decoupled weight decay (TF1's `tf.contrib.opt.AdamWOptimizer`, TF Addons'
+/// `AdamW`): first `var -= weight_decay * var` (not scaled by the learning rate, as in
+/// contrib), then [`ApplyAdam`]'s update from the gradient (taken at the old value). Inputs
+/// `(var, m, v, lr, beta1_power, beta2_power, grad)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyAdamW {
+    /// Decay of the first moment.
+    pub beta1: f32,
+    /// Decay of the second moment.
+    pub beta2: f32,
+    /// The "epsilon hat" added to `sqrt(v)`.
+    pub epsilon: f32,
+    /// The decoupled weight decay rate.
+    pub weight_decay: f32,
+}
+
+update_op!(ApplyAdamW, "ApplyAdamW", vars = 3, scalars = 2);
+
+impl ApplyAdamW {
+    fn apply(&self, lr: f32, powers: &[f32; 2], [var, m, v]: [&mut [f32]; 3], g: &[f32]) {
+        let wd = self.weight_decay;
+        var.iter_mut().for_each(|x| *x -= wd * *x);
+        let adam = ApplyAdam {
+            beta1: self.beta1,
+            beta2: self.beta2,
+            epsilon: self.epsilon,
+            use_nesterov: false,
+        };
+        adam.apply(lr, powers, [var, m, v], g);
     }
 }
 

@@ -231,10 +231,18 @@ pub struct ArgMax {
     pub axis: i64,
 }
 
-fn argmax_kernel<T: Elem>(x: &ArrayViewD<T>, axis: usize, out: &mut Value) -> Result<(), String> {
+/// Index of the largest (`min`: smallest) element of each lane along `axis`; ties go to the
+/// first index and NaN is skipped, as TF's CPU kernels do.
+fn arg_kernel<T: Elem>(
+    x: &ArrayViewD<T>,
+    axis: usize,
+    min: bool,
+    out: &mut Value,
+) -> Result<(), String> {
     if x.shape()[axis] == 0 {
         return Err(format!(
-            "cannot take argmax over empty axis {axis} of {:?}",
+            "cannot take {} over empty axis {axis} of {:?}",
+            if min { "argmin" } else { "argmax" },
             x.shape()
         ));
     }
@@ -245,9 +253,10 @@ fn argmax_kernel<T: Elem>(x: &ArrayViewD<T>, axis: usize, out: &mut Value) -> Re
         let mut best = 0;
         let mut bv = lane[0];
         for (k, &v) in lane.iter().enumerate().skip(1) {
-            // NaN is skipped, as TF's CPU kernel does (`bv != bv` only for NaN).
+            let better = if min { v < bv } else { v > bv };
+            // NaN is skipped (`bv != bv` only for NaN).
             #[allow(clippy::eq_op)]
-            if v > bv || (bv != bv && v == v) {
+            if better || (bv != bv && v == v) {
                 best = k;
                 bv = v;
             }
@@ -276,8 +285,8 @@ impl OpDef for ArgMax {
     ) -> Result<(), String> {
         let axis = norm_axis(self.axis, inputs[0].shape().len())?;
         match &inputs[0] {
-            ValueView::F32(x) => argmax_kernel(x, axis, out),
-            ValueView::I64(x) => argmax_kernel(x, axis, out),
+            ValueView::F32(x) => arg_kernel(x, axis, false, out),
+            ValueView::I64(x) => arg_kernel(x, axis, false, out),
             ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
         }
     }
@@ -290,4 +299,43 @@ impl OpDef for ArgMax {
 /// removed: `[b, c]` with axis `-1` -> `[b]` (TF1's `tf.argmax`). Ties pick the first.
 pub fn argmax(x: Tensor<'_>, axis: i64) -> Tensor<'_> {
     x.graph().add(ArgMax { axis }, &[x])
+}
+
+/// Index of the smallest element along `axis` (TF1's `tf.argmin`), as i64, with that axis
+/// removed; ties go to the first index, NaN is skipped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArgMin {
+    /// Reduced axis (negative counts from the end).
+    pub axis: i64,
+}
+
+impl OpDef for ArgMin {
+    fn kind(&self) -> &'static str {
+        "ArgMin"
+    }
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        ArgMax { axis: self.axis }.infer(i)
+    }
+    fn compute(
+        &self,
+        _: &mut KernelCtx,
+        inputs: &[ValueView],
+        out: &mut Value,
+    ) -> Result<(), String> {
+        let axis = norm_axis(self.axis, inputs[0].shape().len())?;
+        match &inputs[0] {
+            ValueView::F32(x) => arg_kernel(x, axis, true, out),
+            ValueView::I64(x) => arg_kernel(x, axis, true, out),
+            ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
+        }
+    }
+    fn gradient<'g>(&self, _: &GradCtx<'g>) -> GradResult<'g> {
+        Ok(vec![None])
+    }
+}
+
+/// Index of the minimum along `axis` (negative counts from the end), as i64 with that axis
+/// removed: `[b, c]` with axis `-1` -> `[b]` (TF1's `tf.argmin`). Ties pick the first.
+pub fn argmin(x: Tensor<'_>, axis: i64) -> Tensor<'_> {
+    x.graph().add(ArgMin { axis }, &[x])
 }

@@ -20,17 +20,20 @@ pub mod debug;
 pub mod gather;
 pub mod gemm;
 pub mod init;
+pub mod leaky_relu;
 pub mod lstm;
 pub mod matmul;
 pub mod nn;
 pub mod pool;
 pub mod random;
 pub mod reduce;
+pub mod scan;
 pub mod schedule;
 mod scratch;
 mod simd;
 pub mod state;
 pub mod unary;
+pub mod unary_grad;
 
 /// What a kernel may use besides its inputs.
 pub struct KernelCtx<'a> {
@@ -175,6 +178,7 @@ op_set! {
     ApplyAdagrad(apply::ApplyAdagrad),
     ApplyRMSProp(apply::ApplyRMSProp),
     ApplyAdamScheduled(apply::ApplyAdamScheduled),
+    ApplyAdamW(apply::ApplyAdamW),
     ApplyMomentumScheduled(apply::ApplyMomentumScheduled),
     StepSchedule(schedule::StepSchedule),
     Print(debug::Print),
@@ -187,6 +191,12 @@ op_set! {
     Combine(aggregate::Combine),
     AggregateWeights(aggregate::AggregateWeights),
     GradVacUpdate(aggregate::GradVacUpdate),
+    UnaryGrad(unary_grad::UnaryGrad),
+    LeakyRelu(leaky_relu::LeakyRelu),
+    LeakyReluGrad(leaky_relu::LeakyReluGrad),
+    ArgMin(gather::ArgMin),
+    Cumsum(scan::Cumsum),
+    ProdGrad(scan::ProdGrad),
     Summary(crate::summary::SummaryOp),
     MergeSummary(crate::summary::MergeSummary),
 }

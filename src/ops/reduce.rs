@@ -1,8 +1,9 @@
-//! Reductions (`reduce_sum`, `reduce_mean`, `reduce_max`, `l2_loss`) and the two shape
+//! Reductions (`reduce_sum`, `reduce_mean`, `reduce_max`, `reduce_min`, `reduce_prod`,
+//! `l2_loss`) and the two shape
 //! adapters their gradients need: `BroadcastLike` (undo a reduction) and `ReduceToShapeOf`
 //! (undo a broadcast).
 
-use super::binary::{binary, max_nan, BinaryKind};
+use super::binary::{binary, max_nan, min_nan, BinaryKind};
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, IxDyn, Zip};
@@ -17,6 +18,10 @@ pub enum ReduceKind {
     Mean,
     /// Maximum.
     Max,
+    /// Minimum.
+    Min,
+    /// Product.
+    Prod,
 }
 
 /// Reduces `axes` (sorted, distinct) of an f32 tensor, keeping them as size 1 if `keep_dims`.
@@ -30,7 +35,7 @@ pub struct Reduce {
     pub keep_dims: bool,
 }
 
-fn reduced_shape(s: &Shape, axes: &[usize], keep: bool) -> Shape {
+pub(crate) fn reduced_shape(s: &Shape, axes: &[usize], keep: bool) -> Shape {
     Shape(
         s.0.iter()
             .enumerate()
@@ -49,6 +54,8 @@ impl OpDef for Reduce {
             ReduceKind::Sum => "Sum",
             ReduceKind::Mean => "Mean",
             ReduceKind::Max => "Max",
+            ReduceKind::Min => "Min",
+            ReduceKind::Prod => "Prod",
         }
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
@@ -79,11 +86,13 @@ impl OpDef for Reduce {
                 ReduceKind::Sum => lane.sum(),
                 ReduceKind::Mean => lane.sum() / count as f32,
                 ReduceKind::Max => lane.fold(f32::NEG_INFINITY, |m, &v| max_nan(v, m)),
+                ReduceKind::Min => lane.fold(f32::INFINITY, |m, &v| min_nan(v, m)),
+                ReduceKind::Prod => lane.fold(1.0, |m, &v| m * v),
             }
         };
         if self.axes.len() == x.ndim() {
             let v = match x.as_slice() {
-                Some(s) if self.kind != ReduceKind::Max => {
+                Some(s) if matches!(self.kind, ReduceKind::Sum | ReduceKind::Mean) => {
                     s.iter().sum::<f32>()
                         / if self.kind == ReduceKind::Mean {
                             count as f32
@@ -111,7 +120,11 @@ impl OpDef for Reduce {
                     ReduceKind::Max => {
                         cur.fold_axis(Axis(a), f32::NEG_INFINITY, |&m, &v| max_nan(v, m))
                     }
-                    _ => cur.sum_axis(Axis(a)),
+                    ReduceKind::Min => {
+                        cur.fold_axis(Axis(a), f32::INFINITY, |&m, &v| min_nan(v, m))
+                    }
+                    ReduceKind::Prod => cur.fold_axis(Axis(a), 1.0, |&m, &v| m * v),
+                    ReduceKind::Sum | ReduceKind::Mean => cur.sum_axis(Axis(a)),
                 };
             }
             if self.kind == ReduceKind::Mean {
@@ -139,7 +152,8 @@ impl OpDef for Reduce {
         let dx = match self.kind {
             ReduceKind::Sum => back(dy, false),
             ReduceKind::Mean => back(dy, true),
-            ReduceKind::Max => {
+            // TF1's `_MinOrMaxGrad`: ties share the gradient equally.
+            ReduceKind::Max | ReduceKind::Min => {
                 let chosen = binary(BinaryKind::Equal, x, back(y, false));
                 let ties = x.graph().add(
                     Reduce {
@@ -151,6 +165,7 @@ impl OpDef for Reduce {
                 );
                 chosen / ties * back(dy, false)
             }
+            ReduceKind::Prod => super::scan::prod_grad(dy, x, &self.axes, self.keep_dims),
         };
         Ok(vec![Some(dx)])
     }
@@ -407,6 +422,25 @@ pub fn reduce_mean<'g>(x: Tensor<'g>, axes: &[i64], keep_dims: bool) -> Tensor<'
 /// Maximum over `axes` (negative counts from the end); shape loses them unless `keep_dims`.
 pub fn reduce_max<'g>(x: Tensor<'g>, axes: &[i64], keep_dims: bool) -> Tensor<'g> {
     reduce(ReduceKind::Max, x, Some(axes), keep_dims)
+}
+/// Minimum over `axes` (negative counts from the end); shape loses them unless `keep_dims`
+/// (TF1's `tf.reduce_min`). NaN wins; tied minima share the gradient equally, as in TF1.
+pub fn reduce_min<'g>(x: Tensor<'g>, axes: &[i64], keep_dims: bool) -> Tensor<'g> {
+    reduce(ReduceKind::Min, x, Some(axes), keep_dims)
+}
+/// Product over `axes` (negative counts from the end); shape loses them unless `keep_dims`
+/// (TF1's `tf.reduce_prod`). The gradient of each element is the product of the others, so
+/// zeros are handled as in TF1 (no division).
+pub fn reduce_prod<'g>(x: Tensor<'g>, axes: &[i64], keep_dims: bool) -> Tensor<'g> {
+    reduce(ReduceKind::Prod, x, Some(axes), keep_dims)
+}
+/// Minimum of all elements, a scalar.
+pub fn reduce_min_all(x: Tensor<'_>) -> Tensor<'_> {
+    reduce(ReduceKind::Min, x, None, false)
+}
+/// Product of all elements, a scalar.
+pub fn reduce_prod_all(x: Tensor<'_>) -> Tensor<'_> {
+    reduce(ReduceKind::Prod, x, None, false)
 }
 /// Sum of all elements, a scalar.
 pub fn reduce_sum_all(x: Tensor<'_>) -> Tensor<'_> {

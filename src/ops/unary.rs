@@ -1,7 +1,10 @@
 //! Element-wise functions of one f32 tensor: neg, relu, sigmoid, tanh, exp, log, square, sqrt,
-//! identity and stop_gradient. Shape rule: output = input.
+//! abs, identity and stop_gradient, and TF1's math and activations log1p, expm1, softplus,
+//! elu, selu, gelu, sign, floor, rsqrt, reciprocal and erf. Shape rule: output = input.
+//! The derivatives of the newer functions are fused kernels in [`super::unary_grad`].
 
 use super::binary::{binary, BinaryKind};
+use super::unary_grad::unary_grad;
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Tensor, TensorInfo, Value, ValueView};
 use ndarray::Zip;
@@ -34,7 +37,40 @@ pub enum UnaryKind {
     Identity,
     /// `x`, but no gradient flows through.
     StopGradient,
+    /// `ln(1 + x)`, accurate near 0.
+    Log1p,
+    /// `e^x - 1`, accurate near 0.
+    Expm1,
+    /// `ln(1 + e^x)`, computed without overflow.
+    Softplus,
+    /// `x` where `x > 0`, else `e^x - 1`.
+    Elu,
+    /// `scale * x` where `x > 0`, else `scale * alpha * (e^x - 1)` (TF1's constants).
+    Selu,
+    /// `x * Φ(x) = x/2 * erfc(-x/√2)` (TF's exact gelu).
+    Gelu,
+    /// `x/2 * (1 + tanh(√(2/π) * (x + 0.044715 x³)))` (TF's `approximate=True`).
+    GeluTanh,
+    /// `-1`, `0` or `1`; NaN stays NaN.
+    Sign,
+    /// Largest integer not above `x`; no gradient (as TF1).
+    Floor,
+    /// `1 / √x`
+    Rsqrt,
+    /// `1 / x`
+    Reciprocal,
+    /// The error function `2/√π ∫₀ˣ e^(-t²) dt`.
+    Erf,
+    /// `0` (the gradient of `sign`); internal.
+    ZerosLike,
 }
+
+/// SELU's `scale` (TF1's constant).
+pub(crate) const SELU_SCALE: f32 = 1.050_701;
+/// SELU's `alpha` (TF1's constant).
+pub(crate) const SELU_ALPHA: f32 = 1.673_263_2;
+/// `√(2/π)`, gelu's tanh-form constant.
+pub(crate) const SQRT_2_OVER_PI: f32 = 0.797_884_6;
 
 /// An element-wise function of one tensor.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,7 +100,61 @@ impl UnaryKind {
             UnaryKind::Sqrt => x.sqrt(),
             UnaryKind::Abs => x.abs(),
             UnaryKind::Identity | UnaryKind::StopGradient => x,
+            UnaryKind::Log1p => x.ln_1p(),
+            UnaryKind::Expm1 => x.exp_m1(),
+            UnaryKind::Softplus => softplus_f32(x),
+            UnaryKind::Elu => {
+                if x < 0.0 {
+                    x.exp_m1()
+                } else {
+                    x
+                }
+            }
+            UnaryKind::Selu => {
+                if x < 0.0 {
+                    SELU_SCALE * SELU_ALPHA * x.exp_m1()
+                } else {
+                    SELU_SCALE * x
+                }
+            }
+            UnaryKind::Gelu => {
+                let x = x as f64;
+                (0.5 * x * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)) as f32
+            }
+            UnaryKind::GeluTanh => {
+                0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
+            }
+            UnaryKind::Sign => {
+                if x > 0.0 {
+                    1.0
+                } else if x < 0.0 {
+                    -1.0
+                } else {
+                    // 0 stays 0 (sign kept), NaN stays NaN.
+                    x
+                }
+            }
+            UnaryKind::Floor => x.floor(),
+            UnaryKind::Rsqrt => 1.0 / x.sqrt(),
+            UnaryKind::Reciprocal => 1.0 / x,
+            UnaryKind::Erf => libm::erff(x),
+            UnaryKind::ZerosLike => 0.0,
         }
+    }
+}
+
+/// `ln(1 + e^x)` as TF computes it: `x` itself above the point where `e^-x` vanishes, `e^x`
+/// far below 0, else `log1p(e^x)`; NaN stays NaN.
+#[inline(always)]
+fn softplus_f32(x: f32) -> f32 {
+    // TF's threshold: log(f32::EPSILON) + 2.
+    const THRESHOLD: f32 = -13.942_385;
+    if x > -THRESHOLD {
+        x
+    } else if x < THRESHOLD {
+        x.exp()
+    } else {
+        x.exp().ln_1p()
     }
 }
 
@@ -83,6 +173,19 @@ impl OpDef for Unary {
             UnaryKind::Abs => "Abs",
             UnaryKind::Identity => "Identity",
             UnaryKind::StopGradient => "StopGradient",
+            UnaryKind::Log1p => "Log1p",
+            UnaryKind::Expm1 => "Expm1",
+            UnaryKind::Softplus => "Softplus",
+            UnaryKind::Elu => "Elu",
+            UnaryKind::Selu => "Selu",
+            UnaryKind::Gelu => "Gelu",
+            UnaryKind::GeluTanh => "GeluTanh",
+            UnaryKind::Sign => "Sign",
+            UnaryKind::Floor => "Floor",
+            UnaryKind::Rsqrt => "Rsqrt",
+            UnaryKind::Reciprocal => "Reciprocal",
+            UnaryKind::Erf => "Erf",
+            UnaryKind::ZerosLike => "ZerosLike",
         }
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
@@ -136,7 +239,20 @@ impl OpDef for Unary {
             Sqrt,
             Abs,
             Identity,
-            StopGradient
+            StopGradient,
+            Log1p,
+            Expm1,
+            Softplus,
+            Elu,
+            Selu,
+            Gelu,
+            GeluTanh,
+            Sign,
+            Floor,
+            Rsqrt,
+            Reciprocal,
+            Erf,
+            ZerosLike
         );
         Ok(())
     }
@@ -153,7 +269,19 @@ impl OpDef for Unary {
             UnaryKind::Sqrt => Some(dy / (y * 2.0)),
             UnaryKind::Abs => Some(dy * binary(BinaryKind::Sign, x, x)),
             UnaryKind::Identity => Some(dy),
-            UnaryKind::StopGradient | UnaryKind::LogOrZero => None,
+            UnaryKind::StopGradient | UnaryKind::LogOrZero | UnaryKind::Floor => None,
+            UnaryKind::ZerosLike => Some(unary(UnaryKind::ZerosLike, dy)),
+            UnaryKind::Log1p
+            | UnaryKind::Expm1
+            | UnaryKind::Softplus
+            | UnaryKind::Elu
+            | UnaryKind::Selu
+            | UnaryKind::Gelu
+            | UnaryKind::GeluTanh
+            | UnaryKind::Sign
+            | UnaryKind::Rsqrt
+            | UnaryKind::Reciprocal
+            | UnaryKind::Erf => Some(unary_grad(self.kind, dy, x, y)),
         };
         Ok(vec![dx])
     }
@@ -231,4 +359,61 @@ pub fn stop_gradient(x: Tensor<'_>) -> Tensor<'_> {
 /// tensor can be fed, so this is a named identity.
 pub fn placeholder_with_default<'g>(default: Tensor<'g>, name: &str) -> Tensor<'g> {
     identity(default).named(name)
+}
+/// `ln(1 + x)`, element-wise, accurate for small `x` (TF1's `tf.math.log1p`). Gradient
+/// `dy / (1 + x)`.
+pub fn log1p(x: Tensor<'_>) -> Tensor<'_> {
+    unary(UnaryKind::Log1p, x)
+}
+/// `e^x - 1`, element-wise, accurate for small `x` (TF1's `tf.math.expm1`).
+pub fn expm1(x: Tensor<'_>) -> Tensor<'_> {
+    unary(UnaryKind::Expm1, x)
+}
+/// `ln(1 + e^x)`, element-wise, without overflow (TF1's `tf.nn.softplus`). Gradient
+/// `dy * sigmoid(x)`.
+pub fn softplus(x: Tensor<'_>) -> Tensor<'_> {
+    unary(UnaryKind::Softplus, x)
+}
+/// Exponential linear unit, element-wise: `x` where `x > 0`, else `e^x - 1`
+/// (TF1's `tf.nn.elu`).
+pub fn elu(x: Tensor<'_>) -> Tensor<'_> {
+    unary(UnaryKind::Elu, x)
+}
+/// Scaled ELU, element-wise: `scale * x` where `x > 0`, else `scale * alpha * (e^x - 1)`, with
+/// TF1's `scale ≈ 1.0507` and `alpha ≈ 1.6733` (`tf.nn.selu`).
+pub fn selu(x: Tensor<'_>) -> Tensor<'_> {
+    unary(UnaryKind::Selu, x)
+}
+/// Gaussian error linear unit, element-wise (TF's `tf.nn.gelu`): `x * Φ(x)` computed as
+/// `x/2 * erfc(-x/√2)`, or with `approximate` the tanh form
+/// `x/2 * (1 + tanh(√(2/π) (x + 0.044715 x³)))`.
+pub fn gelu(x: Tensor<'_>, approximate: bool) -> Tensor<'_> {
+    let kind = if approximate {
+        UnaryKind::GeluTanh
+    } else {
+        UnaryKind::Gelu
+    };
+    unary(kind, x)
+}
+/// `-1`, `0` or `1` by the sign of `x`, element-wise; `-0` and NaN stay as they are
+/// (TF1's `tf.sign`). Its gradient is zero.
+pub fn sign(x: Tensor<'_>) -> Tensor<'_> {
+    unary(UnaryKind::Sign, x)
+}
+/// Largest integer not above `x`, element-wise (TF1's `tf.floor`). As in TF1 it has no
+/// gradient: `gradients` answers `None` through it.
+pub fn floor(x: Tensor<'_>) -> Tensor<'_> {
+    unary(UnaryKind::Floor, x)
+}
+/// `1 / √x`, element-wise (TF1's `tf.math.rsqrt`).
+pub fn rsqrt(x: Tensor<'_>) -> Tensor<'_> {
+    unary(UnaryKind::Rsqrt, x)
+}
+/// `1 / x`, element-wise (TF1's `tf.math.reciprocal`).
+pub fn reciprocal(x: Tensor<'_>) -> Tensor<'_> {
+    unary(UnaryKind::Reciprocal, x)
+}
+/// The error function, element-wise (TF1's `tf.math.erf`).
+pub fn erf(x: Tensor<'_>) -> Tensor<'_> {
+    unary(UnaryKind::Erf, x)
 }

@@ -9,6 +9,7 @@ mod optimizer;
 
 mod adagrad;
 mod adam;
+mod adamw;
 mod clip;
 mod lr_finder;
 mod momentum;
@@ -18,10 +19,12 @@ mod saver_partial;
 mod schedule;
 mod scope;
 mod sgd;
+mod slots;
 mod step;
 
 pub use adagrad::Adagrad;
 pub use adam::Adam;
+pub use adamw::AdamW;
 pub use clip::{clip_by_global_norm, global_norm};
 pub use lr_finder::{LrFindResult, LrFinder};
 pub use momentum::Momentum;

@@ -8,6 +8,7 @@
 //! builder methods that set them are provided by the trait.
 
 use super::clip::clip_by_global_norm;
+use super::slots::{check_name, SlotRegistry};
 use crate::autodiff::gradients;
 use crate::error::{Error, Result};
 use crate::graph::{DType, Graph, Operation, Tensor};
@@ -164,10 +165,10 @@ impl LearningRate {
     }
 }
 
-/// Options every optimizer has: learning rate, gradient clipping, global step, frozen
+/// Options every optimizer has: name, learning rate, gradient clipping, global step, frozen
 /// variables and learning-rate multipliers. Set them with the [`Optimizer`] builder methods
-/// (`with_learning_rate`, `with_clip_norm`, `with_global_step`, `with_frozen`,
-/// `with_lr_multiplier`).
+/// (`with_name`, `with_learning_rate`, `with_clip_norm`, `with_global_step`, `with_frozen`,
+/// `with_lr_multiplier`). They also remember the slots made (see [`Optimizer::get_slot`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OptimizerOptions {
     /// The learning rate.
@@ -178,6 +179,9 @@ pub struct OptimizerOptions {
     global_step: Option<NodeRef>,
     frozen: Vec<NodeRef>,
     lr_multipliers: Vec<(NodeRef, f32)>,
+    /// The name set by `with_name`, replacing the optimizer's default (`"Adam"`).
+    pub name: Option<String>,
+    slots: SlotRegistry,
 }
 
 impl OptimizerOptions {
@@ -189,6 +193,8 @@ impl OptimizerOptions {
             global_step: None,
             frozen: Vec::new(),
             lr_multipliers: Vec::new(),
+            name: None,
+            slots: SlotRegistry::default(),
         }
     }
 
@@ -230,12 +236,13 @@ fn create_slot<'g>(var: Tensor<'g>, name: &str, init: f32) -> Tensor<'g> {
     )
 }
 
-/// Implements [`Optimizer::name`], [`Optimizer::options`] and [`Optimizer::options_mut`] for
-/// a struct with an `options: OptimizerOptions` field.
+/// Implements [`Optimizer::name`] (the name set by `with_name`, else `$name`),
+/// [`Optimizer::options`] and [`Optimizer::options_mut`] for a struct with an
+/// `options: OptimizerOptions` field.
 macro_rules! optimizer_common {
     ($name:literal) => {
         fn name(&self) -> &str {
-            $name
+            self.options.name.as_deref().unwrap_or($name)
         }
         fn options(&self) -> &$crate::train::OptimizerOptions {
             &self.options
@@ -249,7 +256,8 @@ pub(crate) use optimizer_common;
 
 /// A TF1-style optimizer.
 pub trait Optimizer {
-    /// Base name of the optimizer's scope and slots, e.g. `"Adam"`.
+    /// Base name of the optimizer's scope and slots: the default, e.g. `"Adam"`, or the name
+    /// set with [`Optimizer::with_name`].
     fn name(&self) -> &str;
 
     /// The shared options (learning rate, clipping, global step).
@@ -306,6 +314,40 @@ pub trait Optimizer {
         o.lr_multipliers
             .extend(vars.iter().map(|v| (NodeRef::new(*v), multiplier)));
         self
+    }
+
+    /// Names the optimizer (TF1's `AdamOptimizer(name=...)`): its update ops and slots then
+    /// live under this scope, e.g. `task_a_adam/shared/w/m` instead of `Adam/shared/w/m`
+    /// (a second application gets `task_a_adam_1/...`). The name must be a valid scope name
+    /// (letters, digits, `_`, `.`, `-`, parts separated by `/`), else `apply_gradients`
+    /// returns [`Error::InvalidArgument`].
+    fn with_name(mut self, name: &str) -> Self
+    where
+        Self: Sized,
+    {
+        self.options_mut().name = Some(name.to_string());
+        self
+    }
+
+    /// The slot `name` (one of [`Optimizer::get_slot_names`], e.g. Adam's `"m"`) that this
+    /// optimizer made for `var`, shaped like `var` (TF1's `optimizer.get_slot(var, name)`);
+    /// `None` if it made none (not applied yet, `var` not updated by it, unknown name). If
+    /// the optimizer was applied several times to `var` (each application has its own
+    /// scope and slots), the most recent application's slot.
+    fn get_slot<'g>(&self, var: Tensor<'g>, name: &str) -> Option<Tensor<'g>> {
+        self.options().slots.get(var, name)
+    }
+
+    /// The names of the slots this optimizer keeps per variable, sorted (TF1's
+    /// `get_slot_names`): `["m", "v"]` for Adam, `["momentum"]` for Momentum, none for
+    /// plain gradient descent.
+    fn get_slot_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = match self.update_rule() {
+            Ok(rule) => rule.slots.iter().map(|(n, _)| n.to_string()).collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        names
     }
 
     /// Sets the learning rate: a constant or a scalar f32 tensor (a schedule).
@@ -385,6 +427,7 @@ pub trait Optimizer {
         };
         let g = first.graph();
         g.check()?;
+        check_name(self.name())?;
         check_pairs(g, grads_and_vars)?;
         let opts = self.options();
         if let Some((_, m)) = opts
@@ -480,11 +523,11 @@ fn build_updates<'g, O: Optimizer + ?Sized>(
         .iter()
         .map(|(grad, var)| {
             let mut inputs = vec![*var];
-            inputs.extend(
-                rule.slots
-                    .iter()
-                    .map(|(n, init)| create_slot(*var, n, *init)),
-            );
+            inputs.extend(rule.slots.iter().map(|(n, init)| {
+                let slot = create_slot(*var, n, *init);
+                opts.slots.record(*var, n, slot);
+                slot
+            }));
             inputs.push(lr_of(*var));
             inputs.extend(&non_slots);
             inputs.extend(&extra);

@@ -1,0 +1,305 @@
+//! Math ops and activations against TF1's own numbers (issue 11, items 2 and 8).
+//!
+//! `tests/fixtures/tf1_ops.json` was written by `scripts/tf1_op_fixtures.py` with TF1
+//! (`tf.compat.v1`, graph mode, CPU, float32): for every case the op's output on fixed inputs
+//! (edge values, ties, zeros, a NaN/inf probe) and its gradient from
+//! `tf.gradients(y, x, grad_ys=dy)`. Each case here builds the same op, runs it and its
+//! gradient with the same `dy`, and compares element by element: NaN where TF1 has NaN, the
+//! same infinity where TF1 has one, else within 1e-6 absolute or 1e-5 relative. A gradient
+//! TF1 does not define (`floor`) must be `None` here too. The worst errors per op are printed
+//! (`cargo test --release --test tf1_ops -- --nocapture`).
+
+use ndarray::{ArrayD, IxDyn};
+use serde_json::Value as Json;
+use staticflow::prelude::*;
+use std::collections::BTreeMap;
+
+const ABS_TOL: f64 = 1e-6;
+const REL_TOL: f64 = 1e-5;
+
+fn fixture() -> Json {
+    serde_json::from_str(include_str!("fixtures/tf1_ops.json")).expect("fixture parses")
+}
+
+fn num(v: &Json) -> f32 {
+    match v {
+        Json::String(s) => match s.as_str() {
+            "nan" => f32::NAN,
+            "inf" => f32::INFINITY,
+            "-inf" => f32::NEG_INFINITY,
+            other => panic!("unknown float {other}"),
+        },
+        _ => v.as_f64().expect("a number") as f32,
+    }
+}
+
+fn shape(t: &Json) -> Vec<usize> {
+    t["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect()
+}
+
+fn f32_array(t: &Json) -> ArrayD<f32> {
+    let data = t["data"].as_array().unwrap().iter().map(num).collect();
+    ArrayD::from_shape_vec(IxDyn(&shape(t)), data).unwrap()
+}
+
+fn i64_array(t: &Json) -> ArrayD<i64> {
+    let data = t["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    ArrayD::from_shape_vec(IxDyn(&shape(t)), data).unwrap()
+}
+
+/// The op of a case, applied to `x`.
+fn build<'g>(case: &Json, x: Tensor<'g>) -> Tensor<'g> {
+    let args = &case["args"];
+    let rank = x.shape().rank() as i64;
+    let axes: Vec<i64> = match args["axes"].as_array() {
+        Some(a) => a.iter().map(|v| v.as_i64().unwrap()).collect(),
+        None => (0..rank).collect(),
+    };
+    let keep = args["keep_dims"].as_bool().unwrap_or(false);
+    let axis = args["axis"].as_i64().unwrap_or(0);
+    match case["name"].as_str().unwrap() {
+        "log1p" => log1p(x),
+        "expm1" => expm1(x),
+        "softplus" => softplus(x),
+        "elu" => elu(x),
+        "selu" => selu(x),
+        "gelu" => gelu(x, false),
+        "gelu_approximate" => gelu(x, true),
+        "sign" => sign(x),
+        "floor" => floor(x),
+        "rsqrt" => rsqrt(x),
+        "reciprocal" => reciprocal(x),
+        "erf" => erf(x),
+        "leaky_relu" => leaky_relu(x, args["alpha"].as_f64().unwrap() as f32),
+        "reduce_min" => reduce_min(x, &axes, keep),
+        "reduce_prod" => reduce_prod(x, &axes, keep),
+        "argmin" => argmin(x, axis),
+        "cumsum" => cumsum(
+            x,
+            axis,
+            args["exclusive"].as_bool().unwrap(),
+            args["reverse"].as_bool().unwrap(),
+        ),
+        other => panic!("fixture names an unknown op {other}"),
+    }
+}
+
+/// Worst absolute and relative error over the finite elements of one comparison.
+#[derive(Default, Clone, Copy)]
+struct Worst {
+    abs: f64,
+    rel: f64,
+}
+
+/// Compares element by element; returns the worst errors or a message naming the element.
+fn compare(got: &ArrayD<f32>, want: &ArrayD<f32>, worst: &mut Worst) -> Result<(), String> {
+    if got.shape() != want.shape() {
+        return Err(format!("shape {:?}, TF1 {:?}", got.shape(), want.shape()));
+    }
+    for (k, (&g, &w)) in got.iter().zip(want.iter()).enumerate() {
+        if w.is_nan() || !w.is_finite() || g.is_nan() || !g.is_finite() {
+            let same = (w.is_nan() && g.is_nan()) || w == g;
+            if !same {
+                return Err(format!("element {k}: {g}, TF1 {w}"));
+            }
+            continue;
+        }
+        let (g, w) = (g as f64, w as f64);
+        let abs = (g - w).abs();
+        let rel = if w != 0.0 { abs / w.abs() } else { 0.0 };
+        if abs > ABS_TOL {
+            worst.rel = worst.rel.max(rel);
+        }
+        worst.abs = worst.abs.max(abs);
+        if abs > ABS_TOL && rel > REL_TOL {
+            return Err(format!(
+                "element {k}: {g}, TF1 {w} (abs {abs:.3e}, rel {rel:.3e})"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct Report {
+    cases: usize,
+    forward: Worst,
+    gradient: Option<Worst>,
+    no_gradient: bool,
+}
+
+/// Runs one case; pushes failures.
+fn run_case(case: &Json, report: &mut Report, failures: &mut Vec<String>) {
+    let label = format!("{} {}", case["name"], case["args"]);
+    let x = f32_array(&case["x"]);
+    let g = Graph::with_seed(0);
+    let xp = g.placeholder("x", Shape::known(x.shape()));
+    let y = build(case, xp);
+    let mut fetches: Vec<Fetch> = vec![y.into()];
+    let want_grad = case.get("grad");
+    if let Some(want) = want_grad {
+        let dy = g.constant(f32_array(&case["dy"]));
+        let grads = gradients_with(&[y], &[xp], Some(&[dy])).expect("gradients build");
+        match (&grads[0], want.is_null()) {
+            (Some(gx), false) => fetches.push((*gx).into()),
+            (None, true) => report.no_gradient = true,
+            (Some(_), true) => failures.push(format!("{label}: TF1 has no gradient, we do")),
+            (None, false) => failures.push(format!("{label}: no gradient, TF1 has one")),
+        }
+    }
+    let mut sess = Session::new(&g);
+    let out = sess
+        .run(&fetches, &[(xp, (&x).into())])
+        .unwrap_or_else(|e| panic!("{label}: {e}"));
+    report.cases += 1;
+    if case["name"] == "argmin" {
+        let want = i64_array(&case["y"]);
+        if out.i64(0).unwrap() != want {
+            failures.push(format!("{label}: {:?}, TF1 {want:?}", out.i64(0).unwrap()));
+        }
+        return;
+    }
+    if let Err(e) = compare(
+        out.f32(0).unwrap(),
+        &f32_array(&case["y"]),
+        &mut report.forward,
+    ) {
+        failures.push(format!("{label} forward on {x:?}: {e}"));
+    }
+    if fetches.len() == 2 {
+        let w = report.gradient.get_or_insert_with(Worst::default);
+        let want = f32_array(want_grad.unwrap());
+        if let Err(e) = compare(out.f32(1).unwrap(), &want, w) {
+            failures.push(format!("{label} gradient on {x:?}: {e}"));
+        }
+    }
+}
+
+#[test]
+fn math_ops_and_their_gradients_match_tf1() {
+    let doc = fixture();
+    let mut reports: BTreeMap<String, Report> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for case in doc["ops"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap().to_string();
+        run_case(case, reports.entry(name).or_default(), &mut failures);
+    }
+    println!(
+        "TF1 {}: op, cases, forward max abs / rel error, gradient max abs / rel error \
+         (rel over elements beyond 1e-6 abs)",
+        doc["versions"]["tensorflow"]
+    );
+    for (name, r) in &reports {
+        let grad = match (r.gradient, r.no_gradient) {
+            (Some(w), _) => format!("{:.2e} / {:.2e}", w.abs, w.rel),
+            (None, true) => "none (as TF1)".to_string(),
+            (None, false) => "not differentiable".to_string(),
+        };
+        println!(
+            "{name:18} {:3}  {:.2e} / {:.2e}  {grad}",
+            r.cases, r.forward.abs, r.forward.rel
+        );
+    }
+    assert!(
+        reports.len() >= 17,
+        "every op has cases: {:?}",
+        reports.keys()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Adam and AdamW (TF1's contrib `AdamWOptimizer`) for three steps on
+/// `0.5 * sum(a * (w - t)²)`: `w` after every step and the slots `m`, `v` (found with
+/// `get_slot`) after the last, against TF1's.
+#[test]
+fn adam_and_adamw_match_tf1() {
+    let doc = fixture();
+    for case in doc["optimizers"].as_array().unwrap() {
+        let name = case["name"].as_str().unwrap();
+        let g = Graph::new();
+        let w = g.variable("w", init::from_array(&f32_array(&case["w0"])));
+        let a = g.constant(f32_array(&case["a"]));
+        let t = g.constant(f32_array(&case["t"]));
+        let loss = 0.5 * reduce_sum_all(a * square(w - t));
+        let lr = case["learning_rate"].as_f64().unwrap() as f32;
+        let opt: Box<dyn Optimizer> = match case["weight_decay"].as_f64() {
+            None => Box::new(Adam::new(lr)),
+            Some(wd) => Box::new(AdamW::new(wd as f32, lr)),
+        };
+        let train = opt.minimize(loss).unwrap();
+        let want_names: Vec<String> = case["slot_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(opt.get_slot_names(), want_names, "{name}");
+        let (m, v) = (opt.get_slot(w, "m").unwrap(), opt.get_slot(w, "v").unwrap());
+        let mut sess = Session::new(&g);
+        sess.run(&[g.global_variables_initializer().into()], &[])
+            .unwrap();
+        let mut worst = Worst::default();
+        for (k, want) in case["steps"].as_array().unwrap().iter().enumerate() {
+            sess.run(&[train.into()], &[]).unwrap();
+            let got = sess.run(&[w.into()], &[]).unwrap().f32(0).unwrap().clone();
+            compare(&got, &f32_array(want), &mut worst)
+                .unwrap_or_else(|e| panic!("{name} step {}: {e}", k + 1));
+        }
+        let out = sess.run(&[m.into(), v.into()], &[]).unwrap();
+        compare(out.f32(0).unwrap(), &f32_array(&case["m"]), &mut worst)
+            .unwrap_or_else(|e| panic!("{name} slot m: {e}"));
+        compare(out.f32(1).unwrap(), &f32_array(&case["v"]), &mut worst)
+            .unwrap_or_else(|e| panic!("{name} slot v: {e}"));
+        println!(
+            "{name}: w after 3 steps and slots m, v: max abs {:.2e} / rel {:.2e}",
+            worst.abs, worst.rel
+        );
+    }
+}
+
+/// Bad operands are build errors naming the op and the reason; a runtime-only problem
+/// (an empty axis) is a run error. Integer cumsum and argmin work.
+#[test]
+fn bad_operands_are_errors_naming_the_op() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [Some(2), Some(3)]);
+    let i = g.constant(ndarray::arr1(&[1i64, 2, 3]));
+    let cases: Vec<(Tensor, &str)> = vec![
+        (cumsum(x, 2, false, false), "axis 2"),
+        (reduce_prod(x, &[3], false), "invalid reduction dimension 3"),
+        (reduce_min(x, &[1, -1], false), "name one dimension twice"),
+        (argmin(x, -3), "axis -3"),
+        (leaky_relu(i, 0.2), "needs f32"),
+        (erf(i), "needs f32"),
+        (reduce_prod(i, &[0], false), "needs f32"),
+    ];
+    for (t, want) in cases {
+        let msg = t.check().unwrap_err().to_string();
+        assert!(msg.contains(want), "{msg:?} should say {want:?}");
+    }
+    let g = Graph::new();
+    let x = g.placeholder("x", [None, None]);
+    let i = g.constant(ndarray::arr1(&[1i64, 2, 3]));
+    let (c, r) = (cumsum(i, 0, false, false), cumsum(i, -1, true, true));
+    let am = argmin(x, 1);
+    let mut sess = Session::new(&g);
+    let out = sess.run(&[c.into(), r.into()], &[]).unwrap();
+    assert_eq!(out.i64(0).unwrap().as_slice().unwrap(), [1, 3, 6]);
+    assert_eq!(out.i64(1).unwrap().as_slice().unwrap(), [5, 3, 0]);
+    let empty = ndarray::Array2::<f32>::zeros((2, 0));
+    let err = sess
+        .run(&[am.into()], &[(x, (&empty).into())])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("argmin over empty axis"), "{err}");
+}
