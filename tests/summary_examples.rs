@@ -7,6 +7,8 @@
 //! it. The example binary is the one `cargo test` builds next to this test (`cargo test
 //! --release --test summary_examples` alone does not rebuild it). A few seconds in release.
 
+mod common;
+
 use prost::Message;
 use staticflow::data::{synthetic_corpus_sized, write_conll};
 use staticflow::summary::{self, proto};
@@ -16,20 +18,7 @@ use std::process::Command;
 
 /// `target/<profile>/examples/<name>`, built by this `cargo test` run.
 fn example(name: &str) -> Command {
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary lives in target/<profile>/deps");
-    let bin = dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "{} not found: run the whole `cargo test --release` or `cargo build --release --example {name}` first",
-        bin.display()
-    );
-    Command::new(bin)
+    Command::new(common::example_binary(name))
 }
 
 /// A folder holding a tiny CoNLL corpus: 64 training sentences (2 batches of 32 per epoch)
