@@ -32,8 +32,8 @@ use std::time::Duration;
 /// Base seed of the graph fuzzer; case `k` uses `SEED + k`.
 const SEED: u64 = 0x5EED_0006;
 /// Mutated cases per corpus graph (the checked-in graphs are larger and slower to run).
-const CASES_SMALL: usize = 700;
-const CASES_LARGE: usize = 120;
+const CASES_SMALL: usize = 800;
+const CASES_LARGE: usize = 80;
 /// Placeholder feeds above this many elements are not built (the case is counted as skipped).
 const MAX_FEED: usize = 1 << 16;
 /// Graphs whose known tensors hold between these many elements are not run: too slow for a
@@ -286,7 +286,15 @@ fn mutate_attr(file: &mut J, i: usize, rng: &mut StdRng, pool: &[String]) -> Str
     let name = file["nodes"][i]["name"].clone();
     let op = &mut file["nodes"][i]["op"];
     let mut all = Vec::new();
-    paths(op, &mut Vec::new(), &mut all);
+    // Mostly a value inside the attributes (a number, an array, a dtype), sometimes the
+    // whole op (its tag, a missing or extra attribute).
+    if op["attrs"].is_object() && rng.gen_bool(0.9) {
+        paths(&op["attrs"], &mut vec![J::from("attrs")], &mut all);
+        all.remove(0);
+    }
+    if all.is_empty() {
+        paths(op, &mut Vec::new(), &mut all);
+    }
     let path = all.choose(rng).unwrap().clone();
     let leaf = at_path(op, &path);
     let before = leaf.to_string();
@@ -369,7 +377,7 @@ fn mutate(file: &mut J, rng: &mut StdRng, pool: &[String], types: &Types) -> Str
             .collect();
         c.choose(rng).map(|s| s.to_string())
     };
-    match rng.gen_range(0..20) {
+    match rng.gen_range(0..24) {
         0 => {
             nodes.remove(i);
             format!("drop {}", names[i])
@@ -468,7 +476,46 @@ fn mutate(file: &mut J, rng: &mut StdRng, pool: &[String], types: &Types) -> Str
             file["seed"] = interesting(rng, None);
             "seed".into()
         }
-        _ => mutate_attr(file, i, rng, pool),
+        13 => {
+            // An input of another dtype (same rank when possible): dtype checks.
+            let Some(ins) = nodes[i]["inputs"].as_array_mut().filter(|a| !a.is_empty()) else {
+                return format!("retype {}: no inputs", names[i]);
+            };
+            let k = rng.gen_range(0..ins.len());
+            let old = ins[k].as_str().unwrap_or("").to_string();
+            let Some((dt, rank)) = types.get(&old) else {
+                return format!("retype {}: untyped input", names[i]);
+            };
+            let c: Vec<&String> = names[..i]
+                .iter()
+                .filter(|m| types.get(m.as_str()).is_some_and(|(d, _)| d != dt))
+                .collect();
+            let same_rank: Vec<&String> = c
+                .iter()
+                .copied()
+                .filter(|m| types[m.as_str()].1 == *rank)
+                .collect();
+            let Some(m) = same_rank.choose(rng).or_else(|| c.choose(rng)) else {
+                return format!("retype {}: no other dtype", names[i]);
+            };
+            ins[k] = J::from(m.to_string());
+            format!("retype {} input {k} to {m}", names[i])
+        }
+        _ => {
+            // Mostly a node that has attributes to mutate.
+            let with_attrs: Vec<usize> = (0..n)
+                .filter(|&j| {
+                    nodes[j]["op"]["attrs"]
+                        .as_object()
+                        .is_some_and(|m| !m.is_empty())
+                })
+                .collect();
+            let j = match with_attrs.choose(rng) {
+                Some(&j) if rng.gen_bool(0.8) => j,
+                _ => i,
+            };
+            mutate_attr(file, j, rng, pool)
+        }
     }
 }
 
