@@ -969,7 +969,7 @@ fn targeted_attribute_edits_are_typed_errors() {
             "depth",
             json!(1u64 << 62),
             ReadError,
-            "more elements",
+            "more than any allocation",
         ),
         (
             &seq,

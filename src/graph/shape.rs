@@ -44,24 +44,21 @@ impl Shape {
     /// allocation can hold). Unknown dimensions are not counted; every later product of
     /// known dimensions of this shape then fits too.
     pub fn check_size(&self, elem_bytes: usize) -> Result<(), String> {
-        let fits = self
+        let n = self
             .0
             .iter()
             .flatten()
             .filter(|&&d| d > 0)
-            .try_fold(elem_bytes.max(1), |n, &d| n.checked_mul(d))
-            .is_some_and(|n| n <= isize::MAX as usize);
-        if fits {
-            Ok(())
-        } else {
-            Err(format!(
-                "shape {self} has more elements than any tensor can hold ({elem_bytes}-byte elements)"
-            ))
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| format!("the element count of shape {self} overflows"))?;
+        if n.checked_mul(elem_bytes.max(1))
+            .is_none_or(|b| b > isize::MAX as usize)
+        {
+            return Err(format!(
+                "shape {self} has {n} elements, {elem_bytes} bytes each: more than any allocation can hold"
+            ));
         }
-    }
-    /// True if every dimension is known.
-    pub fn is_fully_known(&self) -> bool {
-        self.0.iter().all(Option::is_some)
+        Ok(())
     }
     /// Whether a concrete runtime shape is an instance of this static shape.
     pub fn admits(&self, dims: &[usize]) -> bool {
