@@ -60,6 +60,10 @@ impl Shape {
         }
         Ok(())
     }
+    /// True if every dimension is known.
+    pub fn is_fully_known(&self) -> bool {
+        self.0.iter().all(Option::is_some)
+    }
     /// Whether a concrete runtime shape is an instance of this static shape.
     pub fn admits(&self, dims: &[usize]) -> bool {
         self.rank() == dims.len()
