@@ -953,7 +953,7 @@ fn targeted_attribute_edits_are_typed_errors() {
             "shape",
             json!([1u64 << 40, 1u64 << 40, -1]),
             ReadError,
-            "more elements",
+            "overflows",
         ),
         (
             &seq,

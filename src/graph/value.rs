@@ -187,7 +187,7 @@ pub(crate) fn reserve(v: &mut Value, dtype: DType, shape: &[usize]) -> Result<()
         .ok_or_else(|| format!("OOM when allocating tensor with shape {shape:?}: too large"))?;
     let oom = |_| {
         format!(
-            "OOM when allocating tensor with shape {shape:?} ({} bytes)",
+            "OOM when allocating tensor with shape {shape:?}: cannot allocate {} bytes",
             n * dtype.size()
         )
     };
