@@ -1078,5 +1078,8 @@ fn write_grid(
             x = draw_text(&mut img, x, y, &text, 2, color);
         }
     }
-    img.save(path).map_err(|e| staticflow::Error::io(path, e))
+    let mut png = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut png, image::ImageFormat::Png)
+        .map_err(|e| staticflow::Error::io(path, e))?;
+    staticflow::io::write_atomic(path, png.into_inner())
 }

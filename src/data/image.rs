@@ -49,8 +49,26 @@ pub fn load_image(path: impl AsRef<Path>, opts: &ImageOptions) -> Result<LoadedI
     decode_image(&bytes, path, opts)
 }
 
-/// Decodes an in-memory JPEG or PNG; `path` only names the source in errors.
+/// The most memory one image may take while it is decoded and converted to RGB (the
+/// `image` crate's default allocation limit, 512 MiB): a small file that decodes to a huge
+/// image (a "decompression bomb") is an error, not an out-of-memory abort.
+pub const MAX_IMAGE_BYTES: u64 = 512 << 20;
+
+/// Decodes an in-memory JPEG or PNG; `path` only names the source in errors. Decoding and
+/// the RGB conversion together may use at most [`MAX_IMAGE_BYTES`].
 pub fn decode_image(bytes: &[u8], path: &Path, opts: &ImageOptions) -> Result<LoadedImage> {
+    decode_image_with_limit(bytes, path, opts, MAX_IMAGE_BYTES)
+}
+
+/// [`decode_image`] with another memory limit: the decoder's buffer and the RGB copy made
+/// from it (kept alive together) must fit in `max_bytes`, else [`Error::Decode`] names the
+/// file, its size in pixels and the bytes it needs.
+pub fn decode_image_with_limit(
+    bytes: &[u8],
+    path: &Path,
+    opts: &ImageOptions,
+    max_bytes: u64,
+) -> Result<LoadedImage> {
     if opts.width == 0 || opts.height == 0 {
         return Err(Error::InvalidArgument(format!(
             "image target size must be positive, got {}x{}",
@@ -63,9 +81,31 @@ pub fn decode_image(bytes: &[u8], path: &Path, opts: &ImageOptions) -> Result<Lo
     };
     // The decoders return errors on malformed input; the guard turns a decoder bug into an
     // error naming the file rather than a crash of the whole pipeline.
-    let decoded = std::panic::catch_unwind(|| image::load_from_memory(bytes))
-        .map_err(|_| decode_err("the image decoder panicked on this file".into()))?
-        .map_err(|e| decode_err(format!("cannot decode image: {e}")))?;
+    let decoded = std::panic::catch_unwind(|| {
+        let mut reader =
+            image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(max_bytes);
+        reader.limits(limits);
+        reader.decode()
+    })
+    .map_err(|_| decode_err("the image decoder panicked on this file".into()))?
+    .map_err(|e| decode_err(format!("cannot decode image: {e}")))?;
+    // The RGB conversion copies the image (unless it already is RGB8) while the decoded
+    // buffer is alive: both count against the limit.
+    let (w, h) = (decoded.width() as u64, decoded.height() as u64);
+    let held = decoded.as_bytes().len() as u64;
+    let rgb_bytes = w * h * 3;
+    let needed = if matches!(decoded, image::DynamicImage::ImageRgb8(_)) {
+        held
+    } else {
+        held + rgb_bytes
+    };
+    if needed > max_bytes {
+        return Err(decode_err(format!(
+            "a {w}x{h} image needs {needed} bytes to decode and convert to RGB, more than the limit of {max_bytes}"
+        )));
+    }
     let rgb = decoded.into_rgb8();
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     if w == 0 || h == 0 {

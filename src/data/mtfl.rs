@@ -36,18 +36,46 @@ pub struct MtflRecord {
     pub landmarks: [(f32, f32); 5],
     /// Attributes as 0-based class ids, in [`ATTRIBUTES`] order.
     pub attributes: [i64; 4],
+    /// 1-based line of the annotation file (for error messages).
+    pub line: usize,
+}
+
+/// How far outside its image a landmark may lie, in image sizes: `x` in `[-w, 2w]`, `y` in
+/// `[-h, 2h]`. (Faces cut by the image border have landmarks slightly outside it; a point
+/// further out is a corrupt annotation, which would silently train on garbage targets.)
+pub const LANDMARK_MARGIN: f32 = 1.0;
+
+/// Checks that every landmark of `r` lies within [`LANDMARK_MARGIN`] image sizes of the
+/// `w` x `h` image, else an [`Error::Parse`] naming the annotation file and line.
+pub fn check_landmarks(r: &MtflRecord, w: f32, h: f32, file: &Path) -> Result<()> {
+    let m = LANDMARK_MARGIN;
+    for (k, &(x, y)) in r.landmarks.iter().enumerate() {
+        if !(x >= -m * w && x <= (1.0 + m) * w && y >= -m * h && y <= (1.0 + m) * h) {
+            return Err(Error::Parse {
+                path: file.to_path_buf(),
+                line: r.line,
+                message: format!(
+                    "landmark {k} ({}) at ({x}, {y}) is far outside the {w}x{h} image {}",
+                    LANDMARKS[k],
+                    r.path.display()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Parses an MTFL annotation file. Blank lines are ignored.
 pub fn read_annotations(file: impl AsRef<Path>) -> Result<Vec<MtflRecord>> {
     let file = file.as_ref();
-    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
-    parse_annotations(&text, file)
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    parse_annotations(super::conll::utf8_text(&bytes, file)?, file)
 }
 
 /// Parses annotation text; `file` names the source in errors.
 pub fn parse_annotations(text: &str, file: &Path) -> Result<Vec<MtflRecord>> {
     let mut out = Vec::new();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (k, line) in text.lines().enumerate() {
         let err = |message: String| Error::Parse {
             path: file.to_path_buf(),
@@ -107,6 +135,7 @@ pub fn parse_annotations(text: &str, file: &Path) -> Result<Vec<MtflRecord>> {
             path: PathBuf::from(f[0]),
             landmarks,
             attributes,
+            line: k + 1,
         });
     }
     Ok(out)
@@ -200,7 +229,8 @@ pub fn load_split(
     on_error: OnError,
 ) -> Result<MtflSplit> {
     let dir = dir.as_ref().to_path_buf();
-    let records = read_annotations(dir.join(format!("{split}.txt")))?;
+    let annotations = dir.join(format!("{split}.txt"));
+    let records = read_annotations(&annotations)?;
     let paths: Vec<PathBuf> = records.iter().map(|r| dir.join(&r.path)).collect();
     let opts = *opts;
     let indexed: Vec<(usize, MtflRecord)> = records.into_iter().enumerate().collect();
@@ -208,6 +238,7 @@ pub fn load_split(
     let ds = Dataset::from_vec(indexed).map(move |(i, r)| -> Result<Decoded> {
         let img = load_image(root.join(&r.path), &opts)?;
         let (w, h) = (img.original_width as f32, img.original_height as f32);
+        check_landmarks(&r, w, h, &annotations)?;
         let lm = Array2::from_shape_fn((5, 2), |(k, c)| {
             if c == 0 {
                 r.landmarks[k].0 / w

@@ -15,6 +15,17 @@ pub enum DType {
     Bytes,
 }
 
+impl DType {
+    /// Bytes per element (a byte string counts as one scalar of 1 byte).
+    pub fn size(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::I64 => 8,
+            DType::Bytes => 1,
+        }
+    }
+}
+
 impl fmt::Display for DType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

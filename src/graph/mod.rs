@@ -16,6 +16,7 @@ pub use dtype::DType;
 pub use shape::{broadcast_dims, Dims, Shape};
 pub(crate) use tensor::same_graph as same_graph_pub;
 pub use tensor::{Fetch, Operation, Tensor};
+pub(crate) use value::reserve;
 pub use value::{Value, ValueView};
 
 use crate::error::{Error, Result};
@@ -421,7 +422,15 @@ impl Graph {
                             .to_string(),
                     )
                 }
-                Some(refs) => op.def().infer(refs),
+                // Every op's output is checked to fit in memory here, once, so that no shape
+                // rule or kernel overflows multiplying its known dimensions.
+                Some(refs) => op.def().infer(refs).and_then(|o| match o {
+                    Some(info) => info
+                        .shape
+                        .check_size(info.dtype.size())
+                        .map(|()| Some(info)),
+                    None => Ok(None),
+                }),
                 None => Err("an operand is an operation without a value".to_string()),
             };
             match result {

@@ -32,9 +32,33 @@ impl Shape {
     pub fn to_vec(&self) -> Option<Vec<usize>> {
         self.0.iter().copied().collect()
     }
-    /// Element count, if every dimension is known.
+    /// Element count, if every dimension is known (and the count fits in `usize`, which
+    /// the graph guarantees for the shape of every node that built).
     pub fn num_elements(&self) -> Option<usize> {
-        self.to_vec().map(|v| v.iter().product())
+        self.0
+            .iter()
+            .try_fold(1usize, |n, d| d.and_then(|d| n.checked_mul(d)))
+    }
+    /// Checks that a tensor of this shape with `elem_bytes`-byte elements can exist: the
+    /// product of its known non-zero dimensions, in bytes, fits in `isize` (the most any
+    /// allocation can hold). Unknown dimensions are not counted; every later product of
+    /// known dimensions of this shape then fits too.
+    pub fn check_size(&self, elem_bytes: usize) -> Result<(), String> {
+        let n = self
+            .0
+            .iter()
+            .flatten()
+            .filter(|&&d| d > 0)
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| format!("the element count of shape {self} overflows"))?;
+        if n.checked_mul(elem_bytes.max(1))
+            .is_none_or(|b| b > isize::MAX as usize)
+        {
+            return Err(format!(
+                "shape {self} has {n} elements, {elem_bytes} bytes each: more than any allocation can hold"
+            ));
+        }
+        Ok(())
     }
     /// True if every dimension is known.
     pub fn is_fully_known(&self) -> bool {

@@ -121,6 +121,14 @@ impl Value {
         }
     }
 
+    /// Like [`Value::f32_buffer`], but an error instead of an abort when the buffer cannot
+    /// be allocated (TF1's "OOM when allocating tensor"): for kernels whose output size
+    /// comes from an attribute rather than from their inputs.
+    pub fn try_f32_buffer(&mut self, shape: &[usize]) -> Result<&mut ArrayD<f32>, String> {
+        reserve(self, DType::F32, shape)?;
+        Ok(self.f32_buffer(shape))
+    }
+
     /// Like [`Value::f32_buffer`] for i64 arrays.
     pub fn i64_buffer(&mut self, shape: &[usize]) -> &mut ArrayD<i64> {
         if !matches!(self, Value::I64(a) if a.shape() == shape && a.is_standard_layout()) {
@@ -162,6 +170,41 @@ impl Value {
             _ => unreachable!("set to Bytes above"),
         }
     }
+}
+
+/// Makes sure `v` can hold an array of `dtype` and `shape` without aborting: reserves the
+/// memory (fallibly) if its array is smaller, leaving it an empty array of that capacity,
+/// which [`Value::f32_buffer`] / [`Value::i64_buffer`] then fill without allocating. Bytes
+/// values need nothing.
+pub(crate) fn reserve(v: &mut Value, dtype: DType, shape: &[usize]) -> Result<(), String> {
+    let n = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| {
+            n.checked_mul(dtype.size())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        })
+        .ok_or_else(|| format!("OOM when allocating tensor with shape {shape:?}: too large"))?;
+    let oom = |_| {
+        format!(
+            "OOM when allocating tensor with shape {shape:?}: cannot allocate {} bytes",
+            n * dtype.size()
+        )
+    };
+    match dtype {
+        DType::F32 if !matches!(v, Value::F32(a) if a.len() >= n) => {
+            let mut data: Vec<f32> = Vec::new();
+            data.try_reserve_exact(n).map_err(oom)?;
+            *v = Value::F32(ArrayD::from_shape_vec(IxDyn(&[0]), data).expect("empty array"));
+        }
+        DType::I64 if !matches!(v, Value::I64(a) if a.len() >= n) => {
+            let mut data: Vec<i64> = Vec::new();
+            data.try_reserve_exact(n).map_err(oom)?;
+            *v = Value::I64(ArrayD::from_shape_vec(IxDyn(&[0]), data).expect("empty array"));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 impl<'a> ValueView<'a> {

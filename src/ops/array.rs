@@ -132,12 +132,17 @@ impl Reshape {
     /// in error messages (built only on error).
     fn resolve(&self, n: usize, from: impl Fn() -> String) -> Result<Dims, String> {
         let infer = self.check_spec()?;
-        let known: usize = self
+        let known = self
             .shape
             .iter()
             .filter(|&&d| d >= 0)
-            .map(|&d| d as usize)
-            .product();
+            .try_fold(1usize, |p, &d| p.checked_mul(d as usize))
+            .ok_or_else(|| {
+                format!(
+                    "target shape {:?} has more elements than any tensor can hold",
+                    self.shape
+                )
+            })?;
         let mut out: Dims = self.shape.iter().map(|&d| d.max(0) as usize).collect();
         match infer {
             Some(k) => {
@@ -517,6 +522,9 @@ impl OpDef for Cast {
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_arity(i, 1)?;
+        if self.dtype == DType::Bytes || i[0].dtype == DType::Bytes {
+            return Err(format!("cannot cast {} to {}", i[0].dtype, self.dtype));
+        }
         Ok(Some(TensorInfo::new(self.dtype, i[0].shape.clone())))
     }
     fn compute(
@@ -535,7 +543,7 @@ impl OpDef for Cast {
                 let o = out.f32_buffer(x.shape());
                 Zip::from(o).and(x).for_each(|o, &v| *o = v as f32);
             }
-            _ => unreachable!("dtype pairs are exhaustive"),
+            (x, d) => return Err(format!("cannot cast {} to {d}", x.dtype())),
         }
         Ok(())
     }

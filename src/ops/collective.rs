@@ -120,14 +120,14 @@ impl OpDef for AllreduceFused {
         let mut total = 0;
         for t in i {
             super::expect_f32("AllreduceFused", t)?;
-            let dims = t.shape.to_vec().ok_or_else(|| {
+            let n = t.shape.num_elements().ok_or_else(|| {
                 format!(
                     "AllreduceFused needs fully known shapes (every rank must agree on the \
                      buffer layout), got {}",
                     t.shape
                 )
             })?;
-            total += dims.iter().product::<usize>();
+            total = usize::checked_add(total, n).ok_or("the fused buffer is too large")?;
         }
         Ok(Some(TensorInfo::new(DType::F32, Shape::known(&[total]))))
     }
@@ -206,15 +206,13 @@ impl OpDef for FusedPart {
             return Err(format!("FusedPart takes 1 operand, got {}", i.len()));
         }
         super::expect_f32("FusedPart", i[0])?;
-        let n: usize = self.shape.iter().product();
-        match i[0].shape.to_vec().as_deref() {
-            Some([len]) if self.offset + n <= *len => {}
+        let n = Shape::known(&self.shape).num_elements();
+        match (i[0].shape.to_vec().as_deref(), n) {
+            (Some([len]), Some(n)) if self.offset.checked_add(n).is_some_and(|e| e <= *len) => {}
             _ => {
                 return Err(format!(
-                    "FusedPart [{}..{}] does not fit in {}",
-                    self.offset,
-                    self.offset + n,
-                    i[0].shape
+                    "FusedPart of shape {:?} at offset {} does not fit in {}",
+                    self.shape, self.offset, i[0].shape
                 ))
             }
         }

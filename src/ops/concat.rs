@@ -79,7 +79,12 @@ impl OpDef for Concat {
             }
             for (j, (d, e)) in shape.0.iter_mut().zip(&t.shape.0).enumerate() {
                 if j == axis {
-                    *d = d.zip(*e).map(|(a, b)| a + b);
+                    *d = match (*d, *e) {
+                        (Some(a), Some(b)) => Some(a.checked_add(b).ok_or_else(|| {
+                            format!("the joined axis {axis} overflows ({a} + {b})")
+                        })?),
+                        _ => None,
+                    };
                     continue;
                 }
                 match (*d, *e) {
@@ -183,14 +188,22 @@ impl OpDef for ConcatPart {
         "ConcatPart"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if self.index + 1 >= i.len() {
+        if i.len() < 2 || self.index >= i.len() - 1 {
             return Err(format!(
                 "operand index {} out of range for {} concatenated operands",
                 self.index,
                 i.len().saturating_sub(1)
             ));
         }
-        norm_axis(self.axis, i[0].shape.rank())?;
+        super::expect_f32("ConcatPart", i[0])?;
+        let rank = i[0].shape.rank();
+        norm_axis(self.axis, rank)?;
+        if let Some(k) = i[1..].iter().position(|t| t.shape.rank() != rank) {
+            return Err(format!(
+                "operand {k} has rank {}, the gradient has rank {rank}",
+                i[k + 1].shape.rank()
+            ));
+        }
         Ok(Some(TensorInfo::new(
             i[0].dtype,
             i[self.index + 1].shape.clone(),
@@ -204,6 +217,9 @@ impl OpDef for ConcatPart {
     ) -> Result<(), String> {
         let dy = inputs[0].f32();
         let axis = norm_axis(self.axis, dy.ndim())?;
+        if inputs.iter().any(|x| x.shape().len() != dy.ndim()) {
+            return Err("operands and gradient differ in rank".into());
+        }
         let off: usize = inputs[1..=self.index].iter().map(|x| x.shape()[axis]).sum();
         let like = inputs[self.index + 1].shape();
         let n = like[axis];
@@ -355,8 +371,12 @@ impl OpDef for SliceGrad {
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_arity(i, 2)?;
+        super::expect_f32("SliceGrad", i[0])?;
         if i[0].shape.rank() != i[1].shape.rank() || self.begin.len() != i[1].shape.rank() {
             return Err("gradient, operand and begin ranks differ".into());
+        }
+        if let Some(b) = self.begin.iter().find(|&&b| b < 0) {
+            return Err(format!("begin {:?} has a negative entry {b}", self.begin));
         }
         Ok(Some(TensorInfo::new(i[0].dtype, i[1].shape.clone())))
     }
@@ -370,7 +390,12 @@ impl OpDef for SliceGrad {
         let like = inputs[1].shape();
         let fits = dy.ndim() == like.len()
             && self.begin.len() == like.len()
-            && (0..like.len()).all(|k| self.begin[k] as usize + dy.shape()[k] <= like[k]);
+            && (0..like.len()).all(|k| {
+                usize::try_from(self.begin[k])
+                    .ok()
+                    .and_then(|b| b.checked_add(dy.shape()[k]))
+                    .is_some_and(|end| end <= like[k])
+            });
         if !fits {
             return Err(format!(
                 "gradient {:?} at {:?} does not fit in {like:?}",

@@ -124,6 +124,18 @@ impl OpDef for GatherGrad {
         expect_arity(i, 3)?;
         expect_f32("GatherGrad", i[0])?;
         expect_i64("indices", i[1])?;
+        if i[2].shape.rank() == 0 {
+            return Err("params must have rank >= 1, got a scalar".into());
+        }
+        let mut gathered = i[1].shape.0.clone();
+        gathered.extend_from_slice(&i[2].shape.0[1..]);
+        if !i[0].shape.compatible(&Shape(gathered.clone())) {
+            return Err(format!(
+                "gradient shape {} differs from the gathered shape {}",
+                i[0].shape,
+                Shape(gathered)
+            ));
+        }
         Ok(Some(TensorInfo::new(DType::F32, i[2].shape.clone())))
     }
     fn compute(
@@ -135,7 +147,9 @@ impl OpDef for GatherGrad {
         let dy = inputs[0].f32();
         let indices = inputs[1].i64();
         let like = inputs[2].shape();
-        let n = like[0];
+        let Some(&n) = like.first() else {
+            return Err("params must have rank >= 1, got a scalar".into());
+        };
         let row: usize = like[1..].iter().product();
         let mut expect: Dims = indices.shape().into();
         expect.extend_from_slice(&like[1..]);
@@ -196,7 +210,8 @@ impl OpDef for OneHot {
         let idx = inputs[0].i64();
         let mut shape: Dims = idx.shape().into();
         shape.push(self.depth);
-        let o = out.f32_buffer(&shape);
+        // The depth is an attribute: the output may be far larger than the input.
+        let o = out.try_f32_buffer(&shape)?;
         let o = o.as_slice_mut().expect("buffers are contiguous");
         o.fill(0.0);
         if self.depth == 0 {

@@ -254,6 +254,7 @@ impl OpDef for SparseSoftmaxCrossEntropyWithLogits {
         "SparseSoftmaxCrossEntropyWithLogits"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        expect_arity(i, 2)?;
         Ok(Some(TensorInfo::new(DType::F32, sparse_rule(i)?)))
     }
     fn compute(

@@ -15,7 +15,7 @@
 //! AVX-512 kernels (module `tiled16`): the forward with vector max, the gradient with
 //! compare masks.
 
-use super::conv::{static_out_dim, Geom, Padding};
+use super::conv::{static_out_dim, Geom, Padding, MAX_WINDOW};
 use super::simd::multiversion;
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
@@ -60,9 +60,10 @@ fn pool_infer(i: &TensorInfo, p: &MaxPool) -> Result<Shape, String> {
             "input must be rank 4 [batch, height, width, channels], got {x}"
         ));
     }
-    if p.ksize.contains(&0) || p.strides.contains(&0) {
+    let bad = |v: &[usize; 2]| v.iter().any(|&d| d == 0 || d > MAX_WINDOW);
+    if bad(&p.ksize) || bad(&p.strides) {
         return Err(format!(
-            "window and strides must be positive, got ksize {:?}, strides {:?}",
+            "window and strides must be in 1..={MAX_WINDOW}, got ksize {:?}, strides {:?}",
             p.ksize, p.strides
         ));
     }
@@ -152,6 +153,7 @@ impl OpDef for MaxPoolGrad {
         };
         let y = pool_infer(i[0], &p)?;
         for (k, what) in [(1, "y"), (2, "dy")] {
+            expect_f32("MaxPoolGrad", i[k])?;
             if !y.compatible(&i[k].shape) {
                 return Err(format!(
                     "{what} has shape {}, the pool's output has {y}",

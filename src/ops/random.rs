@@ -128,7 +128,7 @@ impl OpDef for StatelessRandomNormal {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         let mut rng = rand::rngs::StdRng::seed_from_u64(z ^ (z >> 31));
-        let o = out.f32_buffer(&self.shape);
+        let o = out.try_f32_buffer(&self.shape)?;
         for v in o.iter_mut() {
             *v = rng.sample(rand_distr_normal());
         }

@@ -6,6 +6,14 @@ use crate::graph::{DType, Graph, Operation, Shape, Tensor, TensorInfo, Value, Va
 use crate::init::Init;
 use serde::{Deserialize, Serialize};
 
+/// Sources and no-ops take no data operands (a graph file may list some).
+fn no_operands(i: &[&TensorInfo]) -> Result<(), String> {
+    if !i.is_empty() {
+        return Err(format!("takes no operands, got {}", i.len()));
+    }
+    Ok(())
+}
+
 /// A value that must be fed at run time (TF1's `tf.placeholder`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Placeholder {
@@ -19,7 +27,8 @@ impl OpDef for Placeholder {
     fn kind(&self) -> &'static str {
         "Placeholder"
     }
-    fn infer(&self, _: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        no_operands(i)?;
         Ok(Some(TensorInfo::new(self.dtype, self.shape.clone())))
     }
     fn compute(&self, _: &mut KernelCtx, _: &[ValueView], _: &mut Value) -> Result<(), String> {
@@ -42,7 +51,8 @@ impl OpDef for Variable {
     fn kind(&self) -> &'static str {
         "Variable"
     }
-    fn infer(&self, _: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        no_operands(i)?;
         Ok(Some(TensorInfo::new(self.dtype, Shape::known(&self.shape))))
     }
     fn compute(&self, _: &mut KernelCtx, _: &[ValueView], _: &mut Value) -> Result<(), String> {
@@ -62,7 +72,8 @@ impl OpDef for Const {
     fn kind(&self) -> &'static str {
         "Const"
     }
-    fn infer(&self, _: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        no_operands(i)?;
         Ok(Some(TensorInfo::new(
             self.value.dtype(),
             Shape::known(self.value.shape()),
@@ -198,7 +209,8 @@ impl OpDef for NoOp {
     fn kind(&self) -> &'static str {
         "NoOp"
     }
-    fn infer(&self, _: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+    fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        no_operands(i)?;
         Ok(None)
     }
     fn compute(&self, _: &mut KernelCtx, _: &[ValueView], _: &mut Value) -> Result<(), String> {

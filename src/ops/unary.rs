@@ -210,7 +210,7 @@ impl OpDef for Unary {
             ValueView::I64(x) => {
                 let o = out.i64_buffer(x.shape());
                 match self.kind {
-                    UnaryKind::Neg => Zip::from(o).and(x).for_each(|o, &x| *o = -x),
+                    UnaryKind::Neg => Zip::from(o).and(x).for_each(|o, &x| *o = x.wrapping_neg()),
                     _ => o.assign(x),
                 }
                 return Ok(());

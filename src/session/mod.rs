@@ -7,7 +7,7 @@ mod profile;
 pub use profile::{Profile, ProfileEntry};
 
 use crate::error::{Error, Result};
-use crate::graph::{Fetch, Graph, Tensor, Value, ValueView};
+use crate::graph::{Fetch, Graph, Tensor, TensorInfo, Value, ValueView};
 use crate::ops::debug::non_finite;
 use crate::ops::{KernelCtx, Op};
 use petgraph::graph::NodeIndex;
@@ -53,6 +53,8 @@ pub struct Session<'g> {
     graph: &'g Graph,
     var_nodes: Vec<NodeIndex>,
     var_of: HashMap<NodeIndex, usize>,
+    /// Each variable's static type: writes must keep it.
+    var_infos: Vec<TensorInfo>,
     vars: Vec<Value>,
     initialized: Vec<bool>,
     plans: Vec<Plan>,
@@ -71,8 +73,16 @@ impl<'g> Session<'g> {
         graph.freeze();
         let var_nodes = graph.variable_indices();
         let var_of = var_nodes.iter().enumerate().map(|(k, &n)| (n, k)).collect();
+        let var_infos = {
+            let dag = graph.dag();
+            var_nodes
+                .iter()
+                .map(|&n| dag[n].output.clone().expect("variables have an output"))
+                .collect()
+        };
         Session {
             graph,
+            var_infos,
             vars: vec![Value::default(); var_nodes.len()],
             initialized: vec![false; var_nodes.len()],
             var_nodes,
@@ -190,9 +200,13 @@ impl<'g> Session<'g> {
             rng,
             spare,
             check_numerics,
+            var_infos,
             ..
         } = self;
         let plan = &mut plans[pi];
+        if !plan.reserved {
+            reserve_slots(graph, plan)?;
+        }
 
         // Feeds in plan order, validated against their static types.
         let mut fed: SmallVec<[ValueView; 8]> = SmallVec::new();
@@ -246,6 +260,21 @@ impl<'g> Session<'g> {
                     std::mem::swap(&mut slots[s], spare);
                 }
                 r.map_err(|reason| runtime_error(graph, step.node, &step.op, reason))?;
+                if let (Some(s), Some(info)) = (step.out, &step.info) {
+                    let v = &slots[s];
+                    if v.dtype() != info.dtype || !info.shape.admits(v.shape()) {
+                        return Err(runtime_error(
+                            graph,
+                            step.node,
+                            &step.op,
+                            format!(
+                                "internal: the kernel produced {} {:?}, its shape rule promised {info}",
+                                v.dtype(),
+                                v.shape()
+                            ),
+                        ));
+                    }
+                }
                 if *check_numerics {
                     if let Some(found) = step.out.and_then(|s| non_finite(&slots[s].view())) {
                         let ins = graph.node(step.node).inputs;
@@ -308,14 +337,49 @@ impl<'g> Session<'g> {
                             )?),
                         }
                     }
-                    let mut refs: SmallVec<[&mut Value; 4]> = taken.iter_mut().collect();
-                    step.op.def().update(&mut ctx, &mut refs, &views)
+                    // An initializer (TF1's `assign` with `validate_shape`) must give the
+                    // variable a value of its declared type.
+                    let fits = |v: &ValueView, info: &TensorInfo| {
+                        v.dtype() == info.dtype && info.shape.admits(v.shape())
+                    };
+                    match views.first() {
+                        Some(src) if step.initializes && !fits(src, &var_infos[step.writes[0]]) => {
+                            Err(format!(
+                                "cannot assign a value of shape {:?} ({}) to variable `{}` of shape {}",
+                                src.shape(),
+                                src.dtype(),
+                                graph.node_name(var_nodes[step.writes[0]]),
+                                var_infos[step.writes[0]]
+                            ))
+                        }
+                        _ => {
+                            let mut refs: SmallVec<[&mut Value; 4]> =
+                                taken.iter_mut().collect();
+                            step.op.def().update(&mut ctx, &mut refs, &views)
+                        }
+                    }
                 };
                 for (&v, val) in step.writes.iter().zip(taken.drain(..)) {
+                    let ok = fits_info(&val, &var_infos[v]);
                     vars[v] = val;
                     if r.is_ok() {
-                        initialized[v] = true;
+                        // A write that broke the variable's type leaves it unreadable.
+                        initialized[v] = ok;
                     }
+                }
+                if let Some(&v) = step.writes.iter().find(|&&v| r.is_ok() && !initialized[v]) {
+                    return Err(runtime_error(
+                        graph,
+                        step.node,
+                        &step.op,
+                        format!(
+                            "internal: the update left variable `{}` with {} {:?}, declared {}",
+                            graph.node_name(var_nodes[v]),
+                            vars[v].dtype(),
+                            vars[v].shape(),
+                            var_infos[v]
+                        ),
+                    ));
                 }
                 r.map_err(|reason| runtime_error(graph, step.node, &step.op, reason))?;
             }
@@ -468,6 +532,27 @@ fn numerics_error(
         bad_input: bad_input.map(|n| g.node_name(n)),
         message: "check_numerics (Session::set_check_numerics)".to_string(),
     }
+}
+
+/// Whether a value has a static type's dtype and an admitted shape.
+fn fits_info(v: &Value, info: &TensorInfo) -> bool {
+    v.dtype() == info.dtype && info.shape.admits(v.shape())
+}
+
+/// Allocates (fallibly) every slot of `plan` whose static shape is fully known, so that a
+/// tensor too large for memory is an error naming the node that makes it (TF1's "OOM when
+/// allocating tensor") instead of an abort. Done once, before the plan's first run.
+fn reserve_slots(g: &Graph, plan: &mut Plan) -> Result<()> {
+    for (slot, (info, step)) in plan.slots.iter_mut().zip(&plan.slot_types) {
+        if let Some(dims) = info.shape.to_vec() {
+            crate::graph::reserve(slot, info.dtype, &dims).map_err(|reason| {
+                let st = &plan.steps[*step];
+                runtime_error(g, st.node, &st.op, reason)
+            })?;
+        }
+    }
+    plan.reserved = true;
+    Ok(())
 }
 
 fn runtime_error(g: &Graph, node: NodeIndex, op: &Op, reason: String) -> Error {

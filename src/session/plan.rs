@@ -40,6 +40,9 @@ pub(crate) struct Step {
     pub writes: SmallVec<[usize; 3]>,
     /// Whether this step assigns its variable without reading it (initializers).
     pub initializes: bool,
+    /// The output's static type: every kernel's output is checked against it, so that each
+    /// kernel sees inputs of exactly the types its shape rule accepted.
+    pub info: Option<TensorInfo>,
 }
 
 /// A compiled plan for one `(fetches, feed keys)` signature.
@@ -57,6 +60,11 @@ pub(crate) struct Plan {
     pub fetch_srcs: Vec<Option<Src>>,
     /// Reusable buffers, one per slot.
     pub slots: Vec<crate::graph::Value>,
+    /// Each slot's static type (slots are binned by type) and the first step writing it.
+    pub slot_types: Vec<(TensorInfo, usize)>,
+    /// Whether the slots with fully known shapes have been allocated (on the first run, so
+    /// that an impossible allocation is an error rather than an abort).
+    pub reserved: bool,
 }
 
 impl Plan {
@@ -231,6 +239,12 @@ impl Plan {
                 let src = src_of[i.index()].expect("inputs are ordered first");
                 if j < k {
                     match src {
+                        Src::Var(v) if written.contains(&v) => {
+                            return Err(Error::InvalidArgument(format!(
+                                "`{}` writes variable `{}` twice (as two of its inputs)",
+                                node.name, dag[i].name
+                            )))
+                        }
                         Src::Var(v) => written.push(v),
                         _ => {
                             return Err(Error::InvalidArgument(format!(
@@ -259,6 +273,7 @@ impl Plan {
                 out: None,
                 writes: written,
                 initializes,
+                info: node.output.clone(),
             });
             // The output's source is set once its slot is known (below); record a marker.
             src_of[n.index()] = Some(Src::Slot(usize::MAX));
@@ -279,6 +294,7 @@ impl Plan {
         // the most recently freed slot is reused first.
         let mut free: HashMap<&TensorInfo, Vec<usize>> = HashMap::new();
         let mut num_slots = 0;
+        let mut slot_types = Vec::new();
         let mut releases: Vec<Vec<(usize, &TensorInfo)>> = vec![Vec::new(); steps.len()];
         for (s, step) in steps.iter_mut().enumerate() {
             if let Some(info) = &dag[step.node].output {
@@ -286,6 +302,7 @@ impl Plan {
                     Some(k) => k,
                     None => {
                         num_slots += 1;
+                        slot_types.push((info.clone(), s));
                         num_slots - 1
                     }
                 };
@@ -329,6 +346,8 @@ impl Plan {
             consts,
             fetch_srcs,
             slots: (0..num_slots).map(|_| Default::default()).collect(),
+            slot_types,
+            reserved: false,
         })
     }
 }

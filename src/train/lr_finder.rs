@@ -310,10 +310,11 @@ impl LrFindResult {
         s
     }
 
-    /// Writes [`LrFindResult::to_svg`] to `path` ([`Error::Io`] naming the file on failure).
+    /// Writes [`LrFindResult::to_svg`] to `path` atomically (see [`crate::io::write_atomic`]:
+    /// a failed or killed write leaves the previous file intact); [`Error::Io`] names the
+    /// file on failure.
     pub fn write_svg(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        std::fs::write(path, self.to_svg()).map_err(|e| Error::io(path, e))
+        crate::atomic::write_atomic(path, self.to_svg())
     }
 }
 

@@ -240,6 +240,12 @@ impl OpDef for GramNorms {
         "GramNorms"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        if i.len() != 1 {
+            return Err(format!(
+                "takes one operand (a Gram matrix), got {}",
+                i.len()
+            ));
+        }
         let t = square_rule("GramNorms", i[0])?;
         Ok(Some(TensorInfo::new(DType::F32, Shape(vec![t]))))
     }
@@ -268,6 +274,12 @@ impl OpDef for GramCosine {
         "GramCosine"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        if i.len() != 1 {
+            return Err(format!(
+                "takes one operand (a Gram matrix), got {}",
+                i.len()
+            ));
+        }
         let t = square_rule("GramCosine", i[0])?;
         Ok(Some(TensorInfo::new(DType::F32, Shape(vec![t, t]))))
     }

@@ -129,6 +129,9 @@ pub enum MgdaNormalization {
     LossPlus,
 }
 
+/// The largest `max_iters` / `optim_iters` an [`Aggregator`] accepts.
+pub const MAX_ITERS: u32 = 100_000;
+
 impl Aggregator {
     /// MGDA with TorchJD's defaults: no normalisation, 100 iterations, `epsilon = 1e-3`.
     pub fn mgda() -> Self {
@@ -193,15 +196,17 @@ impl Aggregator {
         matches!(self, Aggregator::GradVac { .. })
     }
 
-    /// Checks the method's parameters (ranges as in the references).
+    /// Checks the method's parameters (ranges as in the references; iteration counts at most
+    /// [`MAX_ITERS`], 1000 times the references' defaults, so that a solver attribute read
+    /// from a graph file cannot keep a step busy for minutes).
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidArgument(format!("{}: {m}", self.name())));
         match *self {
             Aggregator::Mgda {
                 max_iters, epsilon, ..
-            } if max_iters == 0 || epsilon.is_nan() || epsilon <= 0.0 => {
+            } if max_iters == 0 || max_iters > MAX_ITERS || epsilon.is_nan() || epsilon <= 0.0 => {
                 return bad(format!(
-                    "needs max_iters > 0 and epsilon > 0, got {max_iters} and {epsilon}"
+                    "needs max_iters in 1..={MAX_ITERS} and epsilon > 0, got {max_iters} and {epsilon}"
                 ))
             }
             Aggregator::CaGrad { c } if c.is_nan() || c < 0.0 => {
@@ -218,9 +223,9 @@ impl Aggregator {
             Aggregator::NashMtl {
                 max_norm,
                 optim_iters,
-            } if max_norm.is_nan() || max_norm < 0.0 || optim_iters == 0 => {
+            } if max_norm.is_nan() || max_norm < 0.0 || optim_iters == 0 || optim_iters > MAX_ITERS => {
                 return bad(format!(
-                    "needs max_norm >= 0 and optim_iters > 0, got {max_norm} and {optim_iters}"
+                    "needs max_norm >= 0 and optim_iters in 1..={MAX_ITERS}, got {max_norm} and {optim_iters}"
                 ))
             }
             _ => {}

@@ -13,6 +13,10 @@ pub enum Padding {
     Valid,
 }
 
+/// The largest window size or stride (TF's int32 attribute range): window arithmetic on
+/// signed offsets then never overflows.
+pub(crate) const MAX_WINDOW: usize = i32::MAX as usize;
+
 /// Output size and padding before (top/left) along one spatial axis.
 pub(crate) fn out_dim(
     input: usize,
@@ -25,9 +29,15 @@ pub(crate) fn out_dim(
             "window size and stride must be positive, got {k} and {stride}"
         ));
     }
+    if k > MAX_WINDOW || stride > MAX_WINDOW {
+        return Err(format!(
+            "window size and stride must be at most {MAX_WINDOW}, got {k} and {stride}"
+        ));
+    }
     match padding {
         Padding::Same => {
             let out = input.div_ceil(stride);
+            // (out - 1) * stride < input, and k is bounded: no overflow.
             let total = ((out.max(1) - 1) * stride + k).saturating_sub(input);
             Ok((out, total / 2))
         }
@@ -52,8 +62,8 @@ pub(crate) fn static_out_dim(
     match (input, k) {
         (Some(i), Some(k)) => Ok(Some(out_dim(i, k, stride, padding)?.0)),
         (Some(i), None) if padding == Padding::Same => {
-            if stride == 0 {
-                return Err("stride must be positive".into());
+            if stride == 0 || stride > MAX_WINDOW {
+                return Err(format!("stride must be in 1..={MAX_WINDOW}, got {stride}"));
             }
             Ok(Some(i.div_ceil(stride)))
         }

@@ -73,7 +73,7 @@ mod winograd;
 
 pub use bias::{bias_add, BiasAdd, BiasAddGrad, ReluGradPar};
 pub use geom::Padding;
-pub(crate) use geom::{static_out_dim, Geom};
+pub(crate) use geom::{static_out_dim, Geom, MAX_WINDOW};
 pub use im2col::{COLS_TARGET_BYTES, DFILTER_COLS_TARGET_BYTES};
 
 use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
@@ -97,6 +97,20 @@ pub(crate) fn conv2d_forward(
     out: &mut [f32],
 ) {
     if out.is_empty() {
+        return;
+    }
+    if g.k() == 0 {
+        // No input channels: every output is an empty sum, then the bias (as TF1 answers).
+        for row in out.chunks_exact_mut(oc) {
+            match bias {
+                Some(b) => row.copy_from_slice(b),
+                None => row.fill(0.0),
+            }
+            if relu {
+                row.iter_mut()
+                    .for_each(|v| *v = crate::ops::unary::relu_f32(*v));
+            }
+        }
         return;
     }
     #[cfg(target_arch = "x86_64")]
@@ -195,8 +209,10 @@ fn conv_infer(
             "filter must be rank 4 [kh, kw, in_channels, out_channels], got {f}"
         ));
     }
-    if strides.contains(&0) {
-        return Err(format!("strides must be positive, got {strides:?}"));
+    if strides.iter().any(|&s| s == 0 || s > MAX_WINDOW) {
+        return Err(format!(
+            "strides must be in 1..={MAX_WINDOW}, got {strides:?}"
+        ));
     }
     if let (Some(a), Some(b)) = (x.dim(3), f.dim(2)) {
         if a != b {

@@ -91,7 +91,7 @@ mod recurrence;
 use self::backward::{backward, Slices};
 use self::dims::{infer_dims, Dims};
 use self::forward::forward;
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use crate::ops::Op;
 use ndarray::{s, Ix2, Ix3};
@@ -185,6 +185,23 @@ impl OpDef for LstmForward {
 // ---------------------------------------------------------------------------------------
 // Output extraction
 
+/// Checks `n` f32 operands, the last a rank-3 workspace, and returns the workspace's shape.
+fn workspace_rule<'a>(op: &str, i: &[&'a TensorInfo], n: usize) -> Result<&'a Shape, String> {
+    if i.len() != n {
+        return Err(format!("takes {n} operand(s), got {}", i.len()));
+    }
+    for t in i {
+        expect_f32(op, t)?;
+    }
+    let ws = &i[n - 1].shape;
+    if ws.rank() != 3 || ws.dim(2).is_some_and(|d| d % WORKSPACE_BLOCKS != 0) {
+        return Err(format!(
+            "needs an LSTM workspace [batch, time, 7*hidden], got {ws}"
+        ));
+    }
+    Ok(ws)
+}
+
 /// Block 0 (`h`) of an LSTM workspace: `[batch, time, 7*hidden] -> [batch, time, hidden]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LstmOutput;
@@ -194,7 +211,7 @@ impl OpDef for LstmOutput {
         "LstmOutput"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        let s = &i[0].shape;
+        let s = workspace_rule("LstmOutput", i, 1)?;
         if s.rank() != 3 || s.dim(2).is_some_and(|n| n % WORKSPACE_BLOCKS != 0) {
             return Err(format!(
                 "needs an LSTM workspace [batch, time, 7*hidden], got {s}"
@@ -254,6 +271,18 @@ impl OpDef for LstmOutputGrad {
         "LstmOutputGrad"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
+        let ws = workspace_rule("LstmOutputGrad", i, 2)?;
+        let dy = &i[0].shape;
+        let want = Shape(vec![
+            ws.dim(0),
+            ws.dim(1),
+            ws.dim(2).map(|n| n / WORKSPACE_BLOCKS),
+        ]);
+        if !dy.compatible(&want) {
+            return Err(format!(
+                "the gradient {dy} does not fit the workspace {ws} (needs {want})"
+            ));
+        }
         Ok(Some(i[1].clone()))
     }
     fn compute(
@@ -301,6 +330,13 @@ impl OpDef for LstmBackward {
             return Err(format!(
                 "takes dh, workspace, x, mask, w; got {} operands",
                 i.len()
+            ));
+        }
+        workspace_rule("LstmBackward", &i[..2], 2)?;
+        if i[0].shape.rank() != 3 {
+            return Err(format!(
+                "the output gradient must be [batch, time, hidden], got {}",
+                i[0].shape
             ));
         }
         // b is not an input here: a [4*hidden] stand-in taken from w keeps the checks shared.
@@ -400,6 +436,15 @@ impl OpDef for LstmGradPart {
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         if i.len() != 3 {
             return Err(format!("takes packed, x, w; got {} operands", i.len()));
+        }
+        for t in i {
+            expect_f32("LstmGradPart", t)?;
+        }
+        if i[0].shape.rank() != 1 || i[2].shape.rank() != 2 {
+            return Err(format!(
+                "needs packed [n], x and w [input + hidden, 4*hidden]; got {}, {} and {}",
+                i[0].shape, i[1].shape, i[2].shape
+            ));
         }
         match self.part {
             0 => Ok(Some(i[1].clone())),
