@@ -118,7 +118,11 @@ fn train(
         let (x, ids, y) = batch(s, 32);
         let y2 = y.mapv(|v| 0.5 - v * v);
         let r = distributed::shard_range(32, ranks, rank)?;
-        let (x, ids, y) = (rows(&x, r.clone()), rows(&ids, r.clone()), rows(&y, r.clone()));
+        let (x, ids, y) = (
+            rows(&x, r.clone()),
+            rows(&ids, r.clone()),
+            rows(&y, r.clone()),
+        );
         let y2 = rows(&y2, r);
         let mut feeds = vec![
             (m.x, (&x).into()),

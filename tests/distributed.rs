@@ -473,7 +473,13 @@ enum Dp {
 
 /// `steps` steps of `strategy` on the global batch of 32 split over `ranks` ranks; every f32
 /// variable (trainable ones and the strategy's state) at the end.
-fn train_tasks(strategy: &str, dp: Dp, rank: usize, ranks: usize, steps: usize) -> Vec<(String, ArrayD<f32>)> {
+fn train_tasks(
+    strategy: &str,
+    dp: Dp,
+    rank: usize,
+    ranks: usize,
+    steps: usize,
+) -> Vec<(String, ArrayD<f32>)> {
     let g = Graph::with_seed(5);
     let m = two_tasks(&g);
     let mut tasks = mtl::Tasks::new(&g).task("a", m.la).task("b", m.lb);
@@ -545,7 +551,16 @@ fn max_rel_diff(a: &[(String, ArrayD<f32>)], b: &[(String, ArrayD<f32>)]) -> (f3
 #[test]
 fn mtl_strategies_reduce_per_task_gradients_and_losses_before_aggregating() {
     let steps = 6;
-    for strategy in ["pcgrad", "mgda", "dwa", "gls", "upgrad", "gradnorm", "mgda_rep", "gradnorm_rep"] {
+    for strategy in [
+        "pcgrad",
+        "mgda",
+        "dwa",
+        "gls",
+        "upgrad",
+        "gradnorm",
+        "mgda_rep",
+        "gradnorm_rep",
+    ] {
         let single = run_ranks(InProcessCommunicator::world(1), |r, _| {
             train_tasks(strategy, Dp::Single, r, 1, steps)
         })
@@ -553,16 +568,25 @@ fn mtl_strategies_reduce_per_task_gradients_and_losses_before_aggregating() {
         let ranks = run_ranks(InProcessCommunicator::world(2), |r, _| {
             train_tasks(strategy, Dp::Wired, r, 2, steps)
         });
-        assert_eq!(ranks[0], ranks[1], "{strategy}: ranks must be bit-identical");
+        assert_eq!(
+            ranks[0], ranks[1],
+            "{strategy}: ranks must be bit-identical"
+        );
         let (diff, name) = max_rel_diff(&ranks[0], &single);
-        assert!(diff <= 1e-6, "{strategy}: `{name}` differs by {diff} (relative) from one process");
+        assert!(
+            diff <= 1e-6,
+            "{strategy}: `{name}` differs by {diff} (relative) from one process"
+        );
         // Not vacuous: the aggregate of each rank's own gradients, averaged, is another update.
         let hidden = run_ranks(InProcessCommunicator::world(2), |r, _| {
             train_tasks(strategy, Dp::Hidden, r, 2, steps)
         });
         let (naive, name) = max_rel_diff(&hidden[0], &single);
         eprintln!("{strategy}: data-parallel {diff:e}, naive {naive:e} (`{name}`)");
-        assert!(naive > 1e-4, "{strategy}: the naive reduction should differ, got {naive} at `{name}`");
+        assert!(
+            naive > 1e-4,
+            "{strategy}: the naive reduction should differ, got {naive} at `{name}`"
+        );
     }
 }
 
@@ -574,13 +598,23 @@ fn a_data_parallel_optimizer_with_a_local_task_set_is_refused() {
     let s = mtl::Dwa::default();
     let combined = s.combine(&tasks).unwrap();
     let e = s
-        .train(&DistributedOptimizer::new(GradientDescent::new(0.1)), &tasks, &combined)
+        .train(
+            &DistributedOptimizer::new(GradientDescent::new(0.1)),
+            &tasks,
+            &combined,
+        )
         .unwrap_err()
         .to_string();
-    assert!(e.contains("not data-parallel") && e.contains("with_allreduce"), "{e}");
+    assert!(
+        e.contains("not data-parallel") && e.contains("with_allreduce"),
+        "{e}"
+    );
     // minimize adopts the optimizer's reduction: no error.
     let t = tasks.clone().with_allreduce(Some(Allreduce::new(WORLD)));
     assert_eq!(t.allreduce().unwrap().group, WORLD);
-    s.minimize(&DistributedOptimizer::new(GradientDescent::new(0.1)), &tasks)
-        .unwrap();
+    s.minimize(
+        &DistributedOptimizer::new(GradientDescent::new(0.1)),
+        &tasks,
+    )
+    .unwrap();
 }

@@ -148,7 +148,10 @@ fn two_mpi_ranks_train_pcgrad_like_one_process() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let l = stdout.lines().find(|l| l.starts_with('{')).expect("a JSON line");
+    let l = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("a JSON line");
     assert_eq!(json_field(l, "identical_across_ranks"), "true");
     let diff: f64 = json_field(l, "max_rel_diff_vs_one_process")
         .parse()

@@ -35,10 +35,20 @@ fn a_non_finite_task_gradient_is_an_error_naming_the_task_with_numeric_checks_on
         let e = sess.run(&[(&train).into()], &[]).unwrap_err();
         assert!(matches!(e, Error::Numerics { .. }), "{e}");
         let msg = e.to_string();
-        assert!(msg.contains("the gradient of task `b`"), "{}: {msg}", strategy.name());
+        assert!(
+            msg.contains("the gradient of task `b`"),
+            "{}: {msg}",
+            strategy.name()
+        );
         assert!(!msg.contains("task `a`"), "{msg}");
         let w = g.tensor_by_name("shared/w").unwrap();
-        assert!(sess.variable_value(w).unwrap().as_f32().unwrap().iter().all(|v| *v == 0.0));
+        assert!(sess
+            .variable_value(w)
+            .unwrap()
+            .as_f32()
+            .unwrap()
+            .iter()
+            .all(|v| *v == 0.0));
     }
 }
 

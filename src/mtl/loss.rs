@@ -6,8 +6,8 @@ use super::strategy::{data_parallel, element, loss_level_train, Combined, Strate
 use super::tasks::{TaskKind, Tasks};
 use crate::error::Result;
 use crate::graph::Tensor;
-use crate::train::Optimizer;
 use crate::ops::random::stateless_random_normal;
+use crate::train::Optimizer;
 use crate::{add_n, assign_add, exp, log, neg, reduce_mean_all, softmax, stack, stop_gradient};
 
 /// `Σ terms` (the term itself if there is one).

@@ -93,7 +93,10 @@ pub(crate) fn loss_level_train<'g>(
 /// The task set's cross-rank reduction (see [`Tasks::with_allreduce`]). Errors if only the
 /// optimizer is data-parallel: the strategy's weights and state would be computed from each
 /// rank's own losses and differ between ranks.
-pub(crate) fn data_parallel(tasks: &Tasks<'_>, optimizer: &dyn Optimizer) -> Result<Option<Allreduce>> {
+pub(crate) fn data_parallel(
+    tasks: &Tasks<'_>,
+    optimizer: &dyn Optimizer,
+) -> Result<Option<Allreduce>> {
     match (tasks.allreduce(), optimizer.allreduce()) {
         (None, Some(a)) => Err(Error::InvalidArgument(format!(
             "optimizer `{}` reduces gradients across ranks (group `{}`) but the task set of \
@@ -260,16 +263,22 @@ impl<'g> TaskGrads<'g> {
     /// (e.g. the losses) across ranks in one fused call, in place; returns the reduced
     /// `extra`. For gradients of variables (summed over the batch by the variables' own
     /// backward pass), not of a per-example representation (see [`reduce_rep_gram`]).
-    pub(crate) fn reduce(&mut self, a: &Allreduce, extra: &[Tensor<'g>]) -> Result<Vec<Tensor<'g>>> {
+    pub(crate) fn reduce(
+        &mut self,
+        a: &Allreduce,
+        extra: &[Tensor<'g>],
+    ) -> Result<Vec<Tensor<'g>>> {
         let mut flat: Vec<Tensor<'g>> = self.shared.iter().flatten().copied().collect();
         flat.extend(self.specific.iter().flatten().map(|p| p.0));
         flat.extend_from_slice(extra);
         let mut it = a.reduce(&flat)?.into_iter();
         for row in &mut self.shared {
-            row.iter_mut().for_each(|x| *x = it.next().expect("one per input"));
+            row.iter_mut()
+                .for_each(|x| *x = it.next().expect("one per input"));
         }
         for row in &mut self.specific {
-            row.iter_mut().for_each(|p| p.0 = it.next().expect("one per input"));
+            row.iter_mut()
+                .for_each(|p| p.0 = it.next().expect("one per input"));
         }
         Ok(it.collect())
     }
