@@ -56,6 +56,6 @@ for key, name in runs:
         print(f"| ({key}) {name} | {tps:.0f} | {tps / base:.2f}x | {calls:.0f} | {ms:.2f} | {100 * share:.0f}% |")
     else:
         print(f"| ({key}) {name} | {tps:.0f} | 1.00x | - | - | - |")
-print(f"\n{steps} steps of a global batch of 32 sentences (1 epoch per run); the allreduce "
+print(f"\n{steps} steps of a global batch of 32 sentences per run; the allreduce "
       "time includes waiting for the other rank.")
 PY
