@@ -10,8 +10,9 @@
 //!
 //! Network: 40x40x3 input; conv 16 5x5 same relu, maxpool 2; conv 48 3x3 relu, maxpool 2;
 //! conv 64 3x3 relu, maxpool 2; conv 64 2x2 relu; flatten; dense 100 relu; one linear layer
-//! per head. Adam, batch 64. Data: `--data DIR` (the folder holding `training.txt`), else
-//! `$MTL_DATA_DIR/mtfl`, else `../shared/data/mtfl`.
+//! per head. Adam, batch 64. Data: `--data DIR` (the folder holding `mtfl/`, like
+//! `$MTL_DATA_DIR`; the `mtfl` folder itself, holding `training.txt`, also works), else
+//! `$MTL_DATA_DIR/mtfl`, else `../shared/data/mtfl` relative to the project root.
 //!
 //! `--weighting` takes any multi-task strategy of `staticflow::mtl::NAMES` (`fixed`,
 //! `uncertainty`, `dwa`, `pcgrad`, `mgda`, `upgrad`, ..., with an argument such as
@@ -121,7 +122,8 @@ flags (default in brackets):
                          glasses; or all (the five landmarks and four attributes) [nose,pose]
   --data DIR             folder holding mtfl/ (training.txt, testing.txt), the same level as
                          $MTL_DATA_DIR; the mtfl folder itself also works
-                         [$MTL_DATA_DIR, then ../shared/data]
+                         [$MTL_DATA_DIR, then ../shared/data relative to the
+                         project root]
   --seed S               seed of initialisation, shuffling and augmentation [0]
   --batch B              batch size [64]
   --lr LR                Adam learning rate [0.001]
@@ -141,7 +143,8 @@ flags (default in brackets):
 writes (absolute paths are printed):
   OUT/grid_<weighting>_steps<N>_seed<S>.png
                          16 test faces: true landmarks green, predicted nose red,
-                         true (T) and predicted (P) pose
+                         true (T) and predicted (P) pose, a wrong pose red and framed;
+                         a legend underneath
   OUT/runs/<weighting>_steps<N>_seed<S>/events.out.tfevents.*
                          TensorBoard (tensorboard --logdir OUT/runs): train loss per step,
                          test metrics, final loss weights, a histogram of each layer's
@@ -290,6 +293,26 @@ fn run(args: &Args) -> staticflow::Result<()> {
         println!("test metrics ({w}):");
         for (k, v) in &r.metrics {
             println!("  {k:28} {v:.4}");
+        }
+        let scaled: Vec<&str> = recipe
+            .tasks
+            .iter()
+            .filter(|(_, t)| recipe.label_scaling && !matches!(t, Task::Attribute(_)))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !scaled.is_empty() {
+            let heads: Vec<String> = scaled.iter().map(|n| format!("loss/head_{n}")).collect();
+            let (verb, part) = if heads.len() == 1 {
+                ("is", "its part")
+            } else {
+                ("are", "their parts")
+            };
+            println!(
+                "  ({} {verb} in standardised units, and so {verb} {part} of `loss`, the \
+                 weighted sum training minimises; average_loss/head_* and rmse/head_* are in \
+                 image units)",
+                heads.join(", ")
+            );
         }
         println!(
             "  steps/s {:.1}; final loss weights {:?}; mean gradient cosine {}",
@@ -465,7 +488,8 @@ fn log_run(
         "train/loss is the weighted sum of the heads' losses that Adam minimises; with label \
          scaling on, its nose part is in standardised units (test average_loss/head_nose and \
          rmse/head_nose are in image units). Grid: true landmarks green, predicted nose red, \
-         T: true pose, P: predicted pose.",
+         T: true pose, P: predicted pose, a wrong pose in red with its face framed in red; \
+         poses LPROF (left profile), LEFT, FRONT, RIGHT, RPROF (right profile).",
         last,
     )?;
     tb.close()
@@ -479,7 +503,8 @@ fn round1(v: f64) -> f64 {
 }
 
 /// A 4x4 grid of the first 16 test faces (upscaled 4x): true landmarks green, predicted
-/// nose red, true/predicted pose as text.
+/// nose red, true/predicted pose as text (a wrong pose in red, its face framed in red), and a
+/// legend underneath.
 fn write_grid(
     path: &std::path::Path,
     test: &mtfl::MtflSplit,
@@ -492,13 +517,22 @@ fn write_grid(
     staticflow::io::write_atomic(path, png.into_inner())
 }
 
-/// The grid of [`write_grid`] as an image.
+/// MTFL's pose classes 1-5 (0-4 here), as the grid writes them.
+const POSE_SHORT: [&str; 5] = ["LPROF", "LEFT", "FRONT", "RIGHT", "RPROF"];
+const GREEN: [u8; 3] = [0, 200, 0];
+const RED: [u8; 3] = [230, 0, 0];
+const BLACK: [u8; 3] = [0, 0, 0];
+/// Height of the legend under the 4x4 grid.
+const LEGEND: usize = 60;
+
+/// The grid of [`write_grid`] as an image: 640 x (4 * 184 + [`LEGEND`]) pixels.
 fn grid_image(test: &mtfl::MtflSplit, pred: &BTreeMap<String, Value>) -> image::RgbImage {
+    use common::draw::{draw_text, mark};
     const S: usize = 4; // upscale
     const CELL: usize = 40 * S;
     const TEXT: usize = 24;
     let n = 16.min(test.len());
-    let (gw, gh) = (4 * CELL, 4 * (CELL + TEXT));
+    let (gw, gh) = (4 * CELL, 4 * (CELL + TEXT) + LEGEND);
     let mut img = image::RgbImage::from_pixel(gw as u32, gh as u32, image::Rgb([255, 255, 255]));
     let nose = pred
         .get("head_nose/predictions")
@@ -522,83 +556,95 @@ fn grid_image(test: &mtfl::MtflSplit, pred: &BTreeMap<String, Value>) -> image::
         }
         for k in 0..5 {
             let (x, y) = (test.landmarks[[i, k, 0]], test.landmarks[[i, k, 1]]);
-            mark(&mut img, ox, oy, CELL, x, y, [0, 220, 0]);
+            mark(&mut img, ox, oy, CELL, x, y, GREEN);
         }
         if let Some(nz) = nose {
-            mark(&mut img, ox, oy, CELL, nz[[i, 0]], nz[[i, 1]], [230, 0, 0]);
+            mark(&mut img, ox, oy, CELL, nz[[i, 0]], nz[[i, 1]], RED);
         }
-        let truth = POSE_SHORT[test.attributes[[i, 3]].clamp(0, 4) as usize];
-        let text = match pose {
-            Some(p) => format!("T:{truth} P:{}", POSE_SHORT[p[[i]].clamp(0, 4) as usize]),
-            None => format!("T:{truth}"),
-        };
-        draw_text(&mut img, ox + 3, oy + CELL + 6, &text, 2, [0, 0, 0]);
+        let truth = test.attributes[[i, 3]].clamp(0, 4) as usize;
+        let x = draw_text(
+            &mut img,
+            ox + 3,
+            oy + CELL + 6,
+            &format!("T:{}", POSE_SHORT[truth]),
+            2,
+            BLACK,
+        );
+        if let Some(p) = pose {
+            let p = p[[i]].clamp(0, 4) as usize;
+            let c = if p == truth { BLACK } else { RED };
+            draw_text(
+                &mut img,
+                x + 8,
+                oy + CELL + 6,
+                &format!("P:{}", POSE_SHORT[p]),
+                2,
+                c,
+            );
+            if p != truth {
+                frame(&mut img, ox, oy, CELL, RED);
+            }
+        }
     }
+    legend(&mut img, 4 * (CELL + TEXT), pose.is_some());
     img
 }
 
-const POSE_SHORT: [&str; 5] = ["LPROF", "LEFT", "FRONT", "RIGHT", "RPROF"];
-
-fn mark(img: &mut image::RgbImage, ox: usize, oy: usize, cell: usize, x: f32, y: f32, c: [u8; 3]) {
-    let cx = (x * cell as f32) as i64;
-    let cy = (y * cell as f32) as i64;
-    for d in -3i64..=3 {
-        for (px, py) in [(cx + d, cy), (cx, cy + d)] {
-            if (0..cell as i64).contains(&px) && (0..cell as i64).contains(&py) {
-                img.put_pixel(
-                    (ox as i64 + px) as u32,
-                    (oy as i64 + py) as u32,
-                    image::Rgb(c),
-                );
+/// A 3-pixel frame just inside the `cell`-pixel square at `(ox, oy)`.
+fn frame(img: &mut image::RgbImage, ox: usize, oy: usize, cell: usize, c: [u8; 3]) {
+    for k in 0..cell {
+        for d in 0..3 {
+            for (x, y) in [
+                (ox + k, oy + d),
+                (ox + k, oy + cell - 1 - d),
+                (ox + d, oy + k),
+                (ox + cell - 1 - d, oy + k),
+            ] {
+                img.put_pixel(x as u32, y as u32, image::Rgb(c));
             }
         }
     }
 }
 
-/// A 3x5 bitmap font for the characters the grid uses.
-fn glyph(c: char) -> [u8; 5] {
-    match c {
-        'C' => [0b111, 0b100, 0b100, 0b100, 0b111],
-        'E' => [0b111, 0b100, 0b110, 0b100, 0b111],
-        'F' => [0b111, 0b100, 0b110, 0b100, 0b100],
-        'G' => [0b111, 0b100, 0b101, 0b101, 0b111],
-        'H' => [0b101, 0b101, 0b111, 0b101, 0b101],
-        'I' => [0b111, 0b010, 0b010, 0b010, 0b111],
-        'L' => [0b100, 0b100, 0b100, 0b100, 0b111],
-        'N' => [0b101, 0b111, 0b111, 0b111, 0b101],
-        'O' => [0b111, 0b101, 0b101, 0b101, 0b111],
-        'P' => [0b111, 0b101, 0b111, 0b100, 0b100],
-        'R' => [0b110, 0b101, 0b110, 0b101, 0b101],
-        'T' => [0b111, 0b010, 0b010, 0b010, 0b010],
-        ':' => [0b000, 0b010, 0b000, 0b010, 0b000],
-        _ => [0; 5],
+/// The legend below the faces (starting at row `y0`): marker colours, pose notation and
+/// names, and how a wrong pose is shown.
+fn legend(img: &mut image::RgbImage, y0: usize, with_pose: bool) {
+    use common::draw::{draw_text, mark};
+    let row = |k: usize| y0 + 6 + k * 18;
+    // A cross drawn in a 16-pixel square centred on the text line.
+    let cross = |img: &mut image::RgbImage, x: usize, y: usize, c: [u8; 3]| {
+        mark(img, x, y - 3, 16, 0.5, 0.5, c)
+    };
+    cross(img, 4, row(0), GREEN);
+    let x = draw_text(img, 22, row(0), "TRUE LANDMARKS", 2, BLACK);
+    cross(img, x + 16, row(0), RED);
+    draw_text(img, x + 34, row(0), "PREDICTED NOSE", 2, BLACK);
+    if with_pose {
+        let x = draw_text(
+            img,
+            4,
+            row(1),
+            "T: TRUE POSE  P: PREDICTED POSE  ",
+            2,
+            BLACK,
+        );
+        draw_text(img, x, row(1), "WRONG POSE: RED TEXT AND FRAME", 2, RED);
+    } else {
+        draw_text(
+            img,
+            4,
+            row(1),
+            "T: TRUE POSE (NO POSE HEAD TRAINED)",
+            2,
+            BLACK,
+        );
     }
-}
-
-fn draw_text(
-    img: &mut image::RgbImage,
-    x0: usize,
-    y0: usize,
-    text: &str,
-    scale: usize,
-    c: [u8; 3],
-) {
-    for (k, ch) in text.chars().enumerate() {
-        let g = glyph(ch);
-        for (row, bits) in g.iter().enumerate() {
-            for col in 0..3 {
-                if bits & (0b100 >> col) != 0 {
-                    for dy in 0..scale {
-                        for dx in 0..scale {
-                            let x = x0 + k * 4 * scale + col * scale + dx;
-                            let y = y0 + row * scale + dy;
-                            if x < img.width() as usize && y < img.height() as usize {
-                                img.put_pixel(x as u32, y as u32, image::Rgb(c));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    draw_text(
+        img,
+        4,
+        row(2),
+        "POSES: LPROF LEFT PROFILE / LEFT / FRONT / RIGHT / RPROF RIGHT PROFILE",
+        2,
+        BLACK,
+    );
 }

@@ -4,12 +4,13 @@
 //! cargo run --release --example pos_chunk -- [--data DIR] [--eval FILE] [--epochs N]
 //!     [--mode joint|alternate|pos_only|chunk_only|STRATEGY|all] [--seed S] [--model default|best]
 //!     [--save PATH] [--restore PATH] [--out DIR] [--p-pos P] [--log-every N]
-//!     [--budget SECONDS] [--profile N] [--no-graphs]
+//!     [--budget SECONDS] [--profile N] [--write-graphs]
 //! ```
 //!
-//! - Data: `--data DIR` (holding `train.txt` and `test.txt`), else `$MTL_DATA_DIR/conll2000`,
-//!   else `../shared/data/conll2000`; without any, a synthetic corpus generated from a small
-//!   grammar (said loudly).
+//! - Data: `--data DIR` (the folder holding `conll2000/`, like `$MTL_DATA_DIR`; the
+//!   `conll2000` folder itself also works), else `$MTL_DATA_DIR/conll2000`, else
+//!   `../shared/data/conll2000` relative to the project root; without any, a synthetic
+//!   corpus generated from a small grammar (said loudly).
 //! - Model: `default` is the tutorial's (embedding 100 -> LSTM 128 -> POS LSTM 128 -> POS
 //!   softmax; chunk LSTM 128 over encoder + soft POS embedding 32 -> chunk softmax; Adam 1e-3,
 //!   clip 5, batch 32, no dropout); `best` adds case and suffix features, a bidirectional
@@ -24,7 +25,10 @@
 //!   the same run as the step; those steps are left out of tokens/s).
 //! - Output: a progress line every `--log-every` batches, one line per epoch, the table, a CSV
 //!   of the per-epoch curves and an SVG plot of joint vs alternate in `--out` (default
-//!   `target/pos_chunk`), `graphs/pos_chunk.{json,dot}` (the default model's graph, golden-
+//!   `<project>/target/pos_chunk`), one TensorBoard run per regime in `--out/runs` (train
+//!   losses per step; test metrics and a histogram of every trainable variable per epoch;
+//!   the graph; a strategy's weights and gradient cosine on its probed steps), with
+//!   `--write-graphs` `graphs/pos_chunk.{json,dot}` (the default model's graph, golden-
 //!   tested), and as the last stdout line one JSON object with the results.
 //! - Other flags: `--eval FILE` also scores a further CoNLL file; `--save` / `--restore PATH`
 //!   write / read each regime's variables; `--p-pos` is alternate's probability of a POS
@@ -84,10 +88,16 @@ usage: cargo run --release --example pos_chunk -- [FLAGS]
 flags (default in brackets):
   --data DIR         folder holding conll2000/ (train.txt, test.txt), the same level as
                      $MTL_DATA_DIR; the conll2000 folder itself also works
-                     [$MTL_DATA_DIR, then ../shared/data; else a synthetic corpus, said loudly]
+                     [$MTL_DATA_DIR, then ../shared/data relative to the project root;
+                     else a synthetic corpus, said loudly]
   --eval FILE        also score this CoNLL file after training [none]
   --epochs N         training epochs [5; 12 with --model best]
-  --mode M           joint|alternate|pos_only|chunk_only|all [all: the four, same seed]
+  --mode M           joint|alternate|pos_only|chunk_only, a multi-task strategy (equal,
+                     fixed, uncertainty, dwa, gls, rlw, gradnorm, mean, pcgrad, mgda,
+                     cagrad, imtl_g, aligned_mtl, upgrad, gradvac, nash_mtl; also e.g.
+                     fixed:1,2 or cagrad:0.4), or all: joint, alternate and every strategy
+                     with a table (POS accuracy, chunk F1, delta-m% vs equal, tokens/s,
+                     mean gradient cosine) [the four regimes, same seed]
   --seed S           seed of initialisation, batch order and alternate's choices [0]
   --model M          default (the tutorial's) | best (features, BiLSTM, dropout) [default]
   --save PATH        write each regime's variables (PATH_<regime>.ext with several) [none]
@@ -103,14 +113,17 @@ flags (default in brackets):
 
 writes (absolute paths are printed):
   OUT/runs/<regime>_<data>_<model>_e<epochs>_seed<S>/events.out.tfevents.*
-                     TensorBoard: train losses per step, test metrics per epoch, the graph
-                     (tensorboard --logdir OUT/runs); a rerun of the same name replaces it
+                     TensorBoard (tensorboard --logdir OUT/runs): train losses per step,
+                     test metrics per epoch, a histogram of every trainable variable per
+                     epoch, the graph; with a strategy also its weights per task and the
+                     gradient cosine every 25 steps; a rerun of the same name replaces it
   OUT/pos_chunk_<data>_<model>_seed<S>.csv and .svg
                      per-epoch curves and the joint vs alternate plot
   stdout             progress, a comparison table, and as the last line one JSON object
 
 takes: with the default model and 5 epochs, about 1-1.5 minutes per regime on 2 free cores
-(--mode all: 4-6 minutes); --model best: up to 10 minutes per regime.";
+(the four regimes: 4-6 minutes; --mode all: 18 runs, the gradient-level strategies costing
+more per step, see the mtl_step example); --model best: up to 10 minutes per regime.";
 
 fn parse_args(p: &mut lexopt::Parser) -> std::result::Result<Args, lexopt::Error> {
     use lexopt::Arg::{Long, Short};
@@ -165,7 +178,8 @@ fn parse_args(p: &mut lexopt::Parser) -> std::result::Result<Args, lexopt::Error
     Ok(a)
 }
 
-/// `--data`, else `$MTL_DATA_DIR/conll2000`, else `../shared/data/conll2000`, else synthetic.
+/// `--data`, else `$MTL_DATA_DIR/conll2000`, else `../shared/data/conll2000` relative to the
+/// project root, else synthetic.
 fn load_data(args: &Args) -> Result<TaggerData> {
     let dir =
         match &args.data {
@@ -204,7 +218,14 @@ fn load_data(args: &Args) -> Result<TaggerData> {
         None => {
             let bar = "!".repeat(78);
             println!("{bar}");
-            println!("!! NO CoNLL-2000 DATA FOUND (--data, $MTL_DATA_DIR/conll2000, ../shared/data/conll2000).");
+            let looked: Vec<String> = staticflow::data::data_dir_candidates("conll2000")
+                .iter()
+                .map(|d| common::absolute(d).display().to_string())
+                .collect();
+            println!(
+                "!! NO CoNLL-2000 DATA FOUND (no --data; looked in {}).",
+                looked.join(", ")
+            );
             println!("!! USING THE BUILT-IN SYNTHETIC CORPUS: the numbers below are NOT CoNLL-2000 results.");
             println!("{bar}");
             Ok(TaggerData::synthetic())
@@ -305,8 +326,100 @@ impl Run {
     }
 }
 
-/// Fetch the strategy's gradient cosines every this many batches.
+/// Fetch the strategy's gradient cosines and weights every this many batches.
 const COSINE_EVERY: usize = 25;
+
+/// The tagger's tasks, in the order of the strategy's weights and cosines.
+const TASKS: [&str; 2] = ["pos", "chunk"];
+
+/// One training event in TensorBoard: the losses of every step (`train/*`), the test
+/// metrics after each epoch (`test/*`, at the epoch's last step; none for a head the regime
+/// never trains, whose curve would be flat and meaningless) and the probed strategy steps.
+fn log_event(
+    tb: &mut staticflow::summary::FileWriter,
+    event: TrainEvent,
+    regime: Regime,
+    per_epoch: usize,
+) -> Result<()> {
+    match event {
+        TrainEvent::Step {
+            step,
+            pos_loss,
+            chunk_loss,
+        } => [
+            ("train/pos_loss", pos_loss),
+            ("train/chunk_loss", chunk_loss),
+        ]
+        .into_iter()
+        .filter_map(|(tag, v)| Some((tag, v?)))
+        .try_for_each(|(tag, v)| tb.add_scalar(tag, v, step as i64)),
+        TrainEvent::Probe {
+            step,
+            cosines,
+            weights,
+        } => log_probe(tb, step as i64, cosines, weights),
+        TrainEvent::Epoch(l) => {
+            let (pos, chunk) = (regime.trains_pos(), regime.trains_chunks());
+            let s = &l.test.score;
+            [
+                ("test/pos_accuracy", s.pos_acc, pos),
+                ("test/chunk_accuracy", s.chunk_acc, chunk),
+                ("test/chunk_f1", s.chunk.f1(), chunk),
+                ("test/pos_loss", l.test.pos_loss, pos),
+                ("test/chunk_loss", l.test.chunk_loss, chunk),
+                ("speed/train_tokens_per_s", l.tokens_per_s, true),
+            ]
+            .into_iter()
+            .filter(|x| x.2)
+            .try_for_each(|(tag, v, _)| tb.add_scalar(tag, v as f32, (l.epoch * per_epoch) as i64))
+        }
+        TrainEvent::Batch(_) => Ok(()),
+    }
+}
+
+/// A probed strategy step in TensorBoard: `mtl/weight/<task>` (the loss weight, or for a
+/// gradient-level strategy the coefficient of the task's gradient on the shared variables)
+/// and `mtl/grad_cosine` (cosine between the two tasks' gradients on the shared variables).
+fn log_probe(
+    tb: &mut staticflow::summary::FileWriter,
+    step: i64,
+    cosines: &[f32],
+    weights: &[f32],
+) -> Result<()> {
+    for (task, w) in TASKS.iter().zip(weights) {
+        tb.add_scalar(&format!("mtl/weight/{task}"), *w, step)?;
+    }
+    match staticflow::mtl::mean_off_diagonal(cosines, TASKS.len()) {
+        Some(c) => tb.add_scalar("mtl/grad_cosine", c as f32, step),
+        None => Ok(()),
+    }
+}
+
+/// The Markdown text of a run's TensorBoard "about" entry: what the run is and what its
+/// tags mean.
+fn about(name: &str, regime: Regime, args: &Args) -> String {
+    let mut s = format!(
+        "pos_chunk run `{name}` (model {}, seed {}).\n\n\
+         - `train/*_loss`: each step's loss of the task(s) its op trained (x: global step)\n\
+         - `test/*`: test metrics after each epoch (x: step at the end of the epoch){}\n\
+         - `variables/*` (Histograms): every trainable variable after each epoch\n",
+        if args.best { "best" } else { "default" },
+        args.seed,
+        match regime {
+            Regime::PosOnly => "; no chunk metrics: this regime never trains the chunk head",
+            Regime::ChunkOnly => "; no POS metrics: this regime never trains the POS head",
+            _ => "",
+        }
+    );
+    if regime == Regime::Strategy {
+        s.push_str(&format!(
+            "- `mtl/weight/pos`, `mtl/weight/chunk`: the weights the strategy used, and \
+             `mtl/grad_cosine`: the cosine between the two tasks' gradients on the shared \
+             variables, every {COSINE_EVERY} steps\n"
+        ));
+    }
+    s
+}
 
 /// What one run produced.
 struct RunResult {
@@ -391,68 +504,83 @@ fn run_regime(
         if args.best { "best" } else { "default" },
         args.seed
     );
-    let mut tb = common::tensorboard_run(&args.out, &run)?;
-    tb.add_graph(&g)?;
-    let mut tb_err: Option<Error> = None;
-    let mut mark = (Instant::now(), cpu_seconds());
-    let logs = train(&mut sess, &model, data, &opts, |event| match event {
-        TrainEvent::Step {
-            step,
-            pos_loss,
-            chunk_loss,
-        } => {
-            let step = step as i64;
-            let r = [
-                ("train/pos_loss", pos_loss),
-                ("train/chunk_loss", chunk_loss),
-            ]
-            .into_iter()
-            .filter_map(|(tag, v)| v.map(|v| tb.add_scalar(tag, v, step)))
-            .collect::<Result<Vec<()>>>();
-            if let Err(e) = r {
-                tb_err.get_or_insert(e);
-            }
-        }
-        TrainEvent::Batch(p) => println!(
-            "[{name}] epoch {} batch {:>4}/{}: {:>6.0} tok/s  train loss pos {:.4} chunk {:.4}",
-            p.epoch, p.batch, p.batches, p.tokens_per_s, p.pos_loss, p.chunk_loss
-        ),
-        TrainEvent::Epoch(l) => {
-            let (now, cpu) = (Instant::now(), cpu_seconds());
-            let wall = (now - mark.0).as_secs_f64().max(1e-9);
-            let others = ((cpu.0 - mark.1 .0) - (cpu.1 - mark.1 .1)).max(0.0) / wall;
-            mark = (now, cpu);
-            println!("{}", epoch_line(name, epochs, l, others));
-            let step = (l.epoch
-                * staticflow::models::tagger::batches_per_epoch(data, opts.batch_size))
-                as i64;
-            let s = &l.test.score;
-            let r = [
-                ("test/pos_accuracy", s.pos_acc),
-                ("test/chunk_accuracy", s.chunk_acc),
-                ("test/chunk_f1", s.chunk.f1()),
-                ("test/pos_loss", l.test.pos_loss),
-                ("test/chunk_loss", l.test.chunk_loss),
-                ("speed/train_tokens_per_s", l.tokens_per_s),
-            ]
-            .into_iter()
-            .try_for_each(|(tag, v)| tb.add_scalar(tag, v as f32, step));
-            if let Err(e) = r.and_then(|()| tb.flush()) {
-                tb_err.get_or_insert(e);
-            }
-        }
-    })?;
-    if let Some(e) = tb_err {
-        return Err(e);
+    // Rank 0 alone writes the TensorBoard run (the ranks train the same model).
+    let mut board = match world.is_root() {
+        true => Some(common::tensorboard_run(&args.out, &run)?),
+        false => None,
+    };
+    if let Some(tb) = board.as_mut() {
+        tb.add_graph(&g)?;
+        tb.add_text("about", &about(name, regime, args), 0)?;
     }
-    tb.close()?;
-    if let (Some(l), Some(b)) = (logs.last(), opts.time_budget) {
-        if l.epoch < epochs {
-            println!(
-                "[{name}] stopped after epoch {} of {epochs}: the next epoch would end past the {b:.0} s budget",
-                l.epoch
-            );
+    let per_epoch = staticflow::models::tagger::batches_per_epoch(data, opts.batch_size);
+    // One epoch per `train` call, so the variables can be read between epochs; the time
+    // budget is applied here, between the calls, as `train` would.
+    let budget = opts.time_budget.take();
+    let trainable = g.trainable_variables();
+    let mut mark = (Instant::now(), cpu_seconds());
+    let (start, mut last_epoch, mut logs) = (Instant::now(), 0f64, Vec::new());
+    let mut stopped = false;
+    for target in 1..=epochs {
+        if budget
+            .is_some_and(|b| !logs.is_empty() && start.elapsed().as_secs_f64() + last_epoch > b)
+        {
+            stopped = true;
+            break;
         }
+        let t = Instant::now();
+        opts.epochs = target;
+        let mut tb_err: Option<Error> = None;
+        let new = train(&mut sess, &model, data, &opts, |event| {
+            match event {
+                TrainEvent::Batch(p) => println!(
+                    "[{name}] epoch {} batch {:>4}/{}: {:>6.0} tok/s  train loss pos {:.4} chunk {:.4}",
+                    p.epoch, p.batch, p.batches, p.tokens_per_s, p.pos_loss, p.chunk_loss
+                ),
+                TrainEvent::Epoch(l) => {
+                    let (now, cpu) = (Instant::now(), cpu_seconds());
+                    let wall = (now - mark.0).as_secs_f64().max(1e-9);
+                    let others = ((cpu.0 - mark.1 .0) - (cpu.1 - mark.1 .1)).max(0.0) / wall;
+                    mark = (now, cpu);
+                    println!("{}", epoch_line(name, epochs, l, others));
+                }
+                TrainEvent::Step { .. } | TrainEvent::Probe { .. } => {}
+            }
+            if let Some(tb) = board.as_mut() {
+                if let Err(e) = log_event(tb, event, regime, per_epoch) {
+                    tb_err.get_or_insert(e);
+                }
+            }
+        })?;
+        if let Some(e) = tb_err {
+            return Err(e);
+        }
+        if let Some(tb) = board.as_mut() {
+            for l in &new {
+                // A histogram of every trainable variable after each epoch (strategy
+                // variables such as uncertainty's log-variances included).
+                let step = (l.epoch * per_epoch) as i64;
+                for v in &trainable {
+                    let value = sess.variable_value(*v)?.as_f32()?;
+                    let tag = format!("variables/{}", v.name());
+                    tb.add_histogram(&tag, value.iter().copied(), step)?;
+                }
+                tb.flush()?;
+            }
+        }
+        if !new.is_empty() {
+            last_epoch = t.elapsed().as_secs_f64();
+        }
+        logs.extend(new);
+    }
+    if let Some(tb) = board {
+        tb.close()?;
+    }
+    if let (Some(l), Some(b), true) = (logs.last(), budget, stopped) {
+        println!(
+            "[{name}] stopped after epoch {} of {epochs}: the next epoch would end past the {b:.0} s budget",
+            l.epoch
+        );
     }
     if let Some(p) = &args.save {
         let p = checkpoint_path(p, name, several);
@@ -597,11 +725,25 @@ fn draw(results: &[RunResult], title: &str, svg: SVGBackend) -> std::result::Res
         .map_err(|e| e.to_string())?;
     let panels = root.split_evenly((2, 2));
     type Getter = fn(&EpochLog) -> f64;
-    let specs: [(&str, Getter); 4] = [
-        ("train POS loss", |l| l.train_pos_loss),
-        ("train chunk loss", |l| l.train_chunk_loss),
-        ("test POS accuracy", |l| l.test.score.pos_acc),
-        ("test chunk F1", |l| l.test.score.chunk.f1()),
+    // (title, value, whether a regime trains the head the value measures)
+    type Trains = fn(Regime) -> bool;
+    let specs: [(&str, Getter, Trains); 4] = [
+        ("train POS loss", |l| l.train_pos_loss, Regime::trains_pos),
+        (
+            "train chunk loss",
+            |l| l.train_chunk_loss,
+            Regime::trains_chunks,
+        ),
+        (
+            "test POS accuracy",
+            |l| l.test.score.pos_acc,
+            Regime::trains_pos,
+        ),
+        (
+            "test chunk F1",
+            |l| l.test.score.chunk.f1(),
+            Regime::trains_chunks,
+        ),
     ];
     let style = |i: usize| match results[i].regime {
         Regime::Joint => (RGBColor(31, 119, 180), 3),
@@ -613,20 +755,23 @@ fn draw(results: &[RunResult], title: &str, svg: SVGBackend) -> std::result::Res
             (RGBColor(r, g, b), 1)
         }
     };
-    for (area, (name, get)) in panels.iter().zip(specs) {
-        let pts: Vec<(usize, Vec<(f64, f64)>)> = results
+    for (area, (name, get, trains)) in panels.iter().zip(specs) {
+        // A head a regime never trains (pos_only's chunk head, chunk_only's POS head) would
+        // only draw a flat, meaningless curve: left out.
+        let pts: Vec<(usize, Vec<(usize, f64)>)> = results
             .iter()
             .enumerate()
+            .filter(|(_, r)| trains(r.regime))
             .map(|(i, r)| {
                 let v = r
                     .logs
                     .iter()
-                    .map(|l| (l.epoch as f64, get(l)))
+                    .map(|l| (l.epoch, get(l)))
                     .filter(|(_, y)| y.is_finite())
                     .collect();
                 (i, v)
             })
-            .filter(|(_, v): &(usize, Vec<(f64, f64)>)| !v.is_empty())
+            .filter(|(_, v): &(usize, Vec<(usize, f64)>)| !v.is_empty())
             .collect();
         let ys = pts.iter().flat_map(|(_, v)| v.iter().map(|p| p.1));
         let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
@@ -640,13 +785,17 @@ fn draw(results: &[RunResult], title: &str, svg: SVGBackend) -> std::result::Res
             .iter()
             .flat_map(|r| r.logs.iter().map(|l| l.epoch))
             .max()
-            .unwrap_or(1) as f64;
+            .unwrap_or(1);
         let mut chart = ChartBuilder::on(area)
             .caption(name, ("sans-serif", 16))
             .margin(12)
             .x_label_area_size(30)
             .y_label_area_size(55)
-            .build_cartesian_2d(0.8..max_epoch + 0.2, (lo - pad)..(hi + pad))
+            .build_cartesian_2d(
+                // Ticks at whole epochs only (at most about 12).
+                (0..max_epoch + 1).with_key_points(epoch_ticks(max_epoch)),
+                (lo - pad)..(hi + pad),
+            )
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
@@ -671,6 +820,11 @@ fn draw(results: &[RunResult], title: &str, svg: SVGBackend) -> std::result::Res
             .map_err(|e| e.to_string())?;
     }
     root.present().map_err(|e| e.to_string())
+}
+
+/// Whole epochs `1..=n` for the x axis, every k-th so that at most 12 are labelled.
+fn epoch_ticks(n: usize) -> Vec<usize> {
+    (1..=n.max(1)).step_by(n.div_ceil(12).max(1)).collect()
 }
 
 /// `"pos_acc":..,"chunk_acc":..,"chunk_f1":..` (fractions, 4 decimals).

@@ -216,7 +216,7 @@ fn real_conll2000_matches_reference_counts() {
     let Some(dir) = find_data_dir("conll2000", &["train.txt"]) else {
         skip::skip(
             "real_conll2000_matches_reference_counts",
-            "CoNLL-2000 not found ($MTL_DATA_DIR/conll2000 or ../shared/data/conll2000)",
+            &skip::data_missing("conll2000"),
         );
         return;
     };

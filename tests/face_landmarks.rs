@@ -36,7 +36,7 @@ fn default_recipe_meets_the_goals_on_real_mtfl() {
     else {
         skip::skip(
             "default_recipe_meets_the_goals_on_real_mtfl",
-            "MTFL not found ($MTL_DATA_DIR/mtfl or ../shared/data/mtfl)",
+            &skip::data_missing("mtfl"),
         );
         return;
     };
@@ -71,7 +71,8 @@ fn default_recipe_meets_the_goals_on_real_mtfl() {
     assert!(j["images_per_s"].as_f64().is_some_and(|v| v > 0.0));
     assert!(stdout.contains("pose confusion"), "{stdout}");
     let img = image::open(&grid).expect("the grid is a readable PNG");
-    assert_eq!((img.width(), img.height()), (640, 4 * (160 + 24)));
+    // 4 x 4 faces of 160 px with a 24 px caption each, and the 60 px legend.
+    assert_eq!((img.width(), img.height()), (640, 4 * (160 + 24) + 60));
     let _ = std::fs::remove_file(grid);
 }
 
@@ -87,4 +88,6 @@ fn without_data_the_example_explains_and_fails() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("staticflow-no-mtfl-here"), "{err}");
     assert!(err.contains("training.txt"), "{err}");
+    // ... and where to get the data set.
+    assert!(err.contains("mmlab.ie.cuhk.edu.hk"), "{err}");
 }

@@ -218,10 +218,7 @@ fn locate_explains_where_to_get_the_data() {
 #[test]
 fn real_mtfl_data_when_present() {
     let Some(dir) = staticflow::data::find_data_dir("mtfl", &["training.txt"]) else {
-        skip::skip(
-            "real_mtfl_data_when_present",
-            "MTFL not found ($MTL_DATA_DIR/mtfl or ../shared/data/mtfl)",
-        );
+        skip::skip("real_mtfl_data_when_present", &skip::data_missing("mtfl"));
         return;
     };
     let tr = read_annotations(dir.join("training.txt")).unwrap();

@@ -225,11 +225,12 @@ fn checkpoint_round_trip_and_resume_give_the_uninterrupted_losses() {
 
 #[test]
 fn real_conll2000_short_run_beats_the_baseline() {
-    // Looked up as the example does: $MTL_DATA_DIR/conll2000, else ../shared/data/conll2000.
+    // Looked up as the example does: $MTL_DATA_DIR/conll2000, else ../shared/data/conll2000
+    // beside the project root.
     let Some(dir) = staticflow::data::find_data_dir("conll2000", &["train.txt"]) else {
         skip::skip(
             "real_conll2000_short_run_beats_the_baseline",
-            "CoNLL-2000 not found ($MTL_DATA_DIR/conll2000 or ../shared/data/conll2000)",
+            &skip::data_missing("conll2000"),
         );
         return;
     };

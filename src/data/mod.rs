@@ -33,14 +33,25 @@ pub mod vocab;
 use std::path::PathBuf;
 
 /// Where to look for data set `name` (`"conll2000"`, `"mtfl"`) when no `--data` flag is given,
-/// in order: `$MTL_DATA_DIR/<name>`, then `../shared/data/<name>` (relative to the working
-/// directory, i.e. the project root for `cargo run` and `cargo test`).
+/// in order: `$MTL_DATA_DIR/<name>` (an empty variable counts as unset), then
+/// [`project_data_dir`]`/<name>`. `--data DIR` and `MTL_DATA_DIR` name the same level: the
+/// folder holding `conll2000/` and `mtfl/`.
 pub fn data_dir_candidates(name: &str) -> Vec<PathBuf> {
     std::env::var_os("MTL_DATA_DIR")
+        .filter(|d| !d.is_empty())
         .map(|d| PathBuf::from(d).join(name))
         .into_iter()
-        .chain([PathBuf::from("../shared/data").join(name)])
+        .chain([project_data_dir().join(name)])
         .collect()
+}
+
+/// The fallback data folder: `../shared/data` relative to the project root (the folder of
+/// staticflow's `Cargo.toml`, fixed when the crate is compiled), whatever the working
+/// directory, so `cargo run` from a subfolder and a test binary started anywhere find the
+/// same data.
+pub fn project_data_dir() -> PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    root.parent().unwrap_or(root).join("shared").join("data")
 }
 
 /// The first of [`data_dir_candidates`] that holds every file in `required`, if any.
@@ -56,3 +67,20 @@ pub use conll::{parse_conll, read_conll, write_conll, Sentence};
 pub use dataset::{shard_range, Dataset, DatasetIter, ErrorCounter, Slices, Stack};
 pub use synthetic::{synthetic_corpus, synthetic_corpus_sized, SyntheticCorpus};
 pub use vocab::{EncodedSentence, TagVocab, TaggerVocab, WordVocab, PAD, UNK};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_data_folder_is_absolute_and_beside_the_project_root() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let d = project_data_dir();
+        assert!(d.is_absolute(), "{}", d.display());
+        assert_eq!(d, root.parent().unwrap().join("shared/data"));
+        // Last candidate, after $MTL_DATA_DIR/<name> when that is set.
+        let c = data_dir_candidates("conll2000");
+        assert_eq!(c.last(), Some(&d.join("conll2000")));
+        assert!(c.len() <= 2);
+    }
+}

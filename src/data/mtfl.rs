@@ -275,7 +275,8 @@ pub fn load_split(
 }
 
 /// Finds the MTFL folder (the one holding `training.txt`): `explicit/mtfl` or `explicit` if given,
-/// `$MTL_DATA_DIR/mtfl`, else `../shared/data/mtfl`. The error explains where to get the data.
+/// `$MTL_DATA_DIR/mtfl`, else `../shared/data/mtfl` relative to the project root
+/// ([`super::project_data_dir`]). The error explains where to get the data.
 pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {
     let candidates: Vec<PathBuf> = match explicit {
         // `--data` names the level of $MTL_DATA_DIR (the folder holding `mtfl/`); the `mtfl`

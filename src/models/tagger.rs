@@ -429,19 +429,20 @@ impl<'g> Tagger<'g> {
         op: Operation<'g>,
         b: &TaggedBatch,
     ) -> Result<(Option<f32>, Option<f32>)> {
-        self.train_step_probed(sess, op, b, None)
+        self.train_step_probed(sess, op, b, &[])
             .map(|(p, c, _)| (p, c))
     }
 
-    /// [`Tagger::train_step`] that also fetches `probe` (e.g. the strategy's cosine
-    /// diagnostics) in the same run, from the forward pass of the step.
+    /// [`Tagger::train_step`] that also fetches the `probe` tensors (e.g. the strategy's
+    /// cosines and weights) in the same run, from the forward pass of the step; their values
+    /// come back in order.
     pub fn train_step_probed(
         &self,
         sess: &mut Session<'g>,
         op: Operation<'g>,
         b: &TaggedBatch,
-        probe: Option<Tensor<'g>>,
-    ) -> Result<(Option<f32>, Option<f32>, Option<crate::Value>)> {
+        probe: &[Tensor<'g>],
+    ) -> Result<(Option<f32>, Option<f32>, Vec<crate::Value>)> {
         let mut feeds = self.input_feeds(b);
         let keep = self.config.keep_prob;
         let keep_arr = ndarray::arr0(keep);
@@ -464,9 +465,7 @@ impl<'g> Tagger<'g> {
             fetches.push(self.chunk_loss.into());
         }
         let n = fetches.len();
-        if let Some(t) = probe {
-            fetches.push(t.into());
-        }
+        fetches.extend(probe.iter().map(|&t| crate::graph::Fetch::from(t)));
         let out = sess.run(&fetches, &feeds)?;
         let p = if want_pos { Some(out.scalar(1)?) } else { None };
         let c = if want_chunk {
@@ -474,10 +473,9 @@ impl<'g> Tagger<'g> {
         } else {
             None
         };
-        let probed = match probe {
-            Some(_) => Some(out.get(n)?.clone()),
-            None => None,
-        };
+        let probed = (n..n + probe.len())
+            .map(|i| out.get(i).cloned())
+            .collect::<Result<_>>()?;
         Ok((p, c, probed))
     }
 
@@ -674,7 +672,8 @@ pub struct TrainOptions {
     /// would, at the last epoch's pace, end past it. `None`: no limit.
     pub time_budget: Option<f64>,
     /// With [`Regime::Strategy`]: fetch the strategy's gradient cosine matrix with every this
-    /// many batches (the first of each epoch included; 0 = never), see [`EpochLog::cosines`].
+    /// many batches (the first of each epoch included; 0 = never), with the weights the
+    /// strategy used: see [`EpochLog::mean_cosine`] and [`TrainEvent::Probe`].
     pub cosine_every: usize,
 }
 
@@ -720,6 +719,17 @@ pub enum TrainEvent<'a> {
     Batch(&'a Progress),
     /// After each epoch's evaluation.
     Epoch(&'a EpochLog),
+    /// With [`TrainOptions::cosine_every`] and [`Regime::Strategy`]: what the strategy's
+    /// diagnostics gave on a probed step (before that step's [`TrainEvent::Step`]).
+    Probe {
+        /// 1-based global step, as in [`TrainEvent::Step`].
+        step: usize,
+        /// The pairwise cosines of the per-task gradients, `[T, T]` row-major (tasks `pos`,
+        /// `chunk`).
+        cosines: &'a [f32],
+        /// The loss weights (or gradient coefficients) the strategy used on this step, `[T]`.
+        weights: &'a [f32],
+    },
     /// After every training batch: the losses its op computed (for per-step logging).
     Step {
         /// 1-based global step (batches run since the first epoch of this run).
@@ -804,6 +814,11 @@ pub fn train<'g>(
         (Regime::Strategy, Some(t)) if opts.cosine_every > 0 => t.diagnostics.map(|d| d.cosines),
         _ => None,
     };
+    // Fetched with the cosines: the weights the strategy used on the probed step.
+    let probe_weights = match (probe, &model.strategy) {
+        (Some(_), Some(t)) => t.diagnostics.map(|d| d.weights),
+        _ => None,
+    };
     let mut logs = Vec::new();
     let start = Instant::now();
     let mut last_epoch = 0f64;
@@ -833,20 +848,35 @@ pub fn train<'g>(
             } else {
                 2
             }] += 1;
-            let probed = probe.filter(|_| k % opts.cosine_every.max(1) == 0);
+            let probed: Vec<Tensor<'g>> = match (probe, probe_weights) {
+                (Some(cos), w) if k % opts.cosine_every.max(1) == 0 => {
+                    std::iter::once(cos).chain(w).collect()
+                }
+                _ => vec![],
+            };
             let ts = Instant::now();
-            let (p, c, cos) = model.train_step_probed(sess, op, &b, probed)?;
+            let (p, c, values) = model.train_step_probed(sess, op, &b, &probed)?;
             let step_tokens = idx.iter().map(|&i| lengths[i]).sum::<usize>();
-            if let Some(cos) = cos {
+            let step = (epoch - 1) * nb + k + 1;
+            if let Some(cos) = values.first() {
                 probe_s += ts.elapsed().as_secs_f64();
                 probe_tokens += step_tokens;
                 let a = cos.as_f32()?;
                 let t = a.shape().first().copied().unwrap_or(0);
                 let flat: Vec<f32> = a.iter().copied().collect();
                 cosines.extend(crate::mtl::mean_off_diagonal(&flat, t));
+                let weights: Vec<f32> = match values.get(1) {
+                    Some(w) => w.as_f32()?.iter().copied().collect(),
+                    None => vec![],
+                };
+                on_event(TrainEvent::Probe {
+                    step,
+                    cosines: &flat,
+                    weights: &weights,
+                });
             }
             on_event(TrainEvent::Step {
-                step: (epoch - 1) * nb + k + 1,
+                step,
                 pos_loss: p,
                 chunk_loss: c,
             });
