@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo build --release --features mpi --example data_parallel
-//! mpirun -np 2 --allow-run-as-root target/release/examples/data_parallel [train|fail|mismatch] [--steps N]
+//! mpirun -np 2 --allow-run-as-root target/release/examples/data_parallel [train|fail|mismatch|pcgrad] [--steps N]
 //! ```
 //!
 //! - `train` (default): checks that every rank built the same graph, broadcasts rank 0's
@@ -15,11 +15,15 @@
 //!   aborts the job).
 //! - `mismatch`: rank 1 builds a wider hidden layer; every rank fails naming the first
 //!   differing node.
+//! - `pcgrad`: as `train`, with a second task (another linear head on the same hidden layer)
+//!   trained with `mtl::PcGrad` through the `DistributedOptimizer`: per-task gradients are
+//!   averaged across ranks before the projection, so the ranks still match one process.
 //!
 //! Without `mpirun` (or without the feature) it runs as a single rank.
 
 use ndarray::{ArrayD, Axis, IxDyn, Slice};
 use staticflow::distributed::{self, DistributedOptimizer};
+use staticflow::mtl::{self, Strategy};
 use staticflow::prelude::*;
 
 struct Model<'g> {
@@ -27,6 +31,9 @@ struct Model<'g> {
     ids: Tensor<'g>,
     y: Tensor<'g>,
     loss: Tensor<'g>,
+    /// The second task (mode `pcgrad`): its targets and loss.
+    y2: Tensor<'g>,
+    loss2: Tensor<'g>,
 }
 
 fn model(g: &Graph, hidden: usize) -> Model<'_> {
@@ -39,7 +46,17 @@ fn model(g: &Graph, hidden: usize) -> Model<'_> {
     let w2 = g.variable("w2", init::glorot_uniform(&[hidden, 1]));
     let h = tanh(matmul(concat(&[x, embedding_lookup(emb, ids)], 1), w1) + b1);
     let loss = reduce_mean_all(square(matmul(h, w2) - y)).named("loss");
-    Model { x, ids, y, loss }
+    let y2 = g.placeholder("y2", [None, Some(1)]);
+    let w3 = g.variable("w3", init::glorot_uniform(&[hidden, 1]));
+    let loss2 = reduce_mean_all(square(matmul(h, w3) - y2)).named("loss2");
+    Model {
+        x,
+        ids,
+        y,
+        loss,
+        y2,
+        loss2,
+    }
 }
 
 /// Step `s`'s global batch (deterministic: the same on every rank).
@@ -63,15 +80,23 @@ fn train(
     steps: usize,
     fail_at: Option<usize>,
     hidden: usize,
+    pcgrad: bool,
 ) -> Result<Vec<f32>> {
     let (rank, ranks) = world.map_or((0, 1), |w| (w.rank(), w.size()));
     // Each rank initialises differently: the broadcast must make them agree.
     let g = Graph::with_seed(3);
     let m = model(&g, hidden);
     let sgd = GradientDescent::new(0.3);
-    let op = match world {
-        Some(_) => DistributedOptimizer::new(sgd).minimize(m.loss)?,
-        None => sgd.minimize(m.loss)?,
+    let tasks = mtl::Tasks::new(&g).task("a", m.loss).task("b", m.loss2);
+    let op = match (world, pcgrad) {
+        (Some(_), false) => DistributedOptimizer::new(sgd).minimize(m.loss)?,
+        (None, false) => sgd.minimize(m.loss)?,
+        (Some(_), true) => {
+            mtl::PcGrad::default()
+                .minimize(&DistributedOptimizer::new(sgd), &tasks)?
+                .op
+        }
+        (None, true) => mtl::PcGrad::default().minimize(&sgd, &tasks)?.op,
     };
     let mut sess = Session::new(&g);
     sess.run(&[g.global_variables_initializer().into()], &[])?;
@@ -91,16 +116,23 @@ fn train(
             std::process::exit(3);
         }
         let (x, ids, y) = batch(s, 32);
+        let y2 = y.mapv(|v| 0.5 - v * v);
         let r = distributed::shard_range(32, ranks, rank)?;
-        let (x, ids, y) = (rows(&x, r.clone()), rows(&ids, r.clone()), rows(&y, r));
-        sess.run(
-            &[op.into()],
-            &[
-                (m.x, (&x).into()),
-                (m.ids, (&ids).into()),
-                (m.y, (&y).into()),
-            ],
-        )?;
+        let (x, ids, y) = (
+            rows(&x, r.clone()),
+            rows(&ids, r.clone()),
+            rows(&y, r.clone()),
+        );
+        let y2 = rows(&y2, r);
+        let mut feeds = vec![
+            (m.x, (&x).into()),
+            (m.ids, (&ids).into()),
+            (m.y, (&y).into()),
+        ];
+        if pcgrad {
+            feeds.push((m.y2, (&y2).into()));
+        }
+        sess.run(&[op.into()], &feeds)?;
     }
     let mut flat = Vec::new();
     for v in g.trainable_variables() {
@@ -121,10 +153,10 @@ fn run() -> Result<()> {
                     .and_then(|v| v.parse().ok())
                     .ok_or_else(|| Error::InvalidArgument("--steps: expected an integer".into()))?
             }
-            "train" | "fail" | "mismatch" => mode = a,
+            "train" | "fail" | "mismatch" | "pcgrad" => mode = a,
             other => {
                 return Err(Error::InvalidArgument(format!(
-                    "unknown argument `{other}` (usage: data_parallel [train|fail|mismatch] [--steps N])"
+                    "unknown argument `{other}` (usage: data_parallel [train|fail|mismatch|pcgrad] [--steps N])"
                 )))
             }
         }
@@ -142,7 +174,8 @@ fn run() -> Result<()> {
         steps
     };
     let t0 = std::time::Instant::now();
-    let mine = train(Some(&world), steps, fail_at, hidden)?;
+    let pcgrad = mode == "pcgrad";
+    let mine = train(Some(&world), steps, fail_at, hidden, pcgrad)?;
     let seconds = t0.elapsed().as_secs_f64();
     // Bit-identical across ranks: every rank compares its bytes with rank 0's.
     let bits: Vec<u8> = mine.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -151,7 +184,7 @@ fn run() -> Result<()> {
     let same = world.comm().allgather_u64((root_bits == bits) as u64)?;
     let identical = same.iter().all(|&s| s == 1);
     if world.is_root() {
-        let single = train(None, steps, None, hidden)?;
+        let single = train(None, steps, None, hidden, pcgrad)?;
         let scale = single.iter().fold(0f32, |m, x| m.max(x.abs()));
         let diff = mine
             .iter()

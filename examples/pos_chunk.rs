@@ -71,6 +71,8 @@ struct Args {
     graphs: bool,
     profile: usize,
     budget: Option<f64>,
+    /// Under `mpirun`: one fused allreduce per step (`--no-fusion`: one per gradient).
+    fusion: bool,
 }
 
 const USAGE: &str = "usage: pos_chunk [--data DIR] [--eval FILE] [--epochs N] \
@@ -106,6 +108,7 @@ flags (default in brackets):
   --budget SECONDS   start no epoch that would end past this [none; 600 with --model best]
   --profile N        time every kernel of N joint steps instead of training [0 = off]
   --write-graphs     rewrite the checked-in graphs/pos_chunk.{json,dot} [off]
+  --no-fusion        under mpirun: one allreduce per gradient, not one fused buffer [off]
   -h, --help         this text
 
 writes (absolute paths are printed):
@@ -140,6 +143,7 @@ fn parse_args(p: &mut lexopt::Parser) -> std::result::Result<Args, lexopt::Error
         graphs: false,
         profile: 0,
         budget: None,
+        fusion: true,
     };
     while let Some(arg) = p.next()? {
         match arg {
@@ -166,6 +170,7 @@ fn parse_args(p: &mut lexopt::Parser) -> std::result::Result<Args, lexopt::Error
             Long("no-graphs") => a.graphs = false,
             Long("budget") => a.budget = Some(common::value(p, "--budget", "seconds")?),
             Long("profile") => a.profile = common::value(p, "--profile", NUM)?,
+            Long("no-fusion") => a.fusion = false,
             Short('h') | Long("help") => common::help(HELP),
             other => return Err(common::unknown(other)),
         }
@@ -861,7 +866,7 @@ fn comparison(results: &[RunResult]) -> (Vec<Column>, Vec<Row>, &'static str) {
 fn run() -> Result<()> {
     let args = common::parse_or_exit(USAGE, parse_args);
     // One rank unless started by `mpirun` with the `mpi` feature; logs from rank 0 only.
-    let world = staticflow::distributed::init()?;
+    let world = staticflow::distributed::init()?.with_fusion(args.fusion);
     world.quiet_unless_root()?;
     let data = load_data(&args)?;
     let epochs = args.epochs.unwrap_or(if args.best { 12 } else { 5 });

@@ -6,10 +6,12 @@ mod common;
 use common::rand_array;
 use ndarray::{Array1, ArrayD, Axis, IxDyn, Slice};
 use staticflow::distributed::{
-    self, broadcast_variables, check_same_graph, shard_range, DistributedOptimizer,
+    self, broadcast_variables, check_same_graph, shard_range, Allreduce, DistributedOptimizer,
     InProcessCommunicator, WORLD,
 };
+use staticflow::mtl::{self, Strategy};
 use staticflow::prelude::*;
+use staticflow::train::{OptimizerOptions, UpdateRule};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -398,4 +400,221 @@ fn init_without_mpi_is_a_single_rank() {
     let w = distributed::init().unwrap();
     assert_eq!((w.rank(), w.size(), w.is_root()), (0, 1, true));
     w.comm().barrier().unwrap();
+}
+
+/// Two tasks on a shared trunk (embedding + tanh layer, the representation `h`), one linear
+/// head each; both losses are means over the batch.
+struct TwoTasks<'g> {
+    x: Tensor<'g>,
+    ids: Tensor<'g>,
+    ya: Tensor<'g>,
+    yb: Tensor<'g>,
+    h: Tensor<'g>,
+    la: Tensor<'g>,
+    lb: Tensor<'g>,
+}
+
+fn two_tasks(g: &Graph) -> TwoTasks<'_> {
+    let x = g.placeholder("x", [None, Some(4)]);
+    let ids = g.placeholder_typed("ids", DType::I64, [None]);
+    let ya = g.placeholder("ya", [None, Some(1)]);
+    let yb = g.placeholder("yb", [None, Some(1)]);
+    let emb = g.variable("emb", init::random_uniform(&[10, 3], -0.5, 0.5));
+    let w1 = g.variable("w1", init::glorot_uniform(&[7, 8]));
+    let b1 = g.variable("b1", init::random_uniform(&[8], -0.1, 0.1));
+    let h = tanh(matmul(concat(&[x, embedding_lookup(emb, ids)], 1), w1) + b1).named("h");
+    let wa = g.variable("a/w", init::glorot_uniform(&[8, 1]));
+    let wb = g.variable("b/w", init::glorot_uniform(&[8, 1]));
+    let la = reduce_mean_all(square(matmul(h, wa) - ya)).named("loss_a");
+    let lb = reduce_mean_all(square(matmul(h, wb) - yb)).named("loss_b");
+    TwoTasks {
+        x,
+        ids,
+        ya,
+        yb,
+        h,
+        la,
+        lb,
+    }
+}
+
+/// A data-parallel optimizer that hides it (`allreduce()` is `None`): the strategy then
+/// aggregates each rank's own per-task gradients and the optimizer averages the aggregates,
+/// which is what must NOT happen (it differs for non-linear strategies).
+struct HiddenDistributed(DistributedOptimizer<GradientDescent>);
+
+impl Optimizer for HiddenDistributed {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+    fn options(&self) -> &OptimizerOptions {
+        self.0.options()
+    }
+    fn options_mut(&mut self) -> &mut OptimizerOptions {
+        self.0.options_mut()
+    }
+    fn update_rule(&self) -> Result<UpdateRule> {
+        self.0.update_rule()
+    }
+    fn apply_gradients<'g>(&self, gv: &[(Tensor<'g>, Tensor<'g>)]) -> Result<Operation<'g>> {
+        self.0.apply_gradients(gv)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Dp {
+    /// One process, plain optimizer.
+    Single,
+    /// `DistributedOptimizer` passed to the strategy.
+    Wired,
+    /// The same, hidden from the strategy.
+    Hidden,
+}
+
+/// `steps` steps of `strategy` on the global batch of 32 split over `ranks` ranks; every f32
+/// variable (trainable ones and the strategy's state) at the end.
+fn train_tasks(
+    strategy: &str,
+    dp: Dp,
+    rank: usize,
+    ranks: usize,
+    steps: usize,
+) -> Vec<(String, ArrayD<f32>)> {
+    let g = Graph::with_seed(5);
+    let m = two_tasks(&g);
+    let mut tasks = mtl::Tasks::new(&g).task("a", m.la).task("b", m.lb);
+    let s: Box<dyn mtl::Strategy> = match strategy {
+        "dwa" => Box::new(mtl::Dwa {
+            temperature: 2.0,
+            period: 2,
+        }),
+        "mgda_rep" => {
+            tasks = tasks.rep_grad(m.h);
+            Box::new(mtl::Mgda::default())
+        }
+        "gradnorm_rep" => {
+            tasks = tasks.rep_grad(m.h);
+            Box::new(mtl::GradNorm::default())
+        }
+        name => mtl::by_name(name).unwrap(),
+    };
+    let sgd = GradientDescent::new(0.2);
+    let train = match dp {
+        Dp::Single => s.minimize(&sgd, &tasks),
+        Dp::Wired => s.minimize(&DistributedOptimizer::new(sgd), &tasks),
+        Dp::Hidden => s.minimize(&HiddenDistributed(DistributedOptimizer::new(sgd)), &tasks),
+    }
+    .unwrap();
+    let mut sess = Session::new(&g);
+    sess.run(&[g.global_variables_initializer().into()], &[])
+        .unwrap();
+    for st in 0..steps {
+        let (x, ids, ya) = batch(st, 32);
+        let yb = rand_array(&[32, 1], 300 + st as u64) - &ya;
+        let r = shard_range(32, ranks, rank).unwrap();
+        let (x, ids) = (rows(&x, r.clone()), rows(&ids, r.clone()));
+        let (ya, yb) = (rows(&ya, r.clone()), rows(&yb, r));
+        sess.run(
+            &[(&train).into()],
+            &[
+                (m.x, (&x).into()),
+                (m.ids, (&ids).into()),
+                (m.ya, (&ya).into()),
+                (m.yb, (&yb).into()),
+            ],
+        )
+        .unwrap();
+    }
+    g.global_variables()
+        .into_iter()
+        .filter_map(|v| match sess.variable_value(v).unwrap() {
+            Value::F32(a) => Some((v.name(), a.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Largest `|a - b| / max(|b|, 1e-3)` over the variables, with the variable's name.
+fn max_rel_diff(a: &[(String, ArrayD<f32>)], b: &[(String, ArrayD<f32>)]) -> (f32, String) {
+    assert_eq!(a.len(), b.len());
+    let mut worst = (0f32, String::new());
+    for ((name, x), (_, y)) in a.iter().zip(b) {
+        let scale = y.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-3);
+        let diff = x.iter().zip(y).fold(0f32, |m, (p, q)| m.max((p - q).abs())) / scale;
+        if diff > worst.0 || diff.is_nan() {
+            worst = (diff, name.clone());
+        }
+    }
+    worst
+}
+
+#[test]
+fn mtl_strategies_reduce_per_task_gradients_and_losses_before_aggregating() {
+    let steps = 6;
+    for strategy in [
+        "pcgrad",
+        "mgda",
+        "dwa",
+        "gls",
+        "upgrad",
+        "gradnorm",
+        "mgda_rep",
+        "gradnorm_rep",
+    ] {
+        let single = run_ranks(InProcessCommunicator::world(1), |r, _| {
+            train_tasks(strategy, Dp::Single, r, 1, steps)
+        })
+        .remove(0);
+        let ranks = run_ranks(InProcessCommunicator::world(2), |r, _| {
+            train_tasks(strategy, Dp::Wired, r, 2, steps)
+        });
+        assert_eq!(
+            ranks[0], ranks[1],
+            "{strategy}: ranks must be bit-identical"
+        );
+        let (diff, name) = max_rel_diff(&ranks[0], &single);
+        assert!(
+            diff <= 1e-6,
+            "{strategy}: `{name}` differs by {diff} (relative) from one process"
+        );
+        // Not vacuous: the aggregate of each rank's own gradients, averaged, is another update.
+        let hidden = run_ranks(InProcessCommunicator::world(2), |r, _| {
+            train_tasks(strategy, Dp::Hidden, r, 2, steps)
+        });
+        let (naive, name) = max_rel_diff(&hidden[0], &single);
+        eprintln!("{strategy}: data-parallel {diff:e}, naive {naive:e} (`{name}`)");
+        assert!(
+            naive > 1e-4,
+            "{strategy}: the naive reduction should differ, got {naive} at `{name}`"
+        );
+    }
+}
+
+#[test]
+fn a_data_parallel_optimizer_with_a_local_task_set_is_refused() {
+    let g = Graph::with_seed(5);
+    let m = two_tasks(&g);
+    let tasks = mtl::Tasks::new(&g).task("a", m.la).task("b", m.lb);
+    let s = mtl::Dwa::default();
+    let combined = s.combine(&tasks).unwrap();
+    let e = s
+        .train(
+            &DistributedOptimizer::new(GradientDescent::new(0.1)),
+            &tasks,
+            &combined,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("not data-parallel") && e.contains("with_allreduce"),
+        "{e}"
+    );
+    // minimize adopts the optimizer's reduction: no error.
+    let t = tasks.clone().with_allreduce(Some(Allreduce::new(WORLD)));
+    assert_eq!(t.allreduce().unwrap().group, WORLD);
+    s.minimize(
+        &DistributedOptimizer::new(GradientDescent::new(0.1)),
+        &tasks,
+    )
+    .unwrap();
 }

@@ -1,5 +1,5 @@
 //! Data-parallel training under real MPI: `mpirun -np 2` on the `data_parallel` example built
-//! with `--features mpi`. Skipped, visibly, when `mpirun` is not installed.
+//! with `--features mpi` (plain SGD, and PCGrad on two tasks). Skipped, visibly, when `mpirun` is not installed.
 //!
 //! CI runs plain `cargo test --release`, so these tests build the feature-enabled example
 //! themselves, in their own target directory (`target/mpi-tests`, debug profile: the model is
@@ -135,6 +135,32 @@ fn two_mpi_ranks_train_like_one_process_and_stay_identical() {
         json_field(l, "allreduce_calls"),
         "20",
         "one fused allreduce per step: {l}"
+    );
+}
+
+#[test]
+fn two_mpi_ranks_train_pcgrad_like_one_process() {
+    // Per-task gradients (and losses) are averaged across ranks before PCGrad projects them.
+    let Some(out) = mpirun("pcgrad") else { return };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let l = stdout
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("a JSON line");
+    assert_eq!(json_field(l, "identical_across_ranks"), "true");
+    let diff: f64 = json_field(l, "max_rel_diff_vs_one_process")
+        .parse()
+        .unwrap();
+    assert!(diff <= 1e-6, "{l}");
+    assert_eq!(
+        json_field(l, "allreduce_calls"),
+        "20",
+        "per-task and task-specific gradients and losses in one allreduce per step: {l}"
     );
 }
 

@@ -19,15 +19,14 @@
 //!   mismatch an error naming the first differing node), [`save_on_root`] (checkpoints by
 //!   rank 0 only), [`World::quiet_unless_root`] (logs from rank 0 only).
 //!
-//! With `crate::mtl`: a loss-level strategy (fixed, uncertainty, DWA, ...) trains on one total
-//! loss, so passing a [`DistributedOptimizer`] to its `minimize` is exact, provided the
-//! per-task losses that drive its weights (DWA's history) are averaged first with
-//! [`allreduce_tensors`]. A gradient-level strategy (PCGrad, MGDA, ...) must reduce the
-//! per-task gradients *before* aggregating (a `DistributedOptimizer` would reduce the already
-//! aggregated gradient, which differs for non-linear aggregators): that hook belongs in
-//! `mtl::strategy::task_gradients`, which can call the op builder
-//! [`crate::ops::collective::allreduce_fused`] directly (layer 3, below `mtl`) on the `T`
-//! gradient lists; it is not wired in yet.
+//! With `crate::mtl`: a strategy given a [`DistributedOptimizer`] (or a task set given an
+//! [`Allreduce`] with [`crate::mtl::Tasks::with_allreduce`]) is data-parallel: gradient-level
+//! strategies (PCGrad, MGDA, ...) reduce the per-task gradients, task-specific gradients and
+//! losses in one fused allreduce *before* aggregating (a reduction of the aggregate would
+//! differ for non-linear aggregators), loss-level ones compute their weights and state (DWA's
+//! history, GLS's weights, GradNorm's norms) from the reduced losses, so every rank computes
+//! the same weights and update as one process with the global batch. The examples pass
+//! [`World::optimizer`] to the models, so the same code trains on one rank or many.
 //!
 //! Sparse gradients: embedding gradients are dense tensors shaped like the table (see
 //! [`crate::ops::gather`]), so they are reduced densely, like every other gradient: correct,
@@ -57,7 +56,7 @@ mod optimizer;
 mod sync;
 
 pub use crate::data::shard_range;
-pub use crate::ops::collective::{allreduce_stats, AllreduceStats, Collective};
+pub use crate::ops::collective::{allreduce_stats, Allreduce, AllreduceStats, Collective};
 pub use local::InProcessCommunicator;
 #[cfg(feature = "mpi")]
 pub use mpi_comm::MpiCommunicator;
@@ -110,6 +109,7 @@ pub fn register(group: &str, comm: Arc<dyn Communicator>, thread_local: bool) {
 pub struct World {
     comm: Arc<dyn Communicator>,
     thread_local: bool,
+    fused: bool,
 }
 
 impl World {
@@ -117,7 +117,28 @@ impl World {
     /// `thread_local`, else for the process).
     pub fn new(comm: Arc<dyn Communicator>, thread_local: bool) -> World {
         register(WORLD, Arc::clone(&comm), thread_local);
-        World { comm, thread_local }
+        let fused = std::env::var("STATICFLOW_ALLREDUCE_FUSION").as_deref() != Ok("0");
+        World {
+            comm,
+            thread_local,
+            fused,
+        }
+    }
+    /// Tensor fusion on (the default: one allreduce per step) or off (one per gradient) for
+    /// [`World::optimizer`] and [`World::allreduce`]. The environment variable
+    /// `STATICFLOW_ALLREDUCE_FUSION=0` turns it off by default.
+    pub fn with_fusion(mut self, on: bool) -> World {
+        self.fused = on;
+        self
+    }
+    /// How this world reduces across ranks ([`WORLD`], averaged, fused as set by
+    /// [`World::with_fusion`]); `None` with a single rank. For
+    /// [`crate::mtl::Tasks::with_allreduce`].
+    pub fn allreduce(&self) -> Option<Allreduce> {
+        (self.size() > 1).then(|| Allreduce {
+            fused: self.fused,
+            ..Allreduce::new(WORLD)
+        })
     }
     /// This rank.
     pub fn rank(&self) -> usize {
@@ -141,16 +162,11 @@ impl World {
     }
     /// `opt` wrapped in a [`DistributedOptimizer`] when there are several ranks, `opt` itself
     /// otherwise (so a single rank builds exactly the graph it would without this module).
-    /// The environment variable `STATICFLOW_ALLREDUCE_FUSION=0` makes it reduce each gradient
-    /// separately (to measure what fusion buys).
+    /// Fused unless [`World::with_fusion`] turned fusion off. Pass it to the multi-task
+    /// strategies too: they then reduce per-task gradients and losses before aggregating.
     pub fn optimizer<O: Optimizer + 'static>(&self, opt: O) -> Box<dyn Optimizer> {
         if self.size() > 1 {
-            let d = DistributedOptimizer::new(opt);
-            if std::env::var("STATICFLOW_ALLREDUCE_FUSION").as_deref() == Ok("0") {
-                Box::new(d.without_fusion())
-            } else {
-                Box::new(d)
-            }
+            Box::new(DistributedOptimizer::new(opt).fusion(self.fused))
         } else {
             Box::new(opt)
         }

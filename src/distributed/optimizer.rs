@@ -2,19 +2,20 @@
 //! any list of tensors it is built on.
 
 use super::WORLD;
-use crate::error::{Error, Result};
-use crate::graph::{DType, Operation, Tensor};
-use crate::ops::collective::allreduce_fused;
+use crate::error::Result;
+use crate::graph::{Graph, Operation, Tensor};
+use crate::ops::collective::Allreduce;
 use crate::train::{Optimizer, OptimizerOptions, UpdateRule};
 
 /// Allreduce of `xs` over the communicator registered as `group` ([`WORLD`] by default in
 /// [`DistributedOptimizer`]), inside the run: the averaged (`average`) or summed tensors, in
 /// order, shaped like `xs`. `fused`: one collective call for all of them (Horovod's tensor
-/// fusion); otherwise one call per tensor (only to measure what fusion buys).
+/// fusion); otherwise one call per tensor (only to measure what fusion buys). The same as
+/// [`Allreduce::reduce`].
 ///
-/// This is the multi-task primitive: reduce the per-task gradients (flattened `[T, P]`
-/// Jacobian rows or one list per task) before a non-linear aggregator (PCGrad, MGDA, ...) and
-/// the per-task losses before a loss-level strategy (DWA, ...), so every rank aggregates the
+/// The multi-task strategies use it through [`Allreduce`] (see [`crate::mtl::Tasks::with_allreduce`]):
+/// per-task gradients are reduced before a non-linear aggregator (PCGrad, MGDA, ...) and
+/// per-task losses before a loss-level strategy (DWA, GLS, ...), so every rank aggregates the
 /// same averaged inputs and computes the same weights.
 ///
 /// Errors: `xs` is empty, or a tensor is not f32 or has a shape not fully known at build time
@@ -25,32 +26,12 @@ pub fn allreduce_tensors<'g>(
     average: bool,
     fused: bool,
 ) -> Result<Vec<Tensor<'g>>> {
-    let Some(first) = xs.first() else {
-        return Err(Error::InvalidArgument(
-            "allreduce_tensors: no tensors to reduce".into(),
-        ));
-    };
-    let g = first.graph();
-    for x in xs {
-        let info = x.check()?.info().expect("checked tensors have a type");
-        if info.dtype != DType::F32 || info.shape.to_vec().is_none() {
-            return Err(Error::InvalidArgument(format!(
-                "allreduce: `{}` must be f32 with a fully known shape, got {info}",
-                x.name()
-            )));
-        }
+    Allreduce {
+        group: group.to_string(),
+        average,
+        fused,
     }
-    let scope = g.unique_scope("allreduce");
-    let _s = g.name_scope(&scope);
-    let out = if fused {
-        allreduce_fused(group, xs, average)
-    } else {
-        xs.iter()
-            .flat_map(|x| allreduce_fused(group, &[*x], average))
-            .collect()
-    };
-    g.check()?;
-    Ok(out)
+    .reduce(xs)
 }
 
 /// `(gradient, variable)` pairs with every gradient averaged (`average`) or summed across the
@@ -61,12 +42,12 @@ pub fn allreduce_gradients<'g>(
     average: bool,
     fused: bool,
 ) -> Result<Vec<(Tensor<'g>, Tensor<'g>)>> {
-    let grads: Vec<Tensor<'g>> = grads_and_vars.iter().map(|p| p.0).collect();
-    let reduced = allreduce_tensors(&grads, group, average, fused)?;
-    Ok(reduced
-        .into_iter()
-        .zip(grads_and_vars.iter().map(|p| p.1))
-        .collect())
+    Allreduce {
+        group: group.to_string(),
+        average,
+        fused,
+    }
+    .reduce_pairs(grads_and_vars)
 }
 
 /// Wraps any optimizer for data-parallel training: `minimize` / `apply_gradients` average the
@@ -77,12 +58,14 @@ pub fn allreduce_gradients<'g>(
 ///
 /// With equal shard sizes and a loss that is a mean over the examples of the batch, `N`
 /// ranks with batch `B` compute the same update as one process with batch `N * B`.
+///
+/// Passed to a multi-task strategy (`mtl::PcGrad::default().minimize(&opt, &tasks)`), it
+/// makes the strategy data-parallel: per-task gradients and losses are reduced with this
+/// optimizer's [`Allreduce`] before the aggregation (see [`Optimizer::allreduce`]).
 #[derive(Clone, Debug)]
 pub struct DistributedOptimizer<O> {
     inner: O,
-    group: String,
-    average: bool,
-    fused: bool,
+    allreduce: Allreduce,
 }
 
 impl<O: Optimizer> DistributedOptimizer<O> {
@@ -90,25 +73,28 @@ impl<O: Optimizer> DistributedOptimizer<O> {
     pub fn new(inner: O) -> Self {
         DistributedOptimizer {
             inner,
-            group: WORLD.to_string(),
-            average: true,
-            fused: true,
+            allreduce: Allreduce::new(WORLD),
         }
     }
     /// Reduces over the communicator registered as `group` instead of [`WORLD`].
     pub fn with_group(mut self, group: &str) -> Self {
-        self.group = group.to_string();
+        self.allreduce.group = group.to_string();
         self
     }
     /// Sums the gradients across ranks instead of averaging them.
     pub fn with_sum(mut self) -> Self {
-        self.average = false;
+        self.allreduce.average = false;
         self
     }
-    /// One allreduce per gradient instead of one fused allreduce (to measure fusion).
-    pub fn without_fusion(mut self) -> Self {
-        self.fused = false;
+    /// Tensor fusion on (the default: one allreduce of one flat buffer per step) or off (one
+    /// allreduce per gradient, to measure what fusion buys).
+    pub fn fusion(mut self, on: bool) -> Self {
+        self.allreduce.fused = on;
         self
+    }
+    /// `fusion(false)`.
+    pub fn without_fusion(self) -> Self {
+        self.fusion(false)
     }
     /// The wrapped optimizer.
     pub fn inner(&self) -> &O {
@@ -135,6 +121,12 @@ impl<O: Optimizer> Optimizer for DistributedOptimizer<O> {
     fn finish<'g>(&self, non_slots: &[Tensor<'g>]) -> Vec<Operation<'g>> {
         self.inner.finish(non_slots)
     }
+    fn scalar_inputs<'g>(&self, g: &'g Graph) -> Result<Vec<Tensor<'g>>> {
+        self.inner.scalar_inputs(g)
+    }
+    fn allreduce(&self) -> Option<&Allreduce> {
+        Some(&self.allreduce)
+    }
     /// Averages the gradients across ranks, then applies them with the wrapped optimizer.
     fn apply_gradients<'g>(
         &self,
@@ -143,7 +135,14 @@ impl<O: Optimizer> Optimizer for DistributedOptimizer<O> {
         if grads_and_vars.is_empty() {
             return self.inner.apply_gradients(grads_and_vars);
         }
-        let reduced = allreduce_gradients(grads_and_vars, &self.group, self.average, self.fused)?;
+        let reduced = self.allreduce.reduce_pairs(grads_and_vars)?;
         self.inner.apply_gradients(&reduced)
+    }
+    /// The wrapped optimizer's `apply_gradients`, without reducing.
+    fn apply_reduced_gradients<'g>(
+        &self,
+        grads_and_vars: &[(Tensor<'g>, Tensor<'g>)],
+    ) -> Result<Operation<'g>> {
+        self.inner.apply_gradients(grads_and_vars)
     }
 }

@@ -97,6 +97,8 @@ struct Inner {
     initializers: Vec<NodeIndex>,
     /// The `init` op and how many initializers it already runs.
     init_op: Option<(NodeIndex, usize)>,
+    /// `(scope prefix, description)` set by [`Graph::describe_current_scope`].
+    scope_descriptions: Vec<(String, String)>,
 }
 
 impl Inner {
@@ -333,6 +335,32 @@ impl Graph {
     /// The current scope prefix, e.g. `"shared/dense/"` (empty at top level).
     pub fn current_scope(&self) -> String {
         self.inner.borrow().prefix.clone()
+    }
+
+    /// Describes the current name scope in words (e.g. "the gradient of task `pos`"): a
+    /// numeric check that fails on a node inside it ([`crate::Session::set_check_numerics`])
+    /// says so in its error. Kept in memory only (graph files do not hold it); at top level
+    /// it does nothing.
+    pub fn describe_current_scope(&self, description: &str) {
+        let mut inner = self.inner.borrow_mut();
+        if !inner.prefix.is_empty() {
+            let prefix = inner.prefix.clone();
+            inner
+                .scope_descriptions
+                .push((prefix, description.to_string()));
+        }
+    }
+
+    /// The description of the innermost described scope holding the node called `name` (see
+    /// [`Graph::describe_current_scope`]).
+    pub fn scope_description(&self, name: &str) -> Option<String> {
+        let inner = self.inner.borrow();
+        inner
+            .scope_descriptions
+            .iter()
+            .filter(|(p, _)| name.starts_with(p.as_str()))
+            .max_by_key(|(p, _)| p.len())
+            .map(|(_, d)| d.clone())
     }
 
     /// A scope name based on `base` that no node uses yet (neither as a node name nor as a

@@ -503,7 +503,10 @@ impl MultiHead {
         if mode == Mode::Predict {
             return Ok(spec);
         }
-        let mut tasks = crate::mtl::Tasks::new(g).with_diagnostics(self.diagnostics);
+        // A data-parallel optimizer makes the weighting data-parallel too (mtl::Tasks::with_allreduce).
+        let mut tasks = crate::mtl::Tasks::new(g)
+            .with_diagnostics(self.diagnostics)
+            .with_allreduce(optimizer.and_then(|o| o.allreduce()).cloned());
         for (h, k) in spec.heads.iter().zip(&kinds) {
             let loss = h.loss.expect("train/eval specs have a loss");
             tasks = tasks.task_with_kind(&h.name, loss, *k);

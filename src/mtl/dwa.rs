@@ -5,7 +5,7 @@ use super::strategy::{element, Combined, Strategy};
 use super::tasks::Tasks;
 use crate::error::Result;
 use crate::graph::Tensor;
-use crate::{assign, clip_by_value, maximum, softmax, stack, stop_gradient};
+use crate::{assign, clip_by_value, maximum, softmax};
 
 /// DWA: `w_k = T exp(r_k / τ) / Σ_i exp(r_i / τ)`, `r_k` the ratio of task k's mean loss over
 /// the last two periods (the paper's period is an epoch; here `period` steps), weights 1 until
@@ -55,8 +55,9 @@ impl Strategy for Dwa {
         let losses = tasks.losses();
         let terms: Vec<Tensor<'g>> = losses.iter().zip(&weights).map(|(l, w)| *l * *w).collect();
 
-        // State update with this step's losses.
-        let l = stop_gradient(stack(&losses, 0));
+        // State update with this step's losses (averaged over the ranks if data-parallel,
+        // so every rank keeps the same history).
+        let l = tasks.global_losses()?;
         let c1 = count + 1.0;
         let end = clip_by_value(c1 - (self.period.max(1) as f32 - 1.0), 0.0, 1.0);
         let keep = 1.0 - end;

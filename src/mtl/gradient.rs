@@ -4,7 +4,8 @@
 //! `apply_gradients` together with the task-specific gradients: one op, one plan.
 
 use super::strategy::{
-    diagnostics_from, element, task_gradients, with_updates, Combined, Strategy, Train,
+    apply_pairs, data_parallel, diagnostics_from, element, reduce_rep_gram, task_gradients,
+    with_updates, Combined, Strategy, Train,
 };
 use super::tasks::Tasks;
 use crate::error::{Error, Result};
@@ -32,15 +33,29 @@ pub(crate) fn gradient_train<'g>(
              mgda, imtl_g, aligned_mtl, gradnorm, equal and mean do"
         )));
     }
+    let dp = data_parallel(tasks, optimizer)?;
     let (grads, weights, gram, updates) = {
         let _s = g.name_scope(&g.unique_scope(name));
         let wrt: Vec<Tensor<'g>> = match rep {
             Some(z) => vec![z],
             None => part.shared.clone(),
         };
-        let grads = task_gradients(tasks, &part, &wrt)?;
-        let gram = aggregate::gram(&grads.shared).named("gram");
-        let losses = stop_gradient(stack(&tasks.losses(), 0));
+        let mut grads = task_gradients(tasks, &part, &wrt)?;
+        let mut losses = stop_gradient(stack(&tasks.losses(), 0));
+        // Data-parallel: everything the aggregator sees is reduced across ranks first.
+        let gram = match (&dp, rep) {
+            (None, _) => aggregate::gram(&grads.shared),
+            (Some(a), None) => {
+                losses = grads.reduce(a, &[losses])?[0];
+                aggregate::gram(&grads.shared)
+            }
+            (Some(a), Some(_)) => {
+                let (gram, l) = reduce_rep_gram(a, aggregate::gram(&grads.shared), losses)?;
+                losses = l;
+                gram
+            }
+        }
+        .named("gram");
         let state = match aggregator {
             Aggregator::GradVac { .. } => {
                 let t = tasks.len();
@@ -87,7 +102,9 @@ pub(crate) fn gradient_train<'g>(
     for s in &grads.specific {
         pairs.extend_from_slice(s);
     }
-    let apply = optimizer.apply_gradients(&pairs)?;
+    // Without rep_grad the pairs are reduced already (per-task and task-specific gradients);
+    // with it, the encoder's and the task-specific gradients are reduced now.
+    let apply = apply_pairs(optimizer, dp.as_ref(), &pairs, rep.is_none())?;
     let op = with_updates(apply, &updates);
     let diagnostics = diagnostics_from(tasks, gram, weights);
     let mut train = Train::new(op, combined, tasks, Some(diagnostics));

@@ -1,7 +1,10 @@
 //! GradNorm (Chen et al., ICML 2018): loss weights trained in the same step so that the tasks'
 //! gradient norms on the last shared layer follow their relative training rates.
 
-use super::strategy::{diagnostics_from, element, task_gradients, Combined, Strategy, Train};
+use super::strategy::{
+    apply_pairs, data_parallel, diagnostics_from, element, reduce_rep_gram, task_gradients,
+    Combined, Strategy, Train,
+};
 use super::tasks::Tasks;
 use crate::error::{Error, Result};
 use crate::graph::Tensor;
@@ -75,11 +78,33 @@ impl Strategy for GradNorm {
                 .find(|v| v.shape().rank() >= 2)
                 .unwrap_or(part.shared.last().expect("partition has shared variables")),
         };
+        let dp = data_parallel(tasks, optimizer)?;
         let _s = g.name_scope(&g.unique_scope("gradnorm"));
-        let grads = task_gradients(tasks, &part, &[layer])?;
-        let gram = aggregate::gram(&grads.shared).named("gram");
+        let mut grads = task_gradients(tasks, &part, &[layer])?;
+        grads.specific.iter_mut().for_each(Vec::clear); // the total's gradients train them
+        let mut losses = stop_gradient(stack(&tasks.losses(), 0));
+        let mut pairs = compute_gradients(combined.total, None)?;
+        // Data-parallel: the norms, the losses and the total's gradients are the global
+        // batch's (one fused allreduce; two with rep_grad).
+        let gram = match (&dp, tasks.representation()) {
+            (None, _) => aggregate::gram(&grads.shared),
+            (Some(a), None) => {
+                let mut extra = vec![losses];
+                extra.extend(pairs.iter().map(|p| p.0));
+                let red = grads.reduce(a, &extra)?;
+                losses = red[0];
+                pairs.iter_mut().zip(&red[1..]).for_each(|(p, r)| p.0 = *r);
+                aggregate::gram(&grads.shared)
+            }
+            (Some(a), Some(_)) => {
+                let (gram, l) = reduce_rep_gram(a, aggregate::gram(&grads.shared), losses)?;
+                losses = l;
+                pairs = a.reduce_pairs(&pairs)?;
+                gram
+            }
+        }
+        .named("gram");
         let norms = stop_gradient(aggregate::gram_norms(gram));
-        let losses = stop_gradient(stack(&tasks.losses(), 0));
         let initial = g.non_trainable_variable("gradnorm_initial_losses", crate::init::zeros(&[t]));
         let recorded = g.non_trainable_variable("gradnorm_recorded", crate::init::zeros(&[]));
         let l0 = recorded * initial + (1.0 - recorded) * losses;
@@ -91,9 +116,8 @@ impl Strategy for GradNorm {
         let grad_w = gradients(&[gradnorm_loss], &[w])?[0].ok_or_else(|| {
             Error::InvalidArgument("gradnorm: the weights do not reach their loss".into())
         })?;
-        let mut pairs = compute_gradients(combined.total, None)?;
         pairs.push((grad_w, w));
-        let apply = optimizer.apply_gradients(&pairs)?;
+        let apply = apply_pairs(optimizer, dp.as_ref(), &pairs, true)?;
         let renorm = {
             let _c = g.control_dependencies(&[apply]);
             assign(w, w * (t as f32 / reduce_sum_all(w)))

@@ -2,11 +2,12 @@
 //! uncertainty (Kendall et al. 2018), GLS (geometric mean, Chennupati et al. 2019) and RLW
 //! (random loss weighting, Lin et al. 2022).
 
-use super::strategy::{element, Combined, Strategy};
+use super::strategy::{data_parallel, element, loss_level_train, Combined, Strategy, Train};
 use super::tasks::{TaskKind, Tasks};
 use crate::error::Result;
 use crate::graph::Tensor;
 use crate::ops::random::stateless_random_normal;
+use crate::train::Optimizer;
 use crate::{add_n, assign_add, exp, log, neg, reduce_mean_all, softmax, stack, stop_gradient};
 
 /// `Σ terms` (the term itself if there is one).
@@ -142,6 +143,42 @@ impl Strategy for Gls {
             updates: vec![],
             variables: vec![],
         })
+    }
+
+    /// Data-parallel ([`Tasks::with_allreduce`]), the weights `G / (T L_k)` come from the
+    /// losses averaged over the ranks and the step trains on `Σ_k w_k L_k` with the weights
+    /// held fixed: the gradient of the global batch's geometric mean (the gradient of each
+    /// rank's own geometric mean, averaged, would differ). The reported total stays the
+    /// rank's own geometric mean.
+    fn train<'g>(
+        &self,
+        optimizer: &dyn Optimizer,
+        tasks: &Tasks<'g>,
+        combined: &Combined<'g>,
+    ) -> Result<Train<'g>> {
+        if data_parallel(tasks, optimizer)?.is_none() {
+            return loss_level_train(optimizer, tasks, combined);
+        }
+        let g = tasks.graph();
+        let _s = g.name_scope(&g.unique_scope("gls_global"));
+        let l = tasks.global_losses()?;
+        let geometric = exp(reduce_mean_all(log(l)));
+        let w = (geometric / (l * tasks.len() as f32)).named("weights");
+        let weights: Vec<Tensor<'g>> = (0..tasks.len()).map(|k| element(w, k)).collect();
+        let terms: Vec<Tensor<'g>> = tasks
+            .losses()
+            .iter()
+            .zip(&weights)
+            .map(|(l, w)| *l * *w)
+            .collect();
+        let global = Combined {
+            total: sum(&terms).check()?,
+            weights,
+            ..combined.clone()
+        };
+        let mut train = loss_level_train(optimizer, tasks, &global)?;
+        train.total_loss = combined.total;
+        Ok(train)
     }
 }
 

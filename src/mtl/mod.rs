@@ -54,6 +54,14 @@
 //! | `gradvac[:beta]` | [`GradVac`] | Wang et al. 2021 | TorchJD GradVac | EMA of cosines `[T, T]` | T backward + T x T |
 //! | `nash_mtl` | [`NashMtl`] | Navon et al. 2022 | TorchJD NashMTL (solved exactly by Newton) | - | T backward + T x T Newton |
 //!
+//! Data-parallel training (`crate::distributed`): give [`Strategy::minimize`] a
+//! `DistributedOptimizer` (or the task set an [`crate::ops::collective::Allreduce`] with
+//! [`Tasks::with_allreduce`]) and every strategy reduces across ranks what its non-linear
+//! part needs before using it: the per-task gradients, task-specific gradients and losses of
+//! the gradient-level ones (one fused allreduce; with `rep_grad`, the Gram matrix), the losses
+//! behind DWA's history, GLS's weights and GradNorm's targets. Every rank then computes the
+//! same weights and update as one process with the global batch.
+//!
 //! "T backward" means T backward passes through the shared part; with [`Tasks::rep_grad`]
 //! (MGDA, IMTL-G, Aligned-MTL, GradNorm, mean) they stop at a shared representation and one
 //! more backward pass runs through the encoder. The aggregators' exact definitions, defaults

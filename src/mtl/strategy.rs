@@ -5,8 +5,9 @@ use super::tasks::{Partition, Tasks};
 use crate::error::{Error, Result};
 use crate::graph::{Fetch, Graph, Operation, Tensor};
 use crate::ops::aggregate;
+use crate::ops::collective::Allreduce;
 use crate::ops::concat::{slice, stack};
-use crate::train::Optimizer;
+use crate::train::{compute_gradients, Optimizer};
 use crate::{gradients, group, reshape, stop_gradient};
 
 /// A multi-task balancing strategy: builds the combined loss and the train step of a task
@@ -24,28 +25,36 @@ pub trait Strategy: std::fmt::Debug {
 
     /// Builds the train step on `combined` (from [`Strategy::combine`] on the same tasks).
     /// The default trains every variable on the total loss's path with `optimizer` and runs
-    /// the state updates with it.
+    /// the state updates with it; data-parallel ([`Tasks::with_allreduce`]), the gradients of
+    /// the total are reduced across ranks first.
+    ///
+    /// Errors (besides the strategy's): `optimizer` is data-parallel
+    /// ([`Optimizer::allreduce`]) but `tasks` is not (build the tasks with
+    /// [`Tasks::with_allreduce`] before [`Strategy::combine`], or use
+    /// [`Strategy::minimize`], which does it).
     fn train<'g>(
         &self,
         optimizer: &dyn Optimizer,
         tasks: &Tasks<'g>,
         combined: &Combined<'g>,
     ) -> Result<Train<'g>> {
-        let apply = optimizer.minimize(combined.total)?;
-        let op = with_updates(apply, &combined.updates);
-        let diagnostics = if tasks.diagnostics() && tasks.len() >= 2 {
-            let w = stack(&combined.weights, 0);
-            Some(loss_level_diagnostics(tasks, stop_gradient(w))?)
-        } else {
-            None
-        };
-        Ok(Train::new(op, combined, tasks, diagnostics))
+        loss_level_train(optimizer, tasks, combined)
     }
 
     /// Validates the tasks ([`Tasks::partition`]), then [`Strategy::combine`] inside a fresh
     /// scope named after the strategy, then [`Strategy::train`]: one op that runs the whole
-    /// step (forward, backward passes, aggregation, update, state updates).
+    /// step (forward, backward passes, aggregation, update, state updates). With a
+    /// data-parallel optimizer (`distributed::DistributedOptimizer`), the task set is made
+    /// data-parallel with the optimizer's [`Allreduce`] (see [`Tasks::with_allreduce`]).
     fn minimize<'g>(&self, optimizer: &dyn Optimizer, tasks: &Tasks<'g>) -> Result<Train<'g>> {
+        let adopted;
+        let tasks = match (tasks.allreduce(), optimizer.allreduce()) {
+            (None, Some(a)) => {
+                adopted = tasks.clone().with_allreduce(Some(a.clone()));
+                &adopted
+            }
+            _ => tasks,
+        };
         tasks.partition()?;
         let g = tasks.graph();
         let combined = {
@@ -53,6 +62,67 @@ pub trait Strategy: std::fmt::Debug {
             self.combine(tasks)?
         };
         self.train(optimizer, tasks, &combined)
+    }
+}
+
+/// The default [`Strategy::train`]: minimise the total loss (its gradients reduced across
+/// ranks when data-parallel) and run the state updates with the step.
+pub(crate) fn loss_level_train<'g>(
+    optimizer: &dyn Optimizer,
+    tasks: &Tasks<'g>,
+    combined: &Combined<'g>,
+) -> Result<Train<'g>> {
+    let apply = match data_parallel(tasks, optimizer)? {
+        Some(a) if optimizer.allreduce() != Some(&a) => {
+            let gv = compute_gradients(combined.total, None)?;
+            optimizer.apply_reduced_gradients(&a.reduce_pairs(&gv)?)?
+        }
+        // One process, or the optimizer reduces as the tasks say.
+        _ => optimizer.minimize(combined.total)?,
+    };
+    let op = with_updates(apply, &combined.updates);
+    let diagnostics = if tasks.diagnostics() && tasks.len() >= 2 {
+        let w = stack(&combined.weights, 0);
+        Some(loss_level_diagnostics(tasks, stop_gradient(w))?)
+    } else {
+        None
+    };
+    Ok(Train::new(op, combined, tasks, diagnostics))
+}
+
+/// The task set's cross-rank reduction (see [`Tasks::with_allreduce`]). Errors if only the
+/// optimizer is data-parallel: the strategy's weights and state would be computed from each
+/// rank's own losses and differ between ranks.
+pub(crate) fn data_parallel(
+    tasks: &Tasks<'_>,
+    optimizer: &dyn Optimizer,
+) -> Result<Option<Allreduce>> {
+    match (tasks.allreduce(), optimizer.allreduce()) {
+        (None, Some(a)) => Err(Error::InvalidArgument(format!(
+            "optimizer `{}` reduces gradients across ranks (group `{}`) but the task set of \
+             tasks {:?} is not data-parallel: build it with Tasks::with_allreduce before \
+             combine (Strategy::minimize does it), so that every rank computes the same \
+             weights",
+            optimizer.name(),
+            a.group,
+            tasks.names()
+        ))),
+        (a, _) => Ok(a.cloned()),
+    }
+}
+
+/// Applies `pairs` with `optimizer`; data-parallel (`dp`), the pairs are reduced across ranks
+/// first unless `reduced` says they already are.
+pub(crate) fn apply_pairs<'g>(
+    optimizer: &dyn Optimizer,
+    dp: Option<&Allreduce>,
+    pairs: &[(Tensor<'g>, Tensor<'g>)],
+    reduced: bool,
+) -> Result<Operation<'g>> {
+    match dp {
+        None => optimizer.apply_gradients(pairs),
+        Some(_) if reduced => optimizer.apply_reduced_gradients(pairs),
+        Some(a) => optimizer.apply_reduced_gradients(&a.reduce_pairs(pairs)?),
     }
 }
 
@@ -163,6 +233,8 @@ pub(crate) fn task_gradients<'g>(
     let mut specific = Vec::new();
     for (k, t) in tasks.tasks().iter().enumerate() {
         let _s = g.name_scope(&t.name);
+        // A numeric check failing in here names the task (Session::set_check_numerics).
+        g.describe_current_scope(&format!("the gradient of task `{}`", t.name));
         let mut xs = wrt.to_vec();
         xs.extend_from_slice(&part.specific[k]);
         let grads = gradients(&[t.loss], &xs)?;
@@ -184,6 +256,57 @@ pub(crate) fn task_gradients<'g>(
         );
     }
     Ok(TaskGrads { shared, specific })
+}
+
+impl<'g> TaskGrads<'g> {
+    /// Data-parallel: reduces every per-task gradient (shared and task-specific) and `extra`
+    /// (e.g. the losses) across ranks in one fused call, in place; returns the reduced
+    /// `extra`. For gradients of variables (summed over the batch by the variables' own
+    /// backward pass), not of a per-example representation (see [`reduce_rep_gram`]).
+    pub(crate) fn reduce(
+        &mut self,
+        a: &Allreduce,
+        extra: &[Tensor<'g>],
+    ) -> Result<Vec<Tensor<'g>>> {
+        let mut flat: Vec<Tensor<'g>> = self.shared.iter().flatten().copied().collect();
+        flat.extend(self.specific.iter().flatten().map(|p| p.0));
+        flat.extend_from_slice(extra);
+        let mut it = a.reduce(&flat)?.into_iter();
+        for row in &mut self.shared {
+            row.iter_mut()
+                .for_each(|x| *x = it.next().expect("one per input"));
+        }
+        for row in &mut self.specific {
+            row.iter_mut()
+                .for_each(|p| p.0 = it.next().expect("one per input"));
+        }
+        Ok(it.collect())
+    }
+}
+
+/// Data-parallel with representation gradients ([`Tasks::rep_grad`]): each rank's per-task
+/// gradients are of its own examples' representations, so they cannot be averaged; their
+/// Gram matrices add up instead. With `N` ranks each holding `1/N` of the batch and losses
+/// that are means, the global Gram is `Σ_r G_r / N²` (averaged losses) or `Σ_r G_r` (summed);
+/// `N` is counted in the same call (a 1 summed over the ranks), so the graph does not depend
+/// on the number of ranks. Returns the global Gram matrix and losses.
+pub(crate) fn reduce_rep_gram<'g>(
+    a: &Allreduce,
+    gram: Tensor<'g>,
+    losses: Tensor<'g>,
+) -> Result<(Tensor<'g>, Tensor<'g>)> {
+    let g = gram.graph();
+    let one = g.constant(ndarray::arr1(&[1.0f32]));
+    let sum = Allreduce {
+        average: false,
+        ..a.clone()
+    }
+    .reduce(&[gram, losses, one])?;
+    if !a.average {
+        return Ok((sum[0], sum[1]));
+    }
+    let n = reshape(sum[2], &[]);
+    Ok((sum[0] / (n * n), sum[1] / n))
 }
 
 /// A zero constant shaped like `x` (whose shape must be fully known).

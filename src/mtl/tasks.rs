@@ -4,6 +4,7 @@
 use crate::autodiff::reachable;
 use crate::error::{Error, Result};
 use crate::graph::{DType, Graph, Tensor};
+use crate::ops::collective::Allreduce;
 use petgraph::Direction;
 use std::collections::HashSet;
 
@@ -51,6 +52,7 @@ pub struct Tasks<'g> {
     shared: Option<Vec<Tensor<'g>>>,
     rep: Option<Tensor<'g>>,
     diagnostics: bool,
+    allreduce: Option<Allreduce>,
 }
 
 /// Which trainable variables each task updates.
@@ -74,6 +76,7 @@ impl<'g> Tasks<'g> {
             shared: None,
             rep: None,
             diagnostics: true,
+            allreduce: None,
         }
     }
 
@@ -116,6 +119,41 @@ impl<'g> Tasks<'g> {
     pub fn with_diagnostics(mut self, on: bool) -> Self {
         self.diagnostics = on;
         self
+    }
+
+    /// Data-parallel training (`Some`): every rank holds a shard of the global batch, and the
+    /// strategies reduce across ranks with `allreduce` what their non-linear parts need:
+    /// gradient-level ones reduce the per-task gradients (and the task-specific ones and the
+    /// losses, in the same fused call) before aggregating, loss-level ones compute weights and
+    /// state from the reduced losses ([`Tasks::global_losses`]) and reduce the gradient of
+    /// their total. So every rank computes the same weights and update as one process with the
+    /// global batch (for losses that are means over equal shards). [`Strategy::minimize`]
+    /// takes it from a data-parallel optimizer (`distributed::DistributedOptimizer`) when not
+    /// set; set it yourself before [`Strategy::combine`] when calling `combine` and `train`
+    /// separately. Fetched diagnostics then describe the global batch too.
+    ///
+    /// [`Strategy::minimize`]: super::Strategy::minimize
+    /// [`Strategy::combine`]: super::Strategy::combine
+    pub fn with_allreduce(mut self, allreduce: Option<Allreduce>) -> Self {
+        self.allreduce = allreduce;
+        self
+    }
+
+    /// The cross-rank reduction set with [`Tasks::with_allreduce`] (`None`: one process).
+    pub fn allreduce(&self) -> Option<&Allreduce> {
+        self.allreduce.as_ref()
+    }
+
+    /// The task losses as one f32 `[T]` vector without gradient, reduced across ranks when
+    /// data-parallel ([`Tasks::with_allreduce`]; one small allreduce per run that needs it):
+    /// what loss-dependent weights and strategy state must be computed from, so every rank
+    /// computes the same.
+    pub fn global_losses(&self) -> Result<Tensor<'g>> {
+        let l = crate::stop_gradient(crate::stack(&self.losses(), 0));
+        match &self.allreduce {
+            Some(a) => Ok(crate::stop_gradient(a.reduce(&[l])?[0])),
+            None => Ok(l),
+        }
     }
 
     /// The graph.

@@ -15,6 +15,7 @@
 //! a tensor shaped like the table), so they are fused and reduced like any other gradient.
 
 use super::{KernelCtx, NoGradient, OpDef};
+use crate::error::{Error, Result as SfResult};
 use crate::graph::{DType, Shape, Tensor, TensorInfo, Value, ValueView};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -276,4 +277,79 @@ pub fn allreduce_fused<'g>(group: &str, xs: &[Tensor<'g>], average: bool) -> Vec
             part
         })
         .collect()
+}
+
+/// How a data-parallel step reduces tensors across ranks: over the communicator registered as
+/// `group`, averaged or summed, in one fused collective call or one call per tensor. A
+/// data-parallel optimizer (`crate::distributed::DistributedOptimizer`) reports its own
+/// through [`crate::train::Optimizer::allreduce`], so that the multi-task strategies
+/// ([`crate::mtl`]) reduce per-task gradients and losses the same way before aggregating them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allreduce {
+    /// Registry key of the communicator (see the module docs).
+    pub group: String,
+    /// Divide the sum by the number of ranks (the mean over ranks).
+    pub average: bool,
+    /// One collective call for all tensors of a step (Horovod's tensor fusion) rather than one
+    /// per tensor.
+    pub fused: bool,
+}
+
+impl Allreduce {
+    /// Averaged over the ranks of `group`, fused.
+    pub fn new(group: &str) -> Self {
+        Allreduce {
+            group: group.to_string(),
+            average: true,
+            fused: true,
+        }
+    }
+
+    /// The reduced tensors (averaged or summed over the ranks), in order, shaped like `xs`,
+    /// built in a fresh scope `allreduce`: one collective call per run if fused, else one per
+    /// tensor.
+    ///
+    /// Errors: `xs` is empty, or a tensor is not f32 or has a shape not fully known at build
+    /// time (every rank must agree on the fused buffer's layout).
+    pub fn reduce<'g>(&self, xs: &[Tensor<'g>]) -> SfResult<Vec<Tensor<'g>>> {
+        let Some(first) = xs.first() else {
+            return Err(Error::InvalidArgument(
+                "allreduce: no tensors to reduce".into(),
+            ));
+        };
+        let g = first.graph();
+        for x in xs {
+            let info = x.check()?.info().expect("checked tensors have a type");
+            if info.dtype != DType::F32 || info.shape.to_vec().is_none() {
+                return Err(Error::InvalidArgument(format!(
+                    "allreduce: `{}` must be f32 with a fully known shape, got {info}",
+                    x.name()
+                )));
+            }
+        }
+        let scope = g.unique_scope("allreduce");
+        let _s = g.name_scope(&scope);
+        let out = if self.fused {
+            allreduce_fused(&self.group, xs, self.average)
+        } else {
+            xs.iter()
+                .flat_map(|x| allreduce_fused(&self.group, &[*x], self.average))
+                .collect()
+        };
+        g.check()?;
+        Ok(out)
+    }
+
+    /// `(gradient, variable)` pairs with every gradient reduced (see [`Allreduce::reduce`]).
+    pub fn reduce_pairs<'g>(
+        &self,
+        grads_and_vars: &[(Tensor<'g>, Tensor<'g>)],
+    ) -> SfResult<Vec<(Tensor<'g>, Tensor<'g>)>> {
+        let grads: Vec<Tensor<'g>> = grads_and_vars.iter().map(|p| p.0).collect();
+        let reduced = self.reduce(&grads)?;
+        Ok(reduced
+            .into_iter()
+            .zip(grads_and_vars.iter().map(|p| p.1))
+            .collect())
+    }
 }

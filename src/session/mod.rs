@@ -525,12 +525,18 @@ fn numerics_error(
     found: &'static str,
     bad_input: Option<NodeIndex>,
 ) -> Error {
+    let name = g.node_name(node);
+    let mut message = "check_numerics (Session::set_check_numerics)".to_string();
+    if let Some(d) = g.scope_description(&name) {
+        message.push_str(" in ");
+        message.push_str(&d);
+    }
     Error::Numerics {
-        node: g.node_name(node),
+        node: name,
         op: op.def().kind(),
         found,
         bad_input: bad_input.map(|n| g.node_name(n)),
-        message: "check_numerics (Session::set_check_numerics)".to_string(),
+        message,
     }
 }
 

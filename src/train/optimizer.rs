@@ -12,6 +12,7 @@ use super::slots::{check_name, SlotRegistry};
 use crate::autodiff::gradients;
 use crate::error::{Error, Result};
 use crate::graph::{DType, Graph, Operation, Tensor};
+use crate::ops::collective::Allreduce;
 use crate::ops::state::{group_named, Assign, AssignKind};
 use crate::ops::Op;
 use petgraph::graph::NodeIndex;
@@ -287,6 +288,25 @@ pub trait Optimizer {
     /// scheduled beta1 or momentum, see [`super::OneCycle`]). Default: none.
     fn scalar_inputs<'g>(&self, _g: &'g Graph) -> Result<Vec<Tensor<'g>>> {
         Ok(Vec::new())
+    }
+
+    /// The cross-rank reduction [`Optimizer::apply_gradients`] performs before applying, for
+    /// a data-parallel optimizer (`crate::distributed::DistributedOptimizer`); `None` (the
+    /// default) for one that applies the gradients it is given. The multi-task strategies
+    /// ([`crate::mtl`]) read it to reduce per-task gradients and losses across ranks before
+    /// their non-linear aggregation, then call [`Optimizer::apply_reduced_gradients`].
+    fn allreduce(&self) -> Option<&Allreduce> {
+        None
+    }
+
+    /// Applies gradients that are already reduced across ranks: [`Optimizer::apply_gradients`]
+    /// without this optimizer's own reduction (see [`Optimizer::allreduce`]). Default:
+    /// [`Optimizer::apply_gradients`].
+    fn apply_reduced_gradients<'g>(
+        &self,
+        grads_and_vars: &[(Tensor<'g>, Tensor<'g>)],
+    ) -> Result<Operation<'g>> {
+        self.apply_gradients(grads_and_vars)
     }
 
     /// Freezes `vars` (FastAI's `freeze`): `minimize`, `minimize_with` and `apply_gradients`

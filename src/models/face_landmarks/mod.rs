@@ -9,7 +9,9 @@
 //! augmentation, class weights, schedule, and one train/evaluate/predict run.
 
 mod recipe;
-pub use recipe::{ClassWeighting, InputScaling, LrSchedule, PreparedData, Recipe, RunResult, Task};
+pub use recipe::{
+    ClassWeighting, InputScaling, LrSchedule, Parallel, PreparedData, Recipe, RunResult, Task,
+};
 
 use crate::error::Result;
 use crate::graph::{Graph, Tensor};

@@ -27,7 +27,8 @@ use crate::heads::{
     inverse_frequency_weights, Batch, Estimator, Head, MultiClassHead, MultiHead, RegressionHead,
     Weighting,
 };
-use crate::train::{cosine_decay, get_or_create_global_step, Adam};
+use crate::session::Session;
+use crate::train::{cosine_decay, get_or_create_global_step, Adam, Optimizer};
 use ndarray::{Array1, Array2, Array3, Array4, Axis};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -261,6 +262,21 @@ impl Recipe {
     /// Builds the model with `weighting` (a [`Weighting`] name such as `fixed` or `dwa`),
     /// trains it for `steps`, evaluates and predicts on the test split.
     pub fn train_and_evaluate(&self, data: &PreparedData, weighting: &str) -> Result<RunResult> {
+        self.train_and_evaluate_parallel(data, weighting, &Parallel::default())
+    }
+
+    /// [`Recipe::train_and_evaluate`] as one rank of a data-parallel run (see [`Parallel`]):
+    /// Adam goes through `parallel.optimizer`, the session through `parallel.sync` after
+    /// initialisation, and each global batch of [`Recipe::batch`] is split by
+    /// `parallel.shard`. Every rank evaluates on the whole test split.
+    pub fn train_and_evaluate_parallel(
+        &self,
+        data: &PreparedData,
+        weighting: &str,
+        parallel: &Parallel<'_>,
+    ) -> Result<RunResult> {
+        let (rank, ranks) = parallel.shard;
+        crate::data::shard_range(self.batch, ranks, rank)?;
         let g = Graph::with_seed(self.seed);
         let heads = self
             .tasks
@@ -284,12 +300,19 @@ impl Recipe {
                 .with_weighting(w)
                 .with_diagnostics(self.cosine_every > 0),
             stats,
-            Some(&opt),
+            Some(&*(parallel.optimizer)(opt)),
         )?;
         let cosines = spec.train.as_ref().and_then(|t| t.diagnostics);
         let mut est = Estimator::new(&g, &[("x", x)], spec)?;
         est.set_probe(cosines.map(|d| d.cosines), self.cosine_every);
-        let input = train_input(Arc::clone(&data.train), self.batch, self.seed, self.augment);
+        (parallel.sync)(est.session())?;
+        let input = train_input(
+            Arc::clone(&data.train),
+            self.batch,
+            self.seed,
+            self.augment,
+            parallel.shard,
+        );
         let report = est.train(input.iter(), self.steps)?;
         let mut cos = Vec::new();
         for v in &report.probes {
@@ -347,6 +370,30 @@ impl Recipe {
     }
 }
 
+/// What changes in a run that is one rank of data-parallel training (the example builds it
+/// from `distributed::World`; [`Parallel::default`] is one process).
+pub struct Parallel<'a> {
+    /// Wraps the run's Adam (e.g. `World::optimizer`: a `DistributedOptimizer` with several
+    /// ranks, which also makes the loss weighting data-parallel).
+    pub optimizer: &'a dyn Fn(Adam) -> Box<dyn Optimizer>,
+    /// Called once after the variables are initialised (e.g. `World::sync_session`: the
+    /// same graph on every rank, rank 0's variables).
+    pub sync: &'a dyn Fn(&mut Session<'_>) -> Result<()>,
+    /// `(rank, ranks)`: this rank trains on its contiguous part of each global batch
+    /// ([`crate::data::shard_range`]).
+    pub shard: (usize, usize),
+}
+
+impl Default for Parallel<'_> {
+    fn default() -> Self {
+        Parallel {
+            optimizer: &|adam| Box::new(adam),
+            sync: &|_| Ok(()),
+            shard: (0, 1),
+        }
+    }
+}
+
 /// A split and the tasks to feed.
 struct TaskSplit {
     data: MtflSplit,
@@ -394,6 +441,7 @@ fn train_input(
     batch: usize,
     seed: u64,
     aug: AugmentOptions,
+    (rank, ranks): (usize, usize),
 ) -> Dataset<Batch> {
     use rand::SeedableRng;
     let n = data.data.len();
@@ -403,7 +451,8 @@ fn train_input(
         .repeat(None)
         .batch(batch, true)
         .map_sequential(move |idx: Array1<usize>| {
-            let idx = idx.to_vec();
+            // This rank's part of the global batch (all of it with one rank).
+            let idx = idx.to_vec()[crate::data::shard_range(idx.len(), ranks, rank)?].to_vec();
             let augs: Vec<Transform> = match rng.lock() {
                 Ok(mut r) if !aug.is_none() => idx.iter().map(|_| aug.sample(&mut *r)).collect(),
                 _ => vec![],
