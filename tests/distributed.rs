@@ -2,6 +2,7 @@
 //! code paths as under MPI (`tests/mpi.rs`), without MPI.
 
 mod common;
+mod skip;
 
 use common::rand_array;
 use ndarray::{Array1, ArrayD, Axis, IxDyn, Slice};
@@ -394,7 +395,10 @@ fn dataset_shards_are_disjoint_and_cover_the_data() {
 #[test]
 fn init_without_mpi_is_a_single_rank() {
     if cfg!(feature = "mpi") {
-        eprintln!("skipped: built with the `mpi` feature (tests/mpi.rs covers init)");
+        skip::skip(
+            "init_without_mpi_is_a_single_rank",
+            "built with the `mpi` feature (tests/mpi.rs covers init)",
+        );
         return;
     }
     let w = distributed::init().unwrap();

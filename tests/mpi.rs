@@ -7,6 +7,8 @@
 //! Every child process is killed if it outlives its time limit, so a hang fails the test
 //! instead of blocking CI.
 
+mod skip;
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -89,7 +91,10 @@ fn example() -> Option<PathBuf> {
 /// `mpirun -np 2 example mode`, allowed as root, bounded in time.
 fn mpirun(mode: &str) -> Option<Output> {
     let Some(exe) = example() else {
-        eprintln!("SKIPPED: mpirun not found; install openmpi-bin and libopenmpi-dev to run the MPI tests");
+        skip::skip(
+            &format!("mpi ({mode})"),
+            "mpirun not found; install openmpi-bin and libopenmpi-dev to run the MPI tests",
+        );
         return None;
     };
     let mut cmd = Command::new("mpirun");

@@ -298,15 +298,20 @@ impl OpDef for ArgMax {
         inputs: &[ValueView],
         out: &mut Value,
     ) -> Result<(), String> {
-        let axis = norm_axis(self.axis, inputs[0].shape().len())?;
-        match &inputs[0] {
-            ValueView::F32(x) => arg_kernel(x, axis, false, out),
-            ValueView::I64(x) => arg_kernel(x, axis, false, out),
-            ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
-        }
+        arg_compute(self.axis, &inputs[0], false, out)
     }
     fn gradient<'g>(&self, _: &GradCtx<'g>) -> GradResult<'g> {
         Ok(vec![None])
+    }
+}
+
+/// The kernel of [`ArgMax`] (`min` false) and [`ArgMin`] (`min` true) on either dtype.
+fn arg_compute(axis: i64, x: &ValueView, min: bool, out: &mut Value) -> Result<(), String> {
+    let axis = norm_axis(axis, x.shape().len())?;
+    match x {
+        ValueView::F32(x) => arg_kernel(x, axis, min, out),
+        ValueView::I64(x) => arg_kernel(x, axis, min, out),
+        ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
     }
 }
 
@@ -337,12 +342,7 @@ impl OpDef for ArgMin {
         inputs: &[ValueView],
         out: &mut Value,
     ) -> Result<(), String> {
-        let axis = norm_axis(self.axis, inputs[0].shape().len())?;
-        match &inputs[0] {
-            ValueView::F32(x) => arg_kernel(x, axis, true, out),
-            ValueView::I64(x) => arg_kernel(x, axis, true, out),
-            ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
-        }
+        arg_compute(self.axis, &inputs[0], true, out)
     }
     fn gradient<'g>(&self, _: &GradCtx<'g>) -> GradResult<'g> {
         Ok(vec![None])
