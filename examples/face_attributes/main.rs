@@ -100,7 +100,7 @@ mod input;
 mod model;
 mod report;
 
-use model::{find_lr, plain_phase, run_phase, train_pretrained, Data, ModelCfg, Start};
+use model::{find_lr, train_fresh, train_pretrained, Data, ModelCfg};
 use report::{iod_error, print_report, write_grid, Baselines};
 
 /// The heads, in order: task 0 regresses the landmarks, tasks 1..=4 classify the attributes
@@ -315,15 +315,7 @@ fn run(args: &Args) -> staticflow::Result<()> {
                 weighting: Weighting::default(),
                 scope: "trunk",
             };
-            let out = run_phase(
-                args,
-                &data,
-                &cfg,
-                &plain_phase(args, lr),
-                Start::Fresh,
-                None,
-                true,
-            )?;
+            let out = train_fresh(args, &data, &cfg, lr)?;
             let v = out.metrics.get(METRICS[t]).copied().unwrap_or(f64::NAN);
             println!(
                 "single-task {:9}: {} {v:.4} ({:.1} steps/s)",
@@ -378,15 +370,7 @@ fn run(args: &Args) -> staticflow::Result<()> {
         let out = if args.pretrain {
             train_pretrained(args, &data, &cfg, lr)?
         } else {
-            run_phase(
-                args,
-                &data,
-                &cfg,
-                &plain_phase(args, lr),
-                Start::Fresh,
-                None,
-                true,
-            )?
+            train_fresh(args, &data, &cfg, lr)?
         };
         print_report(w, &cfg, &out, &data, &baselines, single.as_ref());
         results.push((w.clone(), out));

@@ -73,6 +73,24 @@ pub(crate) fn plain_phase(args: &Args, lr: f32) -> Phase {
     }
 }
 
+/// One model trained from scratch for `--steps` at `lr`, evaluated on the test split.
+pub(crate) fn train_fresh(
+    args: &Args,
+    data: &Data,
+    cfg: &ModelCfg,
+    lr: f32,
+) -> staticflow::Result<PhaseOut> {
+    run_phase(
+        args,
+        data,
+        cfg,
+        &plain_phase(args, lr),
+        Start::Fresh,
+        None,
+        true,
+    )
+}
+
 /// `--pretrain landmarks`: encoder on landmarks, saved; transferred by partial restore; heads
 /// first with the trunk frozen; then unfrozen with the trunk's learning rate scaled.
 pub(crate) fn train_pretrained(

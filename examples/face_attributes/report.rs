@@ -167,7 +167,7 @@ pub(crate) fn write_grid(
     test: &MtflSplit,
     pred: &BTreeMap<String, Value>,
 ) -> staticflow::Result<()> {
-    use common::draw::{draw_text, mark};
+    use common::draw::{draw_text, mark, paste_face};
     const S: usize = 4;
     const CELL: usize = 40 * S;
     const TEXT: usize = 34;
@@ -182,24 +182,9 @@ pub(crate) fn write_grid(
             .and_then(|v| v.as_i64().ok())
             .and_then(|a| a.iter().nth(i).copied())
     };
-    let (th, tw) = (test.images.len_of(Axis(1)), test.images.len_of(Axis(2)));
     for i in 0..n {
         let (ox, oy) = ((i % 4) * CELL, (i / 4) * (CELL + TEXT));
-        for y in 0..CELL {
-            for x in 0..CELL {
-                let (sy, sx) = ((y * th / CELL).min(th - 1), (x * tw / CELL).min(tw - 1));
-                let p = |c: usize| {
-                    (test.images[[i, sy, sx, c]] * 255.0)
-                        .round()
-                        .clamp(0.0, 255.0) as u8
-                };
-                img.put_pixel(
-                    (ox + x) as u32,
-                    (oy + y) as u32,
-                    image::Rgb([p(0), p(1), p(2)]),
-                );
-            }
-        }
+        paste_face(&mut img, test.images.slice(s![i, .., .., ..]), ox, oy, CELL);
         for k in 0..5 {
             let (x, y) = (test.landmarks[[i, k, 0]], test.landmarks[[i, k, 1]]);
             mark(&mut img, ox, oy, CELL, x, y, [0, 220, 0]);
