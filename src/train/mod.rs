@@ -7,10 +7,12 @@
 
 mod optimizer;
 
+mod adadelta;
 mod adagrad;
 mod adam;
 mod adamw;
 mod clip;
+mod ftrl;
 mod lr_finder;
 mod momentum;
 mod rmsprop;
@@ -22,10 +24,12 @@ mod sgd;
 mod slots;
 mod step;
 
+pub use adadelta::Adadelta;
 pub use adagrad::Adagrad;
 pub use adam::Adam;
 pub use adamw::AdamW;
 pub use clip::{clip_by_global_norm, global_norm};
+pub use ftrl::Ftrl;
 pub use lr_finder::{LrFindResult, LrFinder};
 pub use momentum::Momentum;
 pub use optimizer::{
