@@ -79,7 +79,8 @@ pub fn huber_loss<'g>(
 /// TF1's `tf.losses.log_loss`: per element
 /// `-labels * log(predictions + epsilon) - (1 - labels) * log(1 - predictions + epsilon)`
 /// for predicted probabilities; TF1's default `epsilon` is 1e-7. `labels`, `predictions`:
-/// the same shape `[..]`.
+/// the same shape `[..]`. The second logarithm's argument is computed as `(1 + epsilon) - p`,
+/// as TF1's session does after its graph rewrites.
 pub fn log_loss<'g>(
     labels: Tensor<'g>,
     predictions: Tensor<'g>,
@@ -89,7 +90,10 @@ pub fn log_loss<'g>(
 ) -> Tensor<'g> {
     let w = weights.into();
     pairwise("log_loss", labels, predictions, |l, p| {
-        let losses = -(l * log(p + epsilon)) - (1.0 - l) * log(1.0 - p + epsilon);
+        // TF1 writes `1 - p + epsilon`; its session's graph optimizer (grappler's constant
+        // push-down) runs it as `(1 + epsilon) - p`, which differs near p = 1: give the
+        // numbers TF1 gives.
+        let losses = -(l * log(p + epsilon)) - (1.0 - l) * log((1.0 + epsilon) - p);
         compute_weighted_loss(losses, w, reduction)
     })
 }
