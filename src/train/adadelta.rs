@@ -1,6 +1,7 @@
 //! Adadelta (TF1's `AdadeltaOptimizer`). Slots `accum` and `accum_update` (zeros).
 
-use super::optimizer::{optimizer_common, LearningRate, OptimizerOptions, UpdateRule};
+use super::optimizer::optimizer_common;
+use super::options::{LearningRate, OptimizerOptions, UpdateRule};
 use super::Optimizer;
 use crate::error::{Error, Result};
 use crate::ops::apply::ApplyAdadelta;

@@ -1,7 +1,8 @@
 //! FTRL-proximal (TF1's `FtrlOptimizer`). Slots `accum` (initialised to
 //! `initial_accumulator_value`) and `linear` (zeros).
 
-use super::optimizer::{optimizer_common, LearningRate, OptimizerOptions, UpdateRule};
+use super::optimizer::optimizer_common;
+use super::options::{LearningRate, OptimizerOptions, UpdateRule};
 use super::Optimizer;
 use crate::error::{Error, Result};
 use crate::ops::apply::ApplyFtrl;
