@@ -156,10 +156,10 @@ fn reductions_follow_tf1_by_hand() {
 #[test]
 fn weights_that_do_not_broadcast_are_build_errors_naming_the_node() {
     let g = Graph::new();
-    let labels = g.placeholder("labels", &[Some(4), Some(3)]);
-    let preds = g.placeholder("preds", &[Some(4), Some(3)]);
+    let labels = g.placeholder("labels", [Some(4), Some(3)]);
+    let preds = g.placeholder("preds", [Some(4), Some(3)]);
     // [4] against [4, 3]: NumPy would broadcast [3]-wise only, TF1 refuses the rank.
-    let w = g.placeholder("w", &[Some(4)]);
+    let w = g.placeholder("w", [Some(4)]);
     let loss = losses::absolute_difference(labels, preds, w, Reduction::Sum);
     let err = loss.check().unwrap_err();
     let msg = err.to_string();
@@ -180,8 +180,8 @@ fn weights_that_do_not_broadcast_are_build_errors_naming_the_node() {
     }
     // Same rank, a dimension neither 1 nor equal.
     let g = Graph::new();
-    let x = g.placeholder("x", &[Some(4), Some(3)]);
-    let w = g.placeholder("w", &[Some(4), Some(2)]);
+    let x = g.placeholder("x", [Some(4), Some(3)]);
+    let w = g.placeholder("w", [Some(4), Some(2)]);
     let msg = losses::mean_squared_error(x, x, w, Reduction::Sum)
         .check()
         .unwrap_err()
@@ -195,8 +195,8 @@ fn weights_that_do_not_broadcast_are_build_errors_naming_the_node() {
 #[test]
 fn weights_known_only_at_run_time_are_checked_when_run() {
     let g = Graph::new();
-    let x = g.placeholder("x", &[None, Some(3)]);
-    let w = g.placeholder("w", &[None, None]);
+    let x = g.placeholder("x", [None, Some(3)]);
+    let w = g.placeholder("w", [None, None]);
     let loss = losses::mean_squared_error(x, x, w, Reduction::Sum);
     let xs = ArrayD::<f32>::zeros(IxDyn(&[4, 3]));
     let ws = ArrayD::<f32>::ones(IxDyn(&[4, 2]));
@@ -220,8 +220,8 @@ fn weights_known_only_at_run_time_are_checked_when_run() {
 #[test]
 fn labels_and_logits_of_other_shapes_are_build_errors_naming_the_loss() {
     let g = Graph::new();
-    let logits = g.placeholder("logits", &[Some(4), Some(3)]);
-    let labels = g.placeholder("labels", &[Some(4), Some(5)]);
+    let logits = g.placeholder("logits", [Some(4), Some(3)]);
+    let labels = g.placeholder("labels", [Some(4), Some(5)]);
     for (loss, name) in [
         (
             losses::softmax_cross_entropy(labels, logits, 1.0, 0.0, Reduction::default()),
@@ -299,7 +299,7 @@ fn collections_and_total_loss() {
     let sum = both.apply_all(&[w, v]).unwrap();
     // Collected once, as contrib's apply_regularization: l1 (6.5 + 2) * 0.1 + l2 (14.25 + 4) / 2 * 0.5.
     assert_eq!(losses::get_regularization_losses(&g, None), vec![sum]);
-    let x = g.placeholder("x", &[Some(2)]);
+    let x = g.placeholder("x", [Some(2)]);
     let task = losses::absolute_difference(x, v * x, 1.0, Reduction::Sum);
     let total = losses::get_total_loss(&g, true).unwrap();
     let only = losses::get_total_loss(&g, false).unwrap();
@@ -341,10 +341,10 @@ fn collections_and_total_loss() {
 #[test]
 fn weighted_losses_train_with_a_named_optimizer() {
     let g = Graph::with_seed(3);
-    let x = g.placeholder("x", &[None, Some(2)]);
-    let y = g.placeholder("y", &[None, Some(1)]);
-    let c = g.placeholder_typed("c", DType::I64, &[None]);
-    let mask = g.placeholder("mask", &[None, Some(1)]);
+    let x = g.placeholder("x", [None, Some(2)]);
+    let y = g.placeholder("y", [None, Some(1)]);
+    let c = g.placeholder_typed("c", DType::I64, [None]);
+    let mask = g.placeholder("mask", [None, Some(1)]);
     let w = g.variable("w", init::zeros(&[2, 1]));
     let k = g.variable("k", init::zeros(&[2, 2]));
     let reg = losses::mean_squared_error(y, matmul(x, w), mask, Reduction::default());

@@ -126,7 +126,7 @@ pub fn compute_weighted_loss<'g>(
         };
         let (weighted, w) = match weights {
             // `x * 1` is `x` exactly: skip the multiplication.
-            Weights::Constant(w) if w == 1.0 => (losses, None),
+            Weights::Constant(1.0) => (losses, None),
             _ => {
                 let w = weights.tensor(g);
                 let w = if w.dtype() == DType::F32 {
