@@ -7,7 +7,8 @@ steps of `minimize` on the fixed quadratic `0.5 * sum(a * (w - t)^2)`, recording
 every step, the optimizer's slot names, and both slots after the last step (read with
 `get_slot`). Hyper-parameters cover TF1's defaults, a large epsilon (Adadelta), L1 strong
 enough to zero coordinates, L2, and `learning_rate_power` other than -0.5 (TF1's kernel
-then uses `pow` instead of `sqrt`) and 0 (a fixed learning rate) for FTRL.
+then uses `pow` instead of `sqrt`), 0 (a fixed learning rate) and L2 shrinkage (TF1's
+`ApplyFtrlV2`) for FTRL.
 
 Usage (from the repository root), with the TF1 environment of ../shared/bench/setup.sh:
 
@@ -45,6 +46,8 @@ CASES = [
               "initial_accumulator_value": 0.5, "l2_regularization_strength": 0.01}),
     ("ftrl", {"learning_rate": 0.2, "learning_rate_power": 0.0,
               "initial_accumulator_value": 0.0, "l1_regularization_strength": 0.05}),
+    ("ftrl", {"learning_rate": 0.3, "l1_regularization_strength": 0.01,
+              "l2_regularization_strength": 0.05, "l2_shrinkage_regularization_strength": 0.2}),
 ]
 
 

@@ -35,7 +35,10 @@ fn optimizer(case: &Json) -> Box<dyn Optimizer> {
                 .learning_rate_power(hp(case, "learning_rate_power").unwrap_or(-0.5))
                 .initial_accumulator_value(hp(case, "initial_accumulator_value").unwrap_or(0.1))
                 .l1_regularization_strength(hp(case, "l1_regularization_strength").unwrap_or(0.0))
-                .l2_regularization_strength(hp(case, "l2_regularization_strength").unwrap_or(0.0)),
+                .l2_regularization_strength(hp(case, "l2_regularization_strength").unwrap_or(0.0))
+                .l2_shrinkage_regularization_strength(
+                    hp(case, "l2_shrinkage_regularization_strength").unwrap_or(0.0),
+                ),
         ),
         other => panic!("unknown optimizer {other}"),
     }
@@ -45,7 +48,7 @@ fn optimizer(case: &Json) -> Box<dyn Optimizer> {
 fn adadelta_and_ftrl_match_tf1() {
     let doc = fixture();
     let cases = doc["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 6);
+    assert_eq!(cases.len(), 7);
     println!(
         "optimizer | hyper-parameters | max abs error | max rel error (w over 5 steps, both slots)"
     );
@@ -146,6 +149,10 @@ fn bad_hyper_parameters_are_errors() {
         (
             Box::new(Ftrl::new(0.1).l2_regularization_strength(f32::NAN)),
             "l2_regularization_strength",
+        ),
+        (
+            Box::new(Ftrl::new(0.1).l2_shrinkage_regularization_strength(-1.0)),
+            "l2_shrinkage_regularization_strength",
         ),
         (Box::new(Adadelta::new(1.0).rho(f32::INFINITY)), "rho"),
     ];

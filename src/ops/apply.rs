@@ -414,6 +414,8 @@ impl ApplyAdadelta {
 /// `linear += g - (n^p - accum^p) / lr * var`, then
 /// `var = (l1 * sign(linear) - linear) / (n^p / lr + 2 * l2)` where `|linear| > l1`, else 0,
 /// and `accum = n` (square roots when `lr_power` is -0.5, as TF1's kernel).
+/// With `l2_shrinkage > 0` it is TF1's `ApplyFtrlV2`: `linear` takes the shrunk gradient
+/// `g + 2 * l2_shrinkage * var` (the accumulator still takes `g²`).
 /// Inputs `(var, accum, linear, lr, grad)`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApplyFtrl {
@@ -423,13 +425,16 @@ pub struct ApplyFtrl {
     pub l2: f32,
     /// How the per-coordinate learning rate decays with the accumulator (<= 0).
     pub lr_power: f32,
+    /// L2 shrinkage regularization strength (>= 0; 0 for `ApplyFtrl`).
+    #[serde(default)]
+    pub l2_shrinkage: f32,
 }
 
 update_op!(ApplyFtrl, "ApplyFtrl", vars = 3, scalars = 0);
 
 impl ApplyFtrl {
     fn apply(&self, lr: f32, _: &[f32; 0], [var, accum, linear]: [&mut [f32]; 3], g: &[f32]) {
-        let (l1, l2, p) = (self.l1, self.l2, self.lr_power);
+        let (l1, l2, p, shrink) = (self.l1, self.l2, self.lr_power, self.l2_shrinkage);
         let pow = |v: f32| if p == -0.5 { v.sqrt() } else { v.powf(-p) };
         for (((x, a), l), &g) in var
             .iter_mut()
@@ -438,7 +443,12 @@ impl ApplyFtrl {
             .zip(g)
         {
             let n = *a + g * g;
-            *l += g - (pow(n) - pow(*a)) / lr * *x;
+            let gs = if shrink == 0.0 {
+                g
+            } else {
+                g + 2.0 * shrink * *x
+            };
+            *l += gs - (pow(n) - pow(*a)) / lr * *x;
             let sign = if *l > 0.0 {
                 1.0
             } else if *l < 0.0 {

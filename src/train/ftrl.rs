@@ -11,8 +11,9 @@ use crate::ops::apply::ApplyFtrl;
 /// TF1's `ApplyFtrl` kernel computes it, per coordinate: with `n = accum + g²` and
 /// `p = -learning_rate_power`, `linear += g - (n^p - accum^p) / lr * var`, then
 /// `var = (l1 * sign(linear) - linear) / (n^p / lr + 2 * l2)` if `|linear| > l1`, else 0;
-/// `accum = n`. TF1's defaults: learning_rate_power -0.5, initial_accumulator_value 0.1,
-/// l1 = l2 = 0.
+/// `accum = n`; with L2 shrinkage, `linear` takes `g + 2 * shrinkage * var` instead of `g`.
+/// TF1's defaults: learning_rate_power -0.5, initial_accumulator_value 0.1, l1 = l2 =
+/// shrinkage = 0.
 #[derive(Clone, Debug)]
 pub struct Ftrl {
     options: OptimizerOptions,
@@ -25,6 +26,11 @@ pub struct Ftrl {
     pub l1_regularization_strength: f32,
     /// L2 regularization strength (>= 0). Default 0.
     pub l2_regularization_strength: f32,
+    /// L2 shrinkage strength (>= 0): an L2 penalty on the loss, applied through the
+    /// gradient that enters `linear` (`g + 2 * shrinkage * var`), unlike the stabilising
+    /// `l2_regularization_strength`. Default 0 (then the kernel is TF1's `ApplyFtrl`, else
+    /// `ApplyFtrlV2`).
+    pub l2_shrinkage_regularization_strength: f32,
 }
 
 impl Ftrl {
@@ -37,6 +43,7 @@ impl Ftrl {
             initial_accumulator_value: 0.1,
             l1_regularization_strength: 0.0,
             l2_regularization_strength: 0.0,
+            l2_shrinkage_regularization_strength: 0.0,
         }
     }
     /// Sets learning_rate_power (default -0.5, must be <= 0).
@@ -57,6 +64,11 @@ impl Ftrl {
     /// Sets the L2 regularization strength (default 0, must be >= 0).
     pub fn l2_regularization_strength(mut self, l2: f32) -> Self {
         self.l2_regularization_strength = l2;
+        self
+    }
+    /// Sets the L2 shrinkage regularization strength (default 0, must be >= 0).
+    pub fn l2_shrinkage_regularization_strength(mut self, shrinkage: f32) -> Self {
+        self.l2_shrinkage_regularization_strength = shrinkage;
         self
     }
 }
@@ -105,11 +117,19 @@ impl Optimizer for Ftrl {
             l2 >= 0.0,
             "positive or zero",
         )?;
+        let shrinkage = self.l2_shrinkage_regularization_strength;
+        check(
+            "l2_shrinkage_regularization_strength",
+            shrinkage,
+            shrinkage >= 0.0,
+            "positive or zero",
+        )?;
         Ok(UpdateRule {
             op: ApplyFtrl {
                 l1,
                 l2,
                 lr_power: power,
+                l2_shrinkage: shrinkage,
             }
             .into(),
             slots: vec![("accum", init), ("linear", 0.0)],
