@@ -162,17 +162,7 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
     while let Some(arg) = p.next()? {
         match arg {
             Long("steps") => r.steps = common::value(p, "--steps", INT)?,
-            Long("weighting") => {
-                let expected = format!(
-                    "{}|all (or e.g. fixed:1,10, uncertainty:10, dwa:2)",
-                    Weighting::names().join("|")
-                );
-                let v = common::string(p, "--weighting", &expected)?;
-                if v != "all" && v.parse::<Weighting>().is_err() {
-                    return Err(common::bad("--weighting", &expected, &v));
-                }
-                a.weighting = v;
-            }
+            Long("weighting") => a.weighting = common::weighting(p)?,
             Long("heads") => {
                 let expected = format!(
                     "all or a comma list of {}, landmarks, {}",
