@@ -377,3 +377,28 @@ fn weighted_losses_train_with_a_named_optimizer() {
     assert!(after.0 < 0.1 * before.0, "{before:?} -> {after:?}");
     assert!(after.1 < 0.5 * before.1, "{before:?} -> {after:?}");
 }
+
+/// Softmax label smoothing needs the class count: a constant when the shape says it, else
+/// counted at run time; both give the same loss.
+#[test]
+fn softmax_label_smoothing_with_a_class_count_known_only_at_run_time() {
+    let g = Graph::new();
+    let labels_v = array![[1.0f32, 0.0, 0.0], [0.0, 0.0, 1.0]].into_dyn();
+    let logits_v = array![[2.0f32, -1.0, 0.5], [0.0, 1.0, 3.0]].into_dyn();
+    let (ls, xs) = (g.constant(labels_v.clone()), g.constant(logits_v.clone()));
+    let known = losses::softmax_cross_entropy(ls, xs, 1.0, 0.3, Reduction::None);
+    let lp = g.placeholder("labels", [None, None]);
+    let xp = g.placeholder("logits", [None, None]);
+    let unknown = losses::softmax_cross_entropy(lp, xp, 1.0, 0.3, Reduction::None);
+    let out = Session::new(&g)
+        .run(
+            &[known.into(), unknown.into()],
+            &[(lp, (&labels_v).into()), (xp, (&logits_v).into())],
+        )
+        .unwrap();
+    assert_eq!(out.f32(0).unwrap(), out.f32(1).unwrap());
+    // By hand for row 0: labels (0.8, 0.1, 0.1) against log_softmax(2, -1, 0.5).
+    let lse = (2.0f32.exp() + (-1.0f32).exp() + 0.5f32.exp()).ln();
+    let want = 0.8 * (lse - 2.0) + 0.1 * (lse + 1.0) + 0.1 * (lse - 0.5);
+    assert!((out.f32(0).unwrap()[[0]] - want).abs() < 1e-6);
+}
