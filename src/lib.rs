@@ -32,6 +32,7 @@ pub mod graph;
 pub mod heads;
 pub mod io;
 pub mod layers;
+pub mod losses;
 pub mod models;
 pub mod mtl;
 pub mod ops;
@@ -43,7 +44,9 @@ pub use ops::init;
 
 pub use autodiff::{gradients, gradients_with};
 pub use error::{Error, Result};
-pub use graph::{DType, Fetch, Graph, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
+pub use graph::{
+    DType, Fetch, Graph, GraphKeys, Operation, Shape, Tensor, TensorInfo, Value, ValueView,
+};
 pub use io::{read_graph, to_dot, to_dot_forward, write_graph};
 pub use layers::{conv2d_layer, dense, Activation};
 pub use ops::array::{
@@ -53,6 +56,7 @@ pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow
 pub use ops::concat::{concat, slice, stack, try_concat};
 pub use ops::conv::{bias_add, conv2d, Padding};
 pub use ops::debug::{check_numerics, print, print_n};
+pub use ops::div_no_nan::div_no_nan;
 pub use ops::gather::{argmax, argmin, embedding_lookup, gather, one_hot};
 pub use ops::leaky_relu::leaky_relu;
 pub use ops::lstm::{lstm, lstm_reverse};
@@ -68,6 +72,7 @@ pub use ops::reduce::{
     reduce_min, reduce_min_all, reduce_prod, reduce_prod_all, reduce_sum, reduce_sum_all,
 };
 pub use ops::scan::cumsum;
+pub use ops::sigmoid_xent::sigmoid_cross_entropy_with_logits;
 pub use ops::state::{assign, assign_add, assign_sub, group, no_op};
 pub use ops::unary::{
     abs, elu, erf, exp, expm1, floor, gelu, identity, log, log1p, neg, placeholder_with_default,
@@ -85,8 +90,8 @@ pub mod prelude {
     pub use crate::init;
     pub use crate::train::{
         clip_by_global_norm, cosine_decay, exponential_decay, get_or_create_global_step,
-        piecewise_constant, Adagrad, Adam, AdamW, GradientDescent, Momentum, Optimizer, RMSProp,
-        Saver,
+        piecewise_constant, Adadelta, Adagrad, Adam, AdamW, Ftrl, GradientDescent, Momentum,
+        Optimizer, RMSProp, Saver,
     };
     pub use crate::*;
 }

@@ -6,12 +6,14 @@
 //! the first fallible call (`Tensor::check`, `gradients`, `minimize`, `Session::new`/`run`),
 //! so that expressions like `y - relu(matmul(x, w))` stay free of `?`.
 
+mod collections;
 mod dtype;
 mod names;
 mod shape;
 mod tensor;
 mod value;
 
+pub use collections::GraphKeys;
 pub use dtype::DType;
 pub use shape::{broadcast_dims, Dims, Shape};
 pub(crate) use tensor::same_graph as same_graph_pub;
@@ -99,6 +101,8 @@ struct Inner {
     init_op: Option<(NodeIndex, usize)>,
     /// `(scope prefix, description)` set by [`Graph::describe_current_scope`].
     scope_descriptions: Vec<(String, String)>,
+    /// Named lists of tensors (see `collections.rs`), in creation order.
+    collections: Vec<(String, Vec<NodeIndex>)>,
 }
 
 impl Inner {

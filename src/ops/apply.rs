@@ -1,5 +1,6 @@
 //! Optimizer update kernels (TF1's `ApplyGradientDescent`, `ApplyMomentum`, `ApplyAdam`,
-//! `ApplyAdagrad`, `ApplyRMSProp`, and contrib's AdamW as `ApplyAdamW`): each writes a variable (and its slots) in place from a
+//! `ApplyAdagrad`, `ApplyRMSProp`, `ApplyAdadelta`, `ApplyFtrl`, and contrib's AdamW as
+//! `ApplyAdamW`): each writes a variable (and its slots) in place from a
 //! gradient, with exactly the arithmetic of `tensorflow/core/kernels/training_ops.cc`.
 //!
 //! Inputs: the written variables first (the variable, then its slots, all shaped like it),
@@ -374,6 +375,90 @@ impl ApplyRMSProp {
             *ms += (g * g - *ms) * (1.0 - rho);
             *mom = *mom * momentum + (g * lr) / (*ms + eps).sqrt();
             *x -= *mom;
+        }
+    }
+}
+
+/// TF1's `ApplyAdadelta`: `accum = accum * rho + g² * (1 - rho)`,
+/// `update = sqrt(accum_update + epsilon) / sqrt(accum + epsilon) * g`, `var -= update * lr`,
+/// `accum_update = accum_update * rho + update² * (1 - rho)`.
+/// Inputs `(var, accum, accum_update, lr, grad)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyAdadelta {
+    /// Decay of both running averages.
+    pub rho: f32,
+    /// Added under both square roots.
+    pub epsilon: f32,
+}
+
+update_op!(ApplyAdadelta, "ApplyAdadelta", vars = 3, scalars = 0);
+
+impl ApplyAdadelta {
+    fn apply(&self, lr: f32, _: &[f32; 0], [var, accum, upd]: [&mut [f32]; 3], g: &[f32]) {
+        let (rho, eps) = (self.rho, self.epsilon);
+        for (((x, a), u), &g) in var
+            .iter_mut()
+            .zip(accum.iter_mut())
+            .zip(upd.iter_mut())
+            .zip(g)
+        {
+            *a = *a * rho + g * g * (1.0 - rho);
+            let update = (*u + eps).sqrt() * (1.0 / (*a + eps).sqrt()) * g;
+            *x -= update * lr;
+            *u = *u * rho + update * update * (1.0 - rho);
+        }
+    }
+}
+
+/// TF1's `ApplyFtrl` (FTRL-proximal): with `n = accum + g²` and `p = -lr_power`,
+/// `linear += g - (n^p - accum^p) / lr * var`, then
+/// `var = (l1 * sign(linear) - linear) / (n^p / lr + 2 * l2)` where `|linear| > l1`, else 0,
+/// and `accum = n` (square roots when `lr_power` is -0.5, as TF1's kernel).
+/// With `l2_shrinkage > 0` it is TF1's `ApplyFtrlV2`: `linear` takes the shrunk gradient
+/// `g + 2 * l2_shrinkage * var` (the accumulator still takes `g²`).
+/// Inputs `(var, accum, linear, lr, grad)`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyFtrl {
+    /// L1 regularization strength (>= 0).
+    pub l1: f32,
+    /// L2 regularization strength (>= 0).
+    pub l2: f32,
+    /// How the per-coordinate learning rate decays with the accumulator (<= 0).
+    pub lr_power: f32,
+    /// L2 shrinkage regularization strength (>= 0; 0 for `ApplyFtrl`).
+    #[serde(default)]
+    pub l2_shrinkage: f32,
+}
+
+update_op!(ApplyFtrl, "ApplyFtrl", vars = 3, scalars = 0);
+
+impl ApplyFtrl {
+    fn apply(&self, lr: f32, _: &[f32; 0], [var, accum, linear]: [&mut [f32]; 3], g: &[f32]) {
+        let (l1, l2, p, shrink) = (self.l1, self.l2, self.lr_power, self.l2_shrinkage);
+        let pow = |v: f32| if p == -0.5 { v.sqrt() } else { v.powf(-p) };
+        for (((x, a), l), &g) in var
+            .iter_mut()
+            .zip(accum.iter_mut())
+            .zip(linear.iter_mut())
+            .zip(g)
+        {
+            let n = *a + g * g;
+            let gs = if shrink == 0.0 {
+                g
+            } else {
+                g + 2.0 * shrink * *x
+            };
+            *l += gs - (pow(n) - pow(*a)) / lr * *x;
+            let sign = if *l > 0.0 {
+                1.0
+            } else if *l < 0.0 {
+                -1.0
+            } else {
+                0.0
+            };
+            let shrunk = (l1 * sign - *l) / (pow(n) / lr + 2.0 * l2);
+            *x = if l.abs() > l1 { shrunk } else { 0.0 };
+            *a = n;
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod collective;
 pub mod concat;
 pub mod conv;
 pub mod debug;
+pub mod div_no_nan;
 pub mod gather;
 pub mod gemm;
 pub mod init;
@@ -30,10 +31,12 @@ pub mod reduce;
 pub mod scan;
 pub mod schedule;
 mod scratch;
+pub mod sigmoid_xent;
 mod simd;
 pub mod state;
 pub mod unary;
 pub mod unary_grad;
+pub mod weights;
 
 /// What a kernel may use besides its inputs.
 pub struct KernelCtx<'a> {
@@ -177,6 +180,8 @@ op_set! {
     ApplyAdam(apply::ApplyAdam),
     ApplyAdagrad(apply::ApplyAdagrad),
     ApplyRMSProp(apply::ApplyRMSProp),
+    ApplyAdadelta(apply::ApplyAdadelta),
+    ApplyFtrl(apply::ApplyFtrl),
     ApplyAdamScheduled(apply::ApplyAdamScheduled),
     ApplyAdamW(apply::ApplyAdamW),
     ApplyMomentumScheduled(apply::ApplyMomentumScheduled),
@@ -197,6 +202,9 @@ op_set! {
     ArgMin(gather::ArgMin),
     Cumsum(scan::Cumsum),
     ProdGrad(scan::ProdGrad),
+    SigmoidCrossEntropyWithLogits(sigmoid_xent::SigmoidCrossEntropyWithLogits),
+    BroadcastWeights(weights::BroadcastWeights),
+    DivNoNan(div_no_nan::DivNoNan),
     Summary(crate::summary::SummaryOp),
     MergeSummary(crate::summary::MergeSummary),
 }

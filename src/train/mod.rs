@@ -9,10 +9,12 @@ mod gradients;
 mod optimizer;
 mod options;
 
+mod adadelta;
 mod adagrad;
 mod adam;
 mod adamw;
 mod clip;
+mod ftrl;
 mod lr_finder;
 mod momentum;
 mod rmsprop;
@@ -24,10 +26,12 @@ mod sgd;
 mod slots;
 mod step;
 
+pub use adadelta::Adadelta;
 pub use adagrad::Adagrad;
 pub use adam::Adam;
 pub use adamw::AdamW;
 pub use clip::{clip_by_global_norm, global_norm};
+pub use ftrl::Ftrl;
 pub use gradients::compute_gradients;
 pub use lr_finder::{LrFindResult, LrFinder};
 pub use momentum::Momentum;
