@@ -21,11 +21,11 @@ Usage (from the repository root), with the TF1 environment of ../shared/bench/se
 """
 
 import json
-import math
 import sys
 
 import numpy as np
 import tensorflow as tf
+from tf1_fixture_json import enc, tensor, upstream
 
 tf1 = tf.compat.v1
 tf1.disable_eager_execution()
@@ -38,29 +38,6 @@ REDUCTIONS = {
     "sum_over_batch_size": R.SUM_OVER_BATCH_SIZE,
     "sum_by_nonzero_weights": R.SUM_BY_NONZERO_WEIGHTS,
 }
-
-
-def enc(v):
-    v = float(v)
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
-def tensor(a):
-    a = np.asarray(a)
-    if a.dtype.kind == "f":
-        data = [enc(v) for v in a.reshape(-1)]
-    else:
-        data = [int(v) for v in a.reshape(-1)]
-    return {"shape": list(a.shape), "data": data}
-
-
-def upstream(shape):
-    n = int(np.prod(shape))
-    return (0.25 * ((np.arange(n) % 7) - 3.0) + 0.125).reshape(shape).astype(np.float32)
 
 
 f32 = lambda a: np.asarray(a, np.float32)

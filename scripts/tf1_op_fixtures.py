@@ -22,11 +22,11 @@ Usage (from the repository root), with the TF1 environment of ../shared/bench/se
 """
 
 import json
-import math
 import sys
 
 import numpy as np
 import tensorflow as tf
+from tf1_fixture_json import enc, tensor, upstream
 
 tf1 = tf.compat.v1
 tf1.disable_eager_execution()
@@ -36,31 +36,6 @@ NAN, INF = float("nan"), float("inf")
 # The inputs every element-wise op sees: signs, zeros, tiny and large magnitudes.
 EDGE = [-100.0, -20.0, -3.0, -1.5, -1.0, -0.5, -1e-3, -0.0, 0.0, 1e-3, 0.5, 1.0, 1.5, 3.0, 20.0, 100.0]
 PROBE = [NAN, INF, -INF]
-
-
-def enc(v):
-    """A float as JSON: non-finite values as strings."""
-    v = float(v)
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    return v
-
-
-def tensor(a):
-    a = np.asarray(a)
-    if a.dtype.kind == "f":
-        data = [enc(v) for v in a.reshape(-1)]
-    else:
-        data = [int(v) for v in a.reshape(-1)]
-    return {"shape": list(a.shape), "data": data}
-
-
-def upstream(shape):
-    """A fixed, non-uniform upstream gradient of `shape`."""
-    n = int(np.prod(shape))
-    return (0.25 * ((np.arange(n) % 7) - 3.0) + 0.125).reshape(shape).astype(np.float32)
 
 
 def run_case(name, build, x, args=None, dy=None, differentiable=True):
