@@ -796,6 +796,7 @@ fn variable_bits(g: &Graph, sess: &Session<'_>) -> staticflow::Result<Vec<(Strin
         let bits = match sess.variable_value(v)? {
             Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
             Value::I64(a) => a.iter().map(|x| *x as u64).collect(),
+            Value::Bool(a) => a.iter().map(|x| *x as u64).collect(),
             Value::Bytes(b) => b.iter().map(|x| *x as u64).collect(),
         };
         out.push((v.name(), bits));

@@ -593,6 +593,9 @@ fn value_for(info: &TensorInfo, unknown: usize, wild: bool, rng: &mut StdRng) ->
                 .collect();
             Value::I64(ndarray::ArrayD::from_shape_vec(shape, data).unwrap())
         }
+        DType::Bool => Value::Bool(
+            ndarray::ArrayD::from_shape_vec(shape, (0..n).map(|_| rng.gen()).collect()).unwrap(),
+        ),
         DType::Bytes => Value::Bytes(Vec::new()),
     })
 }
@@ -1126,6 +1129,7 @@ fn snapshot(g: &Graph, s: &Session) -> Vec<Vec<u64>> {
         .map(|&v| match s.variable_value(v).unwrap() {
             Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
             Value::I64(a) => a.iter().map(|&x| x as u64).collect(),
+            Value::Bool(a) => a.iter().map(|&x| x as u64).collect(),
             Value::Bytes(_) => unreachable!("variables hold numbers"),
         })
         .collect()
@@ -1161,6 +1165,7 @@ fn fuzzed_checkpoints_restore_exactly_or_fail_without_changes() {
         let val = match live.variable_value(v).unwrap() {
             Value::F32(a) => Value::F32(a.mapv(|x| x - 7.0)),
             Value::I64(a) => Value::I64(a.mapv(|x| x - 7)),
+            Value::Bool(a) => Value::Bool(a.mapv(|x| !x)),
             Value::Bytes(_) => unreachable!(),
         };
         live.set_variable(v, val).unwrap();
@@ -1250,6 +1255,13 @@ fn fuzzed_checkpoints_restore_exactly_or_fail_without_changes() {
                             ndarray::ArrayD::from_shape_vec(
                                 a.raw_dim(),
                                 bits.iter().map(|&b| b as i64).collect(),
+                            )
+                            .unwrap(),
+                        ),
+                        Value::Bool(a) => Value::Bool(
+                            ndarray::ArrayD::from_shape_vec(
+                                a.raw_dim(),
+                                bits.iter().map(|&b| b != 0).collect(),
                             )
                             .unwrap(),
                         ),

@@ -121,6 +121,7 @@ pub fn broadcast_variables(
         match sess.variable_value(*v)? {
             Value::F32(a) => floats.extend(a.iter()),
             Value::I64(a) => ints.extend(a.iter().flat_map(|x| x.to_le_bytes())),
+            Value::Bool(a) => ints.extend(a.iter().map(|&x| x as u8)),
             Value::Bytes(_) => return Err(not_numeric(comm, *v)),
         }
     }
@@ -152,6 +153,19 @@ pub fn broadcast_variables(
                     .for_each(|(d, s)| *d = i64::from_le_bytes(s.try_into().expect("8 bytes")));
                 ii += 8 * n;
                 Value::I64(a)
+            }
+            Value::Bool(a) => {
+                let mut a = a.clone();
+                let n = a.len();
+                let bytes = ints.get(ii..ii + n).ok_or_else(|| {
+                    comm.error(format!(
+                        "rank {root} sent fewer bool values than `{}` needs",
+                        v.name()
+                    ))
+                })?;
+                a.iter_mut().zip(bytes).for_each(|(d, &s)| *d = s != 0);
+                ii += n;
+                Value::Bool(a)
             }
             Value::Bytes(_) => return Err(not_numeric(comm, v)),
         };

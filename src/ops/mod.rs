@@ -103,6 +103,13 @@ pub trait OpDef {
     fn takes_bytes(&self) -> bool {
         false
     }
+    /// True for the ops that accept bool operands: comparisons, logic ops, `where`, `cast`
+    /// and the ops that only move elements (reshape, transpose, concat, slice, gather, ...).
+    /// The graph rejects bool operands of every other op when it is added, as TF1 has no
+    /// arithmetic on bool.
+    fn takes_bool(&self) -> bool {
+        false
+    }
 }
 
 macro_rules! op_set {
@@ -204,6 +211,10 @@ op_set! {
 /// Kernel answer for a bytes (summary) input, which the graph rejects at build time for every
 /// op that does not declare [`OpDef::takes_bytes`].
 pub(crate) const NO_BYTES: &str = "takes no bytes (summary) values";
+
+/// Kernel answer for a bool input of an op that the graph keeps bool operands from (see
+/// [`OpDef::takes_bool`]).
+pub(crate) const NO_BOOL: &str = "takes no bool values";
 
 /// Checks that an operand is f32, for op rules.
 pub(crate) fn expect_f32(op: &str, i: &TensorInfo) -> Result<(), String> {
