@@ -134,7 +134,8 @@ fn seq() -> String {
     json_of(&g)
 }
 
-/// Element-wise ops, i64 arithmetic, dropout, checks, schedules, assignments, Adagrad.
+/// Element-wise ops, comparisons, logic and `where`, i64 arithmetic, dropout, checks,
+/// schedules, assignments, Adagrad.
 fn misc() -> String {
     let g = Graph::with_seed(4);
     let x = g.placeholder("x", [Some(2), None]);
@@ -147,7 +148,12 @@ fn misc() -> String {
     let d = dropout(x, kp);
     let y = clip_by_value(d * a, -1.0, 1.0);
     let z = pow(abs(y) + 1.0, a) + sqrt(abs(y) + 1.0) + exp(neg(y)) - log(abs(y) + 2.0);
-    let z = maximum(z, minimum(y, a)) / (a + 2.0) + equal(y, a);
+    let cond = logical_or(
+        greater(y, a),
+        logical_not(less_equal(y, g.constant(0.5f32))),
+    );
+    let picked = where_(cond, y, d) + cast(reduce_all(cond, &[1], true), DType::F32);
+    let z = maximum(z, minimum(y, a)) / (a + 2.0) + cast(equal(y, a), DType::F32) + picked;
     let z = check_numerics(z + sigmoid(y) + tanh(y), "z");
     let one = g.constant(ndarray::arr0(1i64));
     let q = n / (n * n + one) - n;

@@ -14,6 +14,7 @@ pub mod apply;
 pub mod array;
 pub mod binary;
 pub mod collective;
+pub mod compare;
 pub mod concat;
 pub mod conv;
 pub mod debug;
@@ -21,6 +22,7 @@ pub mod gather;
 pub mod gemm;
 pub mod init;
 pub mod leaky_relu;
+pub mod logic;
 pub mod lstm;
 pub mod matmul;
 pub mod nn;
@@ -30,6 +32,7 @@ pub mod reduce;
 pub mod scan;
 pub mod schedule;
 mod scratch;
+pub mod select;
 mod simd;
 pub mod state;
 pub mod unary;
@@ -204,6 +207,10 @@ op_set! {
     ArgMin(gather::ArgMin),
     Cumsum(scan::Cumsum),
     ProdGrad(scan::ProdGrad),
+    Compare(compare::Compare),
+    Logic(logic::Logic),
+    ReduceLogic(logic::ReduceLogic),
+    Select(select::Select),
     Summary(crate::summary::SummaryOp),
     MergeSummary(crate::summary::MergeSummary),
 }
