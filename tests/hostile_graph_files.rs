@@ -258,7 +258,7 @@ fn at_path<'a>(v: &'a mut J, path: &[J]) -> &'a mut J {
 
 /// Strings seen in op attributes (enum variants, dtypes, op kinds), to swap in elsewhere.
 fn string_pool(file: &J) -> Vec<String> {
-    let mut pool: Vec<String> = ["F32", "I64", "Bytes", "Same", "Valid", ""]
+    let mut pool: Vec<String> = ["F32", "I64", "Bool", "Bytes", "Same", "Valid", ""]
         .iter()
         .map(|s| s.to_string())
         .collect();

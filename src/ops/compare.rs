@@ -149,8 +149,27 @@ fn compare<'g>(kind: CompareKind, a: Tensor<'g>, b: Tensor<'g>) -> Tensor<'g> {
 }
 
 /// `a == b` element-wise with broadcasting, as bool (TF1's `tf.equal`): `[2, 3]` and `[3]`
-/// give `[2, 3]`. f32, i64 or bool operands of one dtype; NaN equals nothing. For an
-/// accuracy, `reduce_mean_all(cast(equal(argmax(logits, 1), labels), DType::F32))`.
+/// give `[2, 3]`. f32, i64 or bool operands of one dtype; NaN equals nothing.
+///
+/// A classifier's accuracy, computed in the graph as in TF1
+/// (`tf.reduce_mean(tf.cast(tf.equal(tf.argmax(logits, 1), labels), tf.float32))`):
+///
+/// ```
+/// use staticflow::prelude::*;
+/// let g = Graph::new();
+/// let logits = g.placeholder("logits", [None, Some(3)]);
+/// let labels = g.placeholder_typed("labels", DType::I64, [None]);
+/// let correct = equal(argmax(logits, 1), labels); // [batch] bool
+/// let accuracy = reduce_mean_all(cast(correct, DType::F32));
+/// let l = ndarray::array![[0.1f32, 0.9, 0.0], [0.8, 0.2, 0.1], [0.3, 0.3, 0.4], [0.5, 0.4, 0.1]];
+/// let y = ndarray::array![1i64, 1, 2, 0];
+/// let mut sess = Session::new(&g);
+/// let out = sess
+///     .run(&[correct.into(), accuracy.into()], &[(logits, (&l).into()), (labels, (&y).into())])
+///     .unwrap();
+/// assert_eq!(out.bool(0).unwrap().as_slice().unwrap(), &[true, false, true, true]);
+/// assert_eq!(out.scalar(1).unwrap(), 0.75);
+/// ```
 pub fn equal<'g>(a: Tensor<'g>, b: Tensor<'g>) -> Tensor<'g> {
     compare(CompareKind::Equal, a, b)
 }
