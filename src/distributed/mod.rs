@@ -3,7 +3,7 @@
 //! with the other ranks' inside `Session::run`, in one fused allreduce per step.
 //!
 //! - [`Communicator`]: rank, size, allreduce (f32 sum in place), broadcast, gather, barrier.
-//!   [`MpiCommunicator`] (cargo feature `mpi`, rsmpi over the system's Open MPI) runs one rank
+//!   `MpiCommunicator` (cargo feature `mpi`, rsmpi over the system's Open MPI) runs one rank
 //!   per process under `mpirun`; [`InProcessCommunicator`] runs one rank per thread (tests,
 //!   and the single rank of a program started without `mpirun` or built without the feature).
 //! - [`init`] starts the process's communicator ([`World`]) and registers it under

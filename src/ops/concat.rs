@@ -157,7 +157,7 @@ pub fn concat<'g>(xs: &[Tensor<'g>], axis: i64) -> Tensor<'g> {
     try_concat(xs, axis).expect("concat needs at least one tensor")
 }
 
-/// [`concat`] that returns [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an
+/// [`concat()`] that returns [`Error::InvalidArgument`](crate::Error::InvalidArgument) for an
 /// empty list (TF1: "List argument 'values' to 'ConcatV2' Op with length 0").
 pub fn try_concat<'g>(xs: &[Tensor<'g>], axis: i64) -> crate::Result<Tensor<'g>> {
     let first = xs.first().ok_or_else(|| {

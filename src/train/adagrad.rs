@@ -1,6 +1,7 @@
 //! Adagrad (TF1's `AdagradOptimizer`). Slot `accumulator`, initialised to 0.1.
 
-use super::optimizer::{optimizer_common, LearningRate, OptimizerOptions, UpdateRule};
+use super::optimizer::optimizer_common;
+use super::options::{LearningRate, OptimizerOptions, UpdateRule};
 use super::Optimizer;
 use crate::error::{Error, Result};
 use crate::ops::apply::ApplyAdagrad;

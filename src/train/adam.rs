@@ -2,7 +2,8 @@
 //! `beta1_power`, `beta2_power` (initialised to beta1, beta2, multiplied by them after all
 //! updates of a step). beta1 may be a scalar tensor (a schedule, [`super::OneCycle`]).
 
-use super::optimizer::{optimizer_common, LearningRate, NodeRef, OptimizerOptions, UpdateRule};
+use super::optimizer::optimizer_common;
+use super::options::{LearningRate, NodeRef, OptimizerOptions, UpdateRule};
 use super::Optimizer;
 use crate::error::Result;
 use crate::graph::{Graph, Operation, Tensor};

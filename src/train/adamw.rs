@@ -1,7 +1,7 @@
 //! AdamW: Adam with decoupled weight decay, as TF1's `tf.contrib.opt.AdamWOptimizer` (and TF
 //! Addons' `AdamW`) define it. Slots `m`, `v` and the beta powers as [`super::Adam`].
 
-use super::optimizer::{LearningRate, OptimizerOptions, UpdateRule};
+use super::options::{LearningRate, OptimizerOptions, UpdateRule};
 use super::{Adam, Optimizer};
 use crate::error::Result;
 use crate::graph::{Operation, Tensor};

@@ -5,7 +5,9 @@
 //! ([`Optimizer::with_frozen`]) and discriminative learning rates
 //! ([`Optimizer::with_lr_multiplier`]).
 
+mod gradients;
 mod optimizer;
+mod options;
 
 mod adagrad;
 mod adam;
@@ -26,11 +28,11 @@ pub use adagrad::Adagrad;
 pub use adam::Adam;
 pub use adamw::AdamW;
 pub use clip::{clip_by_global_norm, global_norm};
+pub use gradients::compute_gradients;
 pub use lr_finder::{LrFindResult, LrFinder};
 pub use momentum::Momentum;
-pub use optimizer::{
-    compute_gradients, LearningRate, NodeRef, Optimizer, OptimizerOptions, UpdateRule,
-};
+pub use optimizer::Optimizer;
+pub use options::{LearningRate, NodeRef, OptimizerOptions, UpdateRule};
 pub use rmsprop::RMSProp;
 pub use saver::Saver;
 pub use saver_partial::{PartialRestore, RestoreReport};

@@ -1,7 +1,8 @@
 //! Momentum (TF1's `MomentumOptimizer`), optionally Nesterov. Slot: `momentum` (zeros).
 //! The coefficient may be a scalar tensor (a schedule, [`super::OneCycle`]).
 
-use super::optimizer::{optimizer_common, LearningRate, NodeRef, OptimizerOptions, UpdateRule};
+use super::optimizer::optimizer_common;
+use super::options::{LearningRate, NodeRef, OptimizerOptions, UpdateRule};
 use super::Optimizer;
 use crate::error::Result;
 use crate::graph::{Graph, Tensor};

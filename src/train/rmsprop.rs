@@ -1,7 +1,8 @@
 //! RMSProp (TF1's `RMSPropOptimizer`, not centered). Slots `rms` (initialised to 1.0, as in
 //! TF1) and `momentum` (zeros).
 
-use super::optimizer::{optimizer_common, LearningRate, OptimizerOptions, UpdateRule};
+use super::optimizer::optimizer_common;
+use super::options::{LearningRate, OptimizerOptions, UpdateRule};
 use super::Optimizer;
 use crate::error::Result;
 use crate::ops::apply::ApplyRMSProp;

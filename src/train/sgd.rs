@@ -1,6 +1,7 @@
 //! Plain gradient descent: `var -= lr * grad`.
 
-use super::optimizer::{optimizer_common, LearningRate, OptimizerOptions, UpdateRule};
+use super::optimizer::optimizer_common;
+use super::options::{LearningRate, OptimizerOptions, UpdateRule};
 use super::Optimizer;
 use crate::error::Result;
 use crate::ops::apply::ApplyGradientDescent;

@@ -1,7 +1,7 @@
 //! The slots an optimizer made, remembered so that [`super::Optimizer::get_slot`] can hand
 //! them back (TF1's `optimizer.get_slot(var, "m")`), and the check of an optimizer's name.
 
-use super::optimizer::NodeRef;
+use super::options::NodeRef;
 use crate::error::{Error, Result};
 use crate::graph::Tensor;
 use std::sync::Mutex;
