@@ -592,4 +592,14 @@ fn bool_op_misuse_is_a_typed_error_naming_the_node() {
         err.contains("rows") && err.contains("cond of shape [3]"),
         "{err}"
     );
+    // An f32 array fed to a bool placeholder is a feed error naming both dtypes.
+    let xs = ndarray::arr1(&[1.0f32, 0.0]);
+    let e = Session::new(&g)
+        .run(&[w.into()], &[(c, (&xs).into()), (x, (&xv).into())])
+        .unwrap_err();
+    assert!(matches!(e, Error::FeedMismatch { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("bool") && e.to_string().contains("f32"),
+        "{e}"
+    );
 }

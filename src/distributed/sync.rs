@@ -94,7 +94,7 @@ pub fn check_same_graph(g: &Graph, comm: &dyn Communicator) -> Result<u64> {
 /// Sets every variable of the session's graph (trainable ones, optimizer slots, the global
 /// step) on every rank to `root`'s value: after the initializer, so all ranks start from the
 /// same point, and after a restore on `root`. All f32 variables travel in one broadcast, all
-/// i64 ones in another. Call it on every rank.
+/// i64 and bool ones (as bytes) in another. Call it on every rank.
 ///
 /// Errors: a variable is uninitialized on some rank (every rank gets the error, naming the
 /// rank), or the communicator failed.
