@@ -1,5 +1,5 @@
-//! Data-parallel SGD on a small model with an embedding, Horovod style; what `tests/mpi.rs`
-//! runs under `mpirun -np 2`.
+//! Data-parallel SGD on a small model with an embedding (`models::embedding_mlp`), Horovod
+//! style; what `tests/mpi.rs` runs under `mpirun -np 2`.
 //!
 //! ```text
 //! cargo build --release --features mpi --example data_parallel
@@ -21,57 +21,10 @@
 //!
 //! Without `mpirun` (or without the feature) it runs as a single rank.
 
-use ndarray::{ArrayD, Axis, IxDyn, Slice};
 use staticflow::distributed::{self, DistributedOptimizer};
+use staticflow::models::embedding_mlp::{self, Batch};
 use staticflow::mtl::{self, Strategy};
 use staticflow::prelude::*;
-
-struct Model<'g> {
-    x: Tensor<'g>,
-    ids: Tensor<'g>,
-    y: Tensor<'g>,
-    loss: Tensor<'g>,
-    /// The second task (mode `pcgrad`): its targets and loss.
-    y2: Tensor<'g>,
-    loss2: Tensor<'g>,
-}
-
-fn model(g: &Graph, hidden: usize) -> Model<'_> {
-    let x = g.placeholder("x", [None, Some(4)]);
-    let ids = g.placeholder_typed("ids", DType::I64, [None]);
-    let y = g.placeholder("y", [None, Some(1)]);
-    let emb = g.variable("emb", init::random_uniform(&[10, 3], -0.5, 0.5));
-    let w1 = g.variable("w1", init::glorot_uniform(&[7, hidden]));
-    let b1 = g.variable("b1", init::random_uniform(&[hidden], -0.1, 0.1));
-    let w2 = g.variable("w2", init::glorot_uniform(&[hidden, 1]));
-    let h = tanh(matmul(concat(&[x, embedding_lookup(emb, ids)], 1), w1) + b1);
-    let loss = reduce_mean_all(square(matmul(h, w2) - y)).named("loss");
-    let y2 = g.placeholder("y2", [None, Some(1)]);
-    let w3 = g.variable("w3", init::glorot_uniform(&[hidden, 1]));
-    let loss2 = reduce_mean_all(square(matmul(h, w3) - y2)).named("loss2");
-    Model {
-        x,
-        ids,
-        y,
-        loss,
-        y2,
-        loss2,
-    }
-}
-
-/// Step `s`'s global batch (deterministic: the same on every rank).
-fn batch(s: usize, n: usize) -> (ArrayD<f32>, ArrayD<i64>, ArrayD<f32>) {
-    let f =
-        |i: usize, salt: usize| (((i * 2654435761 + s * 97 + salt) % 1000) as f32) / 500.0 - 1.0;
-    let x = ArrayD::from_shape_fn(IxDyn(&[n, 4]), |i| f(i[0] * 4 + i[1], 1));
-    let ids = ArrayD::from_shape_fn(IxDyn(&[n]), |i| ((i[0] * 7 + s * 3) % 10) as i64);
-    let y = ArrayD::from_shape_fn(IxDyn(&[n, 1]), |i| f(i[0], 7));
-    (x, ids, y)
-}
-
-fn rows<T: Clone>(a: &ArrayD<T>, r: std::ops::Range<usize>) -> ArrayD<T> {
-    a.slice_axis(Axis(0), Slice::from(r)).to_owned()
-}
 
 /// Trains `steps` steps; `shard`: `(rank, ranks)` of a distributed run, `None`: one process
 /// with the whole batch. Returns the trainable variables, flattened.
@@ -85,12 +38,14 @@ fn train(
     let (rank, ranks) = world.map_or((0, 1), |w| (w.rank(), w.size()));
     // Each rank initialises differently: the broadcast must make them agree.
     let g = Graph::with_seed(3);
-    let m = model(&g, hidden);
+    let m = embedding_mlp::build(&g, hidden, 2);
     let sgd = GradientDescent::new(0.3);
-    let tasks = mtl::Tasks::new(&g).task("a", m.loss).task("b", m.loss2);
+    let tasks = mtl::Tasks::new(&g)
+        .task("a", m.losses[0])
+        .task("b", m.losses[1]);
     let op = match (world, pcgrad) {
-        (Some(_), false) => DistributedOptimizer::new(sgd).minimize(m.loss)?,
-        (None, false) => sgd.minimize(m.loss)?,
+        (Some(_), false) => DistributedOptimizer::new(sgd).minimize(m.losses[0])?,
+        (None, false) => sgd.minimize(m.losses[0])?,
         (Some(_), true) => {
             mtl::PcGrad::default()
                 .minimize(&DistributedOptimizer::new(sgd), &tasks)?
@@ -115,23 +70,8 @@ fn train(
             eprintln!("rank 1: exiting on purpose at step {s}");
             std::process::exit(3);
         }
-        let (x, ids, y) = batch(s, 32);
-        let y2 = y.mapv(|v| 0.5 - v * v);
-        let r = distributed::shard_range(32, ranks, rank)?;
-        let (x, ids, y) = (
-            rows(&x, r.clone()),
-            rows(&ids, r.clone()),
-            rows(&y, r.clone()),
-        );
-        let y2 = rows(&y2, r);
-        let mut feeds = vec![
-            (m.x, (&x).into()),
-            (m.ids, (&ids).into()),
-            (m.y, (&y).into()),
-        ];
-        if pcgrad {
-            feeds.push((m.y2, (&y2).into()));
-        }
+        let shard = Batch::synthetic(s, 32, 2).rows(distributed::shard_range(32, ranks, rank)?);
+        let feeds = shard.feeds(&m, if pcgrad { 2 } else { 1 });
         sess.run(&[op.into()], &feeds)?;
     }
     let mut flat = Vec::new();

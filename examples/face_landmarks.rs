@@ -63,7 +63,7 @@
 //!   right classes from ~0.3-0.45 to ~0.6-0.7 (the confusion matrix is printed). Without the
 //!   zoom they did not help (0.658 / 0.644 on seeds 0 / 1), fully balanced weights hurt (0.527).
 
-use ndarray::{s, Array3};
+use ndarray::s;
 use staticflow::data::image::{ImageOptions, OnError};
 use staticflow::data::mtfl;
 use staticflow::heads::Weighting;
@@ -162,17 +162,7 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
     while let Some(arg) = p.next()? {
         match arg {
             Long("steps") => r.steps = common::value(p, "--steps", INT)?,
-            Long("weighting") => {
-                let expected = format!(
-                    "{}|all (or e.g. fixed:1,10, uncertainty:10, dwa:2)",
-                    Weighting::names().join("|")
-                );
-                let v = common::string(p, "--weighting", &expected)?;
-                if v != "all" && v.parse::<Weighting>().is_err() {
-                    return Err(common::bad("--weighting", &expected, &v));
-                }
-                a.weighting = v;
-            }
+            Long("weighting") => a.weighting = common::weighting(p)?,
             Long("heads") => {
                 let expected = format!(
                     "all or a comma list of {}, landmarks, {}",
@@ -527,7 +517,7 @@ const LEGEND: usize = 60;
 
 /// The grid of [`write_grid`] as an image: 640 x (4 * 184 + [`LEGEND`]) pixels.
 fn grid_image(test: &mtfl::MtflSplit, pred: &BTreeMap<String, Value>) -> image::RgbImage {
-    use common::draw::{draw_text, mark};
+    use common::draw::{draw_text, mark, paste_face};
     const S: usize = 4; // upscale
     const CELL: usize = 40 * S;
     const TEXT: usize = 24;
@@ -542,18 +532,7 @@ fn grid_image(test: &mtfl::MtflSplit, pred: &BTreeMap<String, Value>) -> image::
         .and_then(|v| v.as_i64().ok());
     for i in 0..n {
         let (ox, oy) = ((i % 4) * CELL, (i / 4) * (CELL + TEXT));
-        let face: Array3<f32> = test.images.slice(s![i, .., .., ..]).to_owned();
-        for y in 0..CELL {
-            for x in 0..CELL {
-                let p =
-                    |c: usize| (face[[y / S, x / S, c]] * 255.0).round().clamp(0.0, 255.0) as u8;
-                img.put_pixel(
-                    (ox + x) as u32,
-                    (oy + y) as u32,
-                    image::Rgb([p(0), p(1), p(2)]),
-                );
-            }
-        }
+        paste_face(&mut img, test.images.slice(s![i, .., .., ..]), ox, oy, CELL);
         for k in 0..5 {
             let (x, y) = (test.landmarks[[i, k, 0]], test.landmarks[[i, k, 1]]);
             mark(&mut img, ox, oy, CELL, x, y, GREEN);

@@ -1,15 +1,14 @@
 //! Data-parallel training with the in-process communicator (one rank per thread): the same
 //! code paths as under MPI (`tests/mpi.rs`), without MPI.
 
-mod common;
 mod skip;
 
-use common::rand_array;
-use ndarray::{Array1, ArrayD, Axis, IxDyn, Slice};
+use ndarray::{Array1, ArrayD, IxDyn};
 use staticflow::distributed::{
     self, broadcast_variables, check_same_graph, shard_range, Allreduce, DistributedOptimizer,
     InProcessCommunicator, WORLD,
 };
+use staticflow::models::embedding_mlp::{self, Batch};
 use staticflow::mtl::{self, Strategy};
 use staticflow::prelude::*;
 use staticflow::train::{OptimizerOptions, UpdateRule};
@@ -37,40 +36,6 @@ fn run_ranks<R: Send>(
     })
 }
 
-/// A small model with a dense and an embedding (sparse-gradient) path; the loss is a mean
-/// over the batch, so the mean of two half-batch gradients is the full-batch gradient.
-struct Model<'g> {
-    x: Tensor<'g>,
-    ids: Tensor<'g>,
-    y: Tensor<'g>,
-    loss: Tensor<'g>,
-}
-
-fn model(g: &Graph, hidden: usize) -> Model<'_> {
-    let x = g.placeholder("x", [None, Some(4)]);
-    let ids = g.placeholder_typed("ids", DType::I64, [None]);
-    let y = g.placeholder("y", [None, Some(1)]);
-    let emb = g.variable("emb", init::random_uniform(&[10, 3], -0.5, 0.5));
-    let w1 = g.variable("w1", init::glorot_uniform(&[7, hidden]));
-    let b1 = g.variable("b1", init::random_uniform(&[hidden], -0.1, 0.1));
-    let w2 = g.variable("w2", init::glorot_uniform(&[hidden, 1]));
-    let h = tanh(matmul(concat(&[x, embedding_lookup(emb, ids)], 1), w1) + b1);
-    let loss = reduce_mean_all(square(matmul(h, w2) - y)).named("loss");
-    Model { x, ids, y, loss }
-}
-
-/// Step `s`'s global batch of `n` examples.
-fn batch(s: usize, n: usize) -> (ArrayD<f32>, ArrayD<i64>, ArrayD<f32>) {
-    let x = rand_array(&[n, 4], 100 + s as u64);
-    let ids = ArrayD::from_shape_fn(IxDyn(&[n]), |i| ((i[0] * 7 + s * 3) % 10) as i64);
-    let y = rand_array(&[n, 1], 200 + s as u64);
-    (x, ids, y)
-}
-
-fn rows<T: Clone>(a: &ArrayD<T>, r: std::ops::Range<usize>) -> ArrayD<T> {
-    a.slice_axis(Axis(0), Slice::from(r)).to_owned()
-}
-
 fn variables(sess: &Session, g: &Graph) -> Vec<(String, ArrayD<f32>)> {
     g.trainable_variables()
         .into_iter()
@@ -86,26 +51,18 @@ fn variables(sess: &Session, g: &Graph) -> Vec<(String, ArrayD<f32>)> {
 /// `steps` steps of SGD on the global batch of 32 split over `ranks` ranks.
 fn train(rank: usize, ranks: usize, steps: usize) -> Vec<(String, ArrayD<f32>)> {
     let g = Graph::with_seed(3);
-    let m = model(&g, 8);
+    let m = embedding_mlp::build(&g, 8, 1);
     let op = DistributedOptimizer::new(GradientDescent::new(0.3))
-        .minimize(m.loss)
+        .minimize(m.losses[0])
         .unwrap();
     let mut sess = Session::new(&g);
     sess.run(&[g.global_variables_initializer().into()], &[])
         .unwrap();
     for s in 0..steps {
-        let (x, ids, y) = batch(s, 32);
+        let b = Batch::synthetic(s, 32, 1);
         let r = shard_range(32, ranks, rank).unwrap();
-        let (x, ids, y) = (rows(&x, r.clone()), rows(&ids, r.clone()), rows(&y, r));
-        sess.run(
-            &[op.into()],
-            &[
-                (m.x, (&x).into()),
-                (m.ids, (&ids).into()),
-                (m.y, (&y).into()),
-            ],
-        )
-        .unwrap();
+        let b = b.rows(r);
+        sess.run(&[op.into()], &b.feeds(&m, 1)).unwrap();
     }
     variables(&sess, &g)
 }
@@ -130,7 +87,7 @@ fn two_ranks_of_batch_16_match_one_process_of_batch_32() {
     // The single run really trained (not a vacuous comparison of initial values).
     let fresh = {
         let g = Graph::with_seed(3);
-        model(&g, 8);
+        embedding_mlp::build(&g, 8, 1);
         let mut sess = Session::new(&g);
         sess.run(&[g.global_variables_initializer().into()], &[])
             .unwrap();
@@ -144,24 +101,15 @@ fn two_ranks_of_batch_16_match_one_process_of_batch_32() {
 fn gradients_are_fused_into_one_allreduce_per_step() {
     let kinds = |fused: bool| {
         let g = Graph::with_seed(3);
-        let m = model(&g, 8);
+        let m = embedding_mlp::build(&g, 8, 1);
         let mut opt = DistributedOptimizer::new(GradientDescent::new(0.3));
         if !fused {
             opt = opt.without_fusion();
         }
-        let op = opt.minimize(m.loss).unwrap();
+        let op = opt.minimize(m.losses[0]).unwrap();
         let mut sess = Session::new(&g);
-        let (x, ids, y) = batch(0, 4);
-        let nodes = sess
-            .plan_nodes(
-                &[op.into()],
-                &[
-                    (m.x, (&x).into()),
-                    (m.ids, (&ids).into()),
-                    (m.y, (&y).into()),
-                ],
-            )
-            .unwrap();
+        let b = Batch::synthetic(0, 4, 1);
+        let nodes = sess.plan_nodes(&[op.into()], &b.feeds(&m, 1)).unwrap();
         nodes
             .iter()
             .filter(|n| n.rsplit('/').next().unwrap().starts_with("allreduce"))
@@ -171,7 +119,7 @@ fn gradients_are_fused_into_one_allreduce_per_step() {
     assert_eq!(
         kinds(false),
         4,
-        "one allreduce per variable (emb, w1, b1, w2)"
+        "one allreduce per variable (emb, w1, b1, head0/w)"
     );
 }
 
@@ -180,7 +128,7 @@ fn broadcast_makes_variables_and_slots_bit_identical() {
     let out = run_ranks(InProcessCommunicator::world(3), |rank, world| {
         // Different seeds: different initial values on every rank.
         let g = Graph::with_seed(10 + rank as u64);
-        let m = model(&g, 5);
+        let m = embedding_mlp::build(&g, 5, 1);
         // A bool variable too: false on rank 0, true elsewhere.
         let _flags = g.variable(
             "flags",
@@ -189,22 +137,14 @@ fn broadcast_makes_variables_and_slots_bit_identical() {
         let step = get_or_create_global_step(&g).unwrap();
         let op = Adam::new(0.01)
             .with_global_step(step)
-            .minimize(m.loss)
+            .minimize(m.losses[0])
             .unwrap();
         let mut sess = Session::new(&g);
         sess.run(&[g.global_variables_initializer().into()], &[])
             .unwrap();
         // One local step so the Adam slots and the step counter differ too.
-        let (x, ids, y) = batch(rank, 4);
-        sess.run(
-            &[op.into()],
-            &[
-                (m.x, (&x).into()),
-                (m.ids, (&ids).into()),
-                (m.y, (&y).into()),
-            ],
-        )
-        .unwrap();
+        let b = Batch::synthetic(rank, 4, 1);
+        sess.run(&[op.into()], &b.feeds(&m, 1)).unwrap();
         let before: Vec<Value> = g
             .global_variables()
             .into_iter()
@@ -237,7 +177,7 @@ fn broadcast_makes_variables_and_slots_bit_identical() {
 fn mismatched_graphs_name_the_first_differing_node() {
     let out = run_ranks(InProcessCommunicator::world(2), |rank, world| {
         let g = Graph::with_seed(3);
-        model(&g, if rank == 0 { 8 } else { 9 });
+        embedding_mlp::build(&g, if rank == 0 { 8 } else { 9 }, 1);
         check_same_graph(&g, world.comm())
     });
     for r in &out {
@@ -249,7 +189,7 @@ fn mismatched_graphs_name_the_first_differing_node() {
     }
     let same = run_ranks(InProcessCommunicator::world(2), |_, world| {
         let g = Graph::with_seed(3);
-        model(&g, 8);
+        embedding_mlp::build(&g, 8, 1);
         check_same_graph(&g, world.comm())
     });
     assert_eq!(same[0].as_ref().unwrap(), same[1].as_ref().unwrap());
@@ -263,24 +203,17 @@ fn failing_rank(leave: bool) -> String {
     let comms = InProcessCommunicator::world_with_timeout(2, Duration::from_millis(500));
     let out = run_ranks(comms, |rank, _| {
         let g = Graph::with_seed(3);
-        let m = model(&g, 8);
+        let m = embedding_mlp::build(&g, 8, 1);
         let op = DistributedOptimizer::new(GradientDescent::new(0.1))
-            .minimize(m.loss)
+            .minimize(m.losses[0])
             .unwrap();
         let mut sess = Session::new(&g);
         sess.run(&[g.global_variables_initializer().into()], &[])
             .unwrap();
         let steps = if rank == 0 { 10 } else { 2 };
         for s in 0..steps {
-            let (x, ids, y) = batch(s, 8);
-            let r = sess.run(
-                &[op.into()],
-                &[
-                    (m.x, (&x).into()),
-                    (m.ids, (&ids).into()),
-                    (m.y, (&y).into()),
-                ],
-            );
+            let b = Batch::synthetic(s, 8, 1);
+            let r = sess.run(&[op.into()], &b.feeds(&m, 1));
             if let Err(e) = r {
                 tx.send(()).unwrap();
                 return Some(e.to_string());
@@ -316,25 +249,16 @@ fn a_rank_that_stalls_makes_the_others_time_out() {
 #[test]
 fn running_a_distributed_op_without_a_communicator_says_so() {
     let g = Graph::with_seed(3);
-    let m = model(&g, 4);
+    let m = embedding_mlp::build(&g, 4, 1);
     let op = DistributedOptimizer::new(GradientDescent::new(0.1))
         .with_group("nobody")
-        .minimize(m.loss)
+        .minimize(m.losses[0])
         .unwrap();
     let mut sess = Session::new(&g);
     sess.run(&[g.global_variables_initializer().into()], &[])
         .unwrap();
-    let (x, ids, y) = batch(0, 4);
-    let e = sess
-        .run(
-            &[op.into()],
-            &[
-                (m.x, (&x).into()),
-                (m.ids, (&ids).into()),
-                (m.y, (&y).into()),
-            ],
-        )
-        .unwrap_err();
+    let b = Batch::synthetic(0, 4, 1);
+    let e = sess.run(&[op.into()], &b.feeds(&m, 1)).unwrap_err();
     assert!(
         e.to_string()
             .contains("no communicator is registered under `nobody`"),
@@ -411,42 +335,6 @@ fn init_without_mpi_is_a_single_rank() {
     w.comm().barrier().unwrap();
 }
 
-/// Two tasks on a shared trunk (embedding + tanh layer, the representation `h`), one linear
-/// head each; both losses are means over the batch.
-struct TwoTasks<'g> {
-    x: Tensor<'g>,
-    ids: Tensor<'g>,
-    ya: Tensor<'g>,
-    yb: Tensor<'g>,
-    h: Tensor<'g>,
-    la: Tensor<'g>,
-    lb: Tensor<'g>,
-}
-
-fn two_tasks(g: &Graph) -> TwoTasks<'_> {
-    let x = g.placeholder("x", [None, Some(4)]);
-    let ids = g.placeholder_typed("ids", DType::I64, [None]);
-    let ya = g.placeholder("ya", [None, Some(1)]);
-    let yb = g.placeholder("yb", [None, Some(1)]);
-    let emb = g.variable("emb", init::random_uniform(&[10, 3], -0.5, 0.5));
-    let w1 = g.variable("w1", init::glorot_uniform(&[7, 8]));
-    let b1 = g.variable("b1", init::random_uniform(&[8], -0.1, 0.1));
-    let h = tanh(matmul(concat(&[x, embedding_lookup(emb, ids)], 1), w1) + b1).named("h");
-    let wa = g.variable("a/w", init::glorot_uniform(&[8, 1]));
-    let wb = g.variable("b/w", init::glorot_uniform(&[8, 1]));
-    let la = reduce_mean_all(square(matmul(h, wa) - ya)).named("loss_a");
-    let lb = reduce_mean_all(square(matmul(h, wb) - yb)).named("loss_b");
-    TwoTasks {
-        x,
-        ids,
-        ya,
-        yb,
-        h,
-        la,
-        lb,
-    }
-}
-
 /// A data-parallel optimizer that hides it (`allreduce()` is `None`): the strategy then
 /// aggregates each rank's own per-task gradients and the optimizer averages the aggregates,
 /// which is what must NOT happen (it differs for non-linear strategies).
@@ -490,8 +378,10 @@ fn train_tasks(
     steps: usize,
 ) -> Vec<(String, ArrayD<f32>)> {
     let g = Graph::with_seed(5);
-    let m = two_tasks(&g);
-    let mut tasks = mtl::Tasks::new(&g).task("a", m.la).task("b", m.lb);
+    let m = embedding_mlp::build(&g, 8, 2);
+    let mut tasks = mtl::Tasks::new(&g)
+        .task("a", m.losses[0])
+        .task("b", m.losses[1]);
     let s: Box<dyn mtl::Strategy> = match strategy {
         "dwa" => Box::new(mtl::Dwa {
             temperature: 2.0,
@@ -518,21 +408,12 @@ fn train_tasks(
     sess.run(&[g.global_variables_initializer().into()], &[])
         .unwrap();
     for st in 0..steps {
-        let (x, ids, ya) = batch(st, 32);
-        let yb = rand_array(&[32, 1], 300 + st as u64) - &ya;
-        let r = shard_range(32, ranks, rank).unwrap();
-        let (x, ids) = (rows(&x, r.clone()), rows(&ids, r.clone()));
-        let (ya, yb) = (rows(&ya, r.clone()), rows(&yb, r));
-        sess.run(
-            &[(&train).into()],
-            &[
-                (m.x, (&x).into()),
-                (m.ids, (&ids).into()),
-                (m.ya, (&ya).into()),
-                (m.yb, (&yb).into()),
-            ],
-        )
-        .unwrap();
+        // Task b's target mostly opposes task a's, so the tasks' gradients conflict and the
+        // non-linear strategies (PCGrad's projection) act.
+        let mut b = Batch::synthetic(st, 32, 2);
+        b.targets[1] = &b.targets[1] * 0.3 - &b.targets[0];
+        let b = b.rows(shard_range(32, ranks, rank).unwrap());
+        sess.run(&[(&train).into()], &b.feeds(&m, 2)).unwrap();
     }
     g.global_variables()
         .into_iter()
@@ -602,8 +483,10 @@ fn mtl_strategies_reduce_per_task_gradients_and_losses_before_aggregating() {
 #[test]
 fn a_data_parallel_optimizer_with_a_local_task_set_is_refused() {
     let g = Graph::with_seed(5);
-    let m = two_tasks(&g);
-    let tasks = mtl::Tasks::new(&g).task("a", m.la).task("b", m.lb);
+    let m = embedding_mlp::build(&g, 8, 2);
+    let tasks = mtl::Tasks::new(&g)
+        .task("a", m.losses[0])
+        .task("b", m.losses[1]);
     let s = mtl::Dwa::default();
     let combined = s.combine(&tasks).unwrap();
     let e = s

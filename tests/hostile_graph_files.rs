@@ -670,18 +670,21 @@ fn run_case_msg(text: &str, wild: bool, rng: &mut StdRng) -> (Outcome, String) {
     if biggest > RUN_LIMIT && biggest < HUGE {
         return (Outcome::Skipped, String::new());
     }
+    // A value for every placeholder, unknown dimensions `unknown`; None if one has no value.
+    let draw = |unknown: usize, rng: &mut StdRng| -> Option<Vec<(Tensor, Value)>> {
+        nodes
+            .iter()
+            .filter(|n| n.placeholder)
+            .map(|n| {
+                let v = value_for(n.info.as_ref()?, unknown, wild, rng)?;
+                Some((g.tensor_by_name(&n.name).unwrap(), v))
+            })
+            .collect()
+    };
     let unknown = unknown_dim(wild, rng);
-    let mut values = Vec::new();
-    for n in nodes.iter().filter(|n| n.placeholder) {
-        let Some(v) = n
-            .info
-            .as_ref()
-            .and_then(|i| value_for(i, unknown, wild, rng))
-        else {
-            return (Outcome::Skipped, String::new());
-        };
-        values.push((g.tensor_by_name(&n.name).unwrap(), v));
-    }
+    let Some(values) = draw(unknown, rng) else {
+        return (Outcome::Skipped, String::new());
+    };
     let feeds: Vec<_> = values.iter().map(|(t, v)| (*t, v.view())).collect();
     let mut s = Session::new(&g);
     let init = g.global_variables_initializer();
@@ -699,18 +702,9 @@ fn run_case_msg(text: &str, wild: bool, rng: &mut StdRng) -> (Outcome, String) {
     }
     if result.is_ok() {
         // Again with other sizes for the unknown dimensions: cached plan, reused buffers.
-        let unknown = unknown_dim(wild, rng);
-        let mut values = Vec::new();
-        for n in nodes.iter().filter(|n| n.placeholder) {
-            let Some(v) = n
-                .info
-                .as_ref()
-                .and_then(|i| value_for(i, unknown, wild, rng))
-            else {
-                return (Outcome::Skipped, String::new());
-            };
-            values.push((g.tensor_by_name(&n.name).unwrap(), v));
-        }
+        let Some(values) = draw(unknown_dim(wild, rng), rng) else {
+            return (Outcome::Skipped, String::new());
+        };
         let feeds: Vec<_> = values.iter().map(|(t, v)| (*t, v.view())).collect();
         result = s.run(&fetches, &feeds).map(|_| ());
     }

@@ -552,6 +552,19 @@ fn compute_then_apply_gradients_like_tf1() {
         .minimize(loss)
         .unwrap_err();
     assert!(matches!(err, Error::ForeignTensor { .. }), "{err:?}");
+    // A learning rate must be an f32 scalar of the loss's graph.
+    let rates = g.placeholder("rates", [Some(2)]);
+    let err = GradientDescent::new(rates).minimize(loss).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("learning rate `rates` must be an f32 scalar") && msg.contains("[2]"),
+        "{msg}"
+    );
+    let err = GradientDescent::new(other.constant(0.1))
+        .minimize(loss)
+        .unwrap_err();
+    assert!(matches!(err, Error::ForeignTensor { .. }), "{err:?}");
     let mut sess = Session::new(&g);
     sess.run(&[g.global_variables_initializer().into()], &[])
         .unwrap();

@@ -1,6 +1,7 @@
 //! Tiny raster drawing for the examples' PNG grids: crosses and a 3x5 bitmap font.
 
 use image::{Rgb, RgbImage};
+use ndarray::{ArrayView3, Axis};
 
 /// A 7-pixel cross at `(x, y)` (normalised to `[0, 1]` of a `cell`-pixel square whose top
 /// left corner is `(ox, oy)`), clipped to the cell.
@@ -15,6 +16,19 @@ pub fn mark(img: &mut RgbImage, ox: usize, oy: usize, cell: usize, x: f32, y: f3
                     img.put_pixel(gx as u32, gy as u32, Rgb(c));
                 }
             }
+        }
+    }
+}
+
+/// Paints `face` (`[h, w, 3]`, values in `[0, 1]`) scaled to a `cell`-pixel square whose top
+/// left corner is `(ox, oy)` (nearest neighbour).
+pub fn paste_face(img: &mut RgbImage, face: ArrayView3<f32>, ox: usize, oy: usize, cell: usize) {
+    let (h, w) = (face.len_of(Axis(0)), face.len_of(Axis(1)));
+    for y in 0..cell {
+        for x in 0..cell {
+            let (sy, sx) = ((y * h / cell).min(h - 1), (x * w / cell).min(w - 1));
+            let p = |c: usize| (face[[sy, sx, c]] * 255.0).round().clamp(0.0, 255.0) as u8;
+            img.put_pixel((ox + x) as u32, (oy + y) as u32, Rgb([p(0), p(1), p(2)]));
         }
     }
 }

@@ -66,6 +66,21 @@ pub fn value<T: FromStr>(p: &mut Parser, flag: &str, expected: &str) -> Result<T
     v.parse().map_err(|_| bad(flag, expected, &v))
 }
 
+/// The value after `--weighting`: any name `staticflow::heads::Weighting` parses (the
+/// strategies of `staticflow::mtl::NAMES`, with their `name:argument` forms) or `all`.
+pub fn weighting(p: &mut Parser) -> Result<String, Error> {
+    use staticflow::heads::Weighting;
+    let expected = format!(
+        "{}|all (or e.g. fixed:1,10, uncertainty:10, dwa:2)",
+        Weighting::names().join("|")
+    );
+    let v = string(p, "--weighting", &expected)?;
+    if v != "all" && v.parse::<Weighting>().is_err() {
+        return Err(bad("--weighting", &expected, &v));
+    }
+    Ok(v)
+}
+
 /// The value after `flag`, which must be one of `choices`.
 pub fn choice(p: &mut Parser, flag: &str, choices: &[&str]) -> Result<String, Error> {
     let expected = choices.join("|");

@@ -79,18 +79,10 @@ impl From<Tensor<'_>> for LearningRate {
 impl LearningRate {
     /// The learning rate as a tensor of `g` (a new constant for [`LearningRate::Constant`]).
     pub fn tensor<'g>(&self, g: &'g Graph) -> Result<Tensor<'g>> {
-        let t = match self {
-            LearningRate::Constant(x) => g.constant(*x).named("learning_rate"),
-            LearningRate::Tensor(r) => r.resolve(g, "learning rate")?,
-        };
-        let info = t.check()?.info().expect("checked tensors have a type");
-        if info.dtype != DType::F32 || info.shape.rank() != 0 {
-            return Err(Error::InvalidArgument(format!(
-                "learning rate `{}` must be an f32 scalar, got {info}",
-                t.name()
-            )));
+        match self {
+            LearningRate::Constant(x) => Ok(g.constant(*x).named("learning_rate")),
+            LearningRate::Tensor(r) => r.scalar_f32(g, "learning rate"),
         }
-        Ok(t)
     }
 }
 
