@@ -10,6 +10,11 @@ argmin), zeros (prod), a NaN/inf probe and a NaN upstream per element-wise op. A
 TF1 does not define (`floor`) is stored as null; `argmin` cases have no gradient entry. Non-finite floats are written as the strings
 "nan", "inf" and "-inf" (JSON has no literal for them).
 
+Bool cases (`bool_ops`) cover comparisons, logic ops, `reduce_any`/`reduce_all`, casts to and
+from bool and the three-argument `tf.where`; their tensors carry a `dtype` (`f32`, `i64`,
+`bool`). Where a case asks for gradients, `grads` lists TF1's answer per input (null for
+None: comparisons, logic and `where`'s condition have none).
+
 Optimizer cases record the variable after each of a few steps of a fixed quadratic loss.
 AdamW is TF1's `tf.contrib.opt.AdamWOptimizer` (the same rule as TF Addons' AdamW): contrib
 is gone from TF 2.x, so the script builds it exactly as contrib's
@@ -189,6 +194,160 @@ def optimizers():
     return cases
 
 
+# ---------------------------------------------------------------------------------------------
+# Bool dtype: comparisons, logic, reduce_any/all, cast, where (issue 11, item 1)
+
+DTYPES = {"f32": tf.float32, "i64": tf.int64, "bool": tf.bool}
+NP_DTYPES = {"f32": np.float32, "i64": np.int64, "bool": np.bool_}
+
+
+def typed(a, dtype):
+    """A tensor with its dtype named (bool data as JSON true/false)."""
+    a = np.asarray(a, NP_DTYPES[dtype])
+    if dtype == "bool":
+        data = [bool(v) for v in a.reshape(-1)]
+    elif dtype == "i64":
+        data = [int(v) for v in a.reshape(-1)]
+    else:
+        data = [enc(v) for v in a.reshape(-1)]
+    return {"dtype": dtype, "shape": list(a.shape), "data": data}
+
+
+def dtype_name(t):
+    return {tf.float32: "f32", tf.int64: "i64", tf.bool: "bool"}[t.dtype.base_dtype]
+
+
+def run_bool_case(name, build, inputs, args=None, grad_of=None, dy=None):
+    """`build(*placeholders)` on `inputs` [(array, dtype)]; with `grad_of` (input positions),
+    also `tf.gradients(y, those inputs, grad_ys=dy)` (null where TF1 answers None). A bool or
+    integer output is differentiated through `cast(y, float32)`, which is how a gradient
+    would ever reach a comparison."""
+    g = tf1.Graph()
+    with g.as_default():
+        arrays = [np.asarray(a, NP_DTYPES[d]) for a, d in inputs]
+        phs = [tf1.placeholder(DTYPES[d], a.shape) for a, (_, d) in zip(arrays, inputs)]
+        y = build(*phs)
+        fetch, grads = [y], None
+        if grad_of is not None:
+            yf = y if y.dtype == tf.float32 else tf1.cast(y, tf.float32)
+            dyv = upstream(yf.shape.as_list()) if dy is None else np.asarray(dy, np.float32)
+            grads = tf1.gradients(yf, [phs[k] for k in grad_of], grad_ys=[tf1.constant(dyv)])
+            fetch += [t for t in grads if t is not None]
+        with tf1.Session(graph=g) as s:
+            out = s.run(fetch, dict(zip(phs, arrays)))
+    case = {
+        "name": name,
+        "args": args or {},
+        "inputs": [typed(a, d) for a, (_, d) in zip(arrays, inputs)],
+        "y": typed(out[0], dtype_name(y)),
+    }
+    if grad_of is not None:
+        case["grad_of"] = list(grad_of)
+        case["dy"] = typed(dyv, "f32")
+        got = iter(out[1:])
+        case["grads"] = [None if t is None else typed(next(got), "f32") for t in grads]
+    return case
+
+
+def bool_ops():
+    cases = []
+    # Comparisons: edge values (NaN against NaN, -0 against 0, infinities), and the
+    # broadcasts [3, 4] with [3, 4], [4], [] and [3, 1].
+    a = np.array(
+        [[NAN, 1.0, -0.0, 2.0], [INF, -INF, 3.5, NAN], [-1.0, 0.0, 1e-30, -2.5]], np.float32
+    )
+    bs = [
+        np.array([[NAN, 2.0, 0.0, 2.0], [INF, INF, -3.5, 1.0], [-1.0, -0.0, 0.0, NAN]], np.float32),
+        np.array([NAN, 1.0, 0.0, -INF], np.float32),
+        np.array(1.0, np.float32),
+        np.array([[2.0], [NAN], [-1.0]], np.float32),
+    ]
+    ia = np.array([[-3, 0, 5, 1 << 40], [7, -(1 << 62), 2, 2]], np.int64)
+    ibs = [np.array([[-3, 1, 4, 1 << 40], [8, -(1 << 62), 2, 1]], np.int64), np.array([2, 0, 5, -1], np.int64)]
+    ba = np.array([[True, False, True], [False, False, True]])
+    bbs = [np.array([[True, True, False], [False, True, True]]), np.array([False, False, True])]
+    comparisons = {
+        "equal": tf1.equal,
+        "not_equal": tf1.not_equal,
+        "greater": tf1.greater,
+        "greater_equal": tf1.greater_equal,
+        "less": tf1.less,
+        "less_equal": tf1.less_equal,
+    }
+    for name, f in comparisons.items():
+        for k, b in enumerate(bs):
+            # One case per op also asks for gradients: TF1 has none (null, null).
+            grad_of = [0, 1] if k == 0 else None
+            cases.append(run_bool_case(name, f, [(a, "f32"), (b, "f32")], grad_of=grad_of))
+        for b in ibs:
+            cases.append(run_bool_case(name, f, [(ia, "i64"), (b, "i64")]))
+        if name in ("equal", "not_equal"):
+            for b in bbs:
+                cases.append(run_bool_case(name, f, [(ba, "bool"), (b, "bool")]))
+    # Logic, with the broadcast [2, 3] with [3] and [2, 1].
+    p = np.array([[True, False, True], [False, False, True]])
+    for name, f in [("logical_and", tf1.logical_and), ("logical_or", tf1.logical_or)]:
+        for q in (np.array([[True, True, False], [False, True, True]]), np.array([False, True, True]), np.array([[True], [False]])):
+            cases.append(run_bool_case(name, f, [(p, "bool"), (q, "bool")]))
+    cases.append(run_bool_case("logical_not", tf1.logical_not, [(p, "bool")]))
+    # reduce_any / reduce_all: a [2, 3, 4] pattern with all-true and all-false lanes, every
+    # axis set, negative axes, keep_dims; empty reductions.
+    cube = np.zeros((2, 3, 4), np.bool_)
+    cube[0, 0, :] = True
+    cube[0, 1, 1] = True
+    cube[1, :, 2] = True
+    cube[1, 2, :] = True
+    for name, f in [("reduce_any", tf1.reduce_any), ("reduce_all", tf1.reduce_all)]:
+        for axes in ([0], [1], [-1], [0, 2], [1, -1], None):
+            for keep in (False, True):
+                args = {"axes": axes, "keep_dims": keep}
+                cases.append(run_bool_case(name, lambda t: f(t, axis=axes, keepdims=keep), [(cube, "bool")], args))
+        for shape, axes in (((0, 3), [0]), ((3, 0), [1]), ((0, 3), None)):
+            args = {"axes": axes, "keep_dims": False}
+            cases.append(run_bool_case(name, lambda t: f(t, axis=axes), [(np.zeros(shape, np.bool_), "bool")], args))
+    # cast between bool, f32 and i64 (nonzero -> true, NaN included; true -> 1).
+    fx = np.array([NAN, INF, -INF, -0.0, 0.0, 1e-30, -2.5, 1.0], np.float32)
+    ix = np.array([0, 1, -1, 1 << 40, -(1 << 62)], np.int64)
+    bx = np.array([[True, False], [False, True]])
+    for (x, src), dst in [((fx, "f32"), "bool"), ((ix, "i64"), "bool"), ((bx, "bool"), "f32"), ((bx, "bool"), "i64"), ((bx, "bool"), "bool")]:
+        cases.append(run_bool_case("cast", lambda t: tf1.cast(t, DTYPES[dst]), [(x, src)], {"dtype": dst}))
+    # where (tf1.where with three arguments): element-wise, row-wise (cond a vector over the
+    # first dimension) and scalar conditions; f32 with gradients for x and y (a NaN upstream
+    # included), i64 and bool values.
+    x = np.array([[1.0, -2.0, NAN], [4.0, 5.5, -0.0]], np.float32)
+    y = np.array([[10.0, 20.0, 30.0], [INF, -50.0, 60.0]], np.float32)
+    dy = np.array([[0.5, NAN, -1.5], [2.0, -0.25, 3.0]], np.float32)
+    conds = [
+        np.array([[True, False, True], [False, False, True]]),
+        np.array([False, True]),
+        np.array(True),
+        np.array(False),
+    ]
+    for c in conds:
+        cases.append(run_bool_case("where", tf1.where, [(c, "bool"), (x, "f32"), (y, "f32")], grad_of=[0, 1, 2]))
+        cases.append(run_bool_case("where", tf1.where, [(c, "bool"), (x, "f32"), (y, "f32")], grad_of=[0, 1, 2], dy=dy))
+    x3 = np.arange(24, dtype=np.float32).reshape(2, 3, 4) - 11.5
+    cases.append(run_bool_case("where", tf1.where, [(np.array([True, False]), "bool"), (x3, "f32"), (-x3, "f32")], grad_of=[0, 1, 2]))
+    cases.append(run_bool_case("where", tf1.where, [(x3 > 0, "bool"), (x3, "f32"), (x3 * 2, "f32")], grad_of=[0, 1, 2]))
+    ix2, iy2 = np.array([[1, 2, 3], [4, 5, 6]], np.int64), np.array([[-1, -2, -3], [-4, -5, -6]], np.int64)
+    cases.append(run_bool_case("where", tf1.where, [(conds[0], "bool"), (ix2, "i64"), (iy2, "i64")]))
+    cases.append(run_bool_case("where", tf1.where, [(conds[1], "bool"), (ix2, "i64"), (iy2, "i64")]))
+    cases.append(run_bool_case("where", tf1.where, [(conds[0], "bool"), (conds[0], "bool"), (~conds[0], "bool")]))
+    # Accuracy in the graph: reduce_mean(cast(equal(argmax(logits, 1), labels), float32)).
+    logits = np.array([[0.1, 0.9, 0.0], [0.8, 0.2, 0.1], [0.3, 0.3, 0.4], [0.5, 0.5, 0.0]], np.float32)
+    labels = np.array([1, 1, 2, 0], np.int64)
+    cases.append(
+        run_bool_case(
+            "accuracy",
+            lambda l, t: tf1.reduce_mean(tf1.cast(tf1.equal(tf1.argmax(l, 1), t), tf.float32)),
+            [(logits, "f32"), (labels, "i64")],
+            grad_of=[0],
+            dy=np.float32(1.0),
+        )
+    )
+    return cases
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/tf1_ops.json"
     doc = {
@@ -197,11 +356,12 @@ def main():
         "dtype": "float32",
         "ops": elementwise() + reductions(),
         "optimizers": optimizers(),
+        "bool_ops": bool_ops(),
     }
     with open(path, "w") as f:
         json.dump(doc, f, separators=(",", ":"))
         f.write("\n")
-    print(f"wrote {len(doc['ops'])} op cases to {path}")
+    print(f"wrote {len(doc['ops'])} op cases and {len(doc['bool_ops'])} bool op cases to {path}")
 
 
 if __name__ == "__main__":

@@ -52,13 +52,17 @@ pub use layers::{conv2d_layer, dense, Activation};
 pub use ops::array::{
     add_n, cast, expand_dims, flatten, reshape, reshape_like, squeeze, transpose, try_add_n,
 };
-pub use ops::binary::{add, clip_by_value, div, equal, maximum, minimum, mul, pow, sub};
+pub use ops::binary::{add, clip_by_value, div, maximum, minimum, mul, pow, sub};
+pub use ops::compare::{equal, greater, greater_equal, less, less_equal, not_equal};
 pub use ops::concat::{concat, slice, stack, try_concat};
 pub use ops::conv::{bias_add, conv2d, Padding};
 pub use ops::debug::{check_numerics, print, print_n};
 pub use ops::div_no_nan::div_no_nan;
 pub use ops::gather::{argmax, argmin, embedding_lookup, gather, one_hot};
 pub use ops::leaky_relu::leaky_relu;
+pub use ops::logic::{
+    logical_and, logical_not, logical_or, reduce_all, reduce_all_all, reduce_any, reduce_any_all,
+};
 pub use ops::lstm::{lstm, lstm_reverse};
 pub use ops::matmul::{matmul, matmul_t};
 pub use ops::nn::{
@@ -72,6 +76,7 @@ pub use ops::reduce::{
     reduce_min, reduce_min_all, reduce_prod, reduce_prod_all, reduce_sum, reduce_sum_all,
 };
 pub use ops::scan::cumsum;
+pub use ops::select::where_;
 pub use ops::sigmoid_xent::sigmoid_cross_entropy_with_logits;
 pub use ops::state::{assign, assign_add, assign_sub, group, no_op};
 pub use ops::unary::{

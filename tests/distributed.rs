@@ -129,6 +129,11 @@ fn broadcast_makes_variables_and_slots_bit_identical() {
         // Different seeds: different initial values on every rank.
         let g = Graph::with_seed(10 + rank as u64);
         let m = embedding_mlp::build(&g, 5, 1);
+        // A bool variable too: false on rank 0, true elsewhere.
+        let _flags = g.variable(
+            "flags",
+            init::constant(&[3], rank as f32).with_dtype(DType::Bool),
+        );
         let step = get_or_create_global_step(&g).unwrap();
         let op = Adam::new(0.01)
             .with_global_step(step)

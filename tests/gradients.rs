@@ -293,3 +293,73 @@ fn min_prod_and_cumsum() {
         }
     }
 }
+
+/// `where_` for every form of condition: element-wise (a constant mask, and one computed from
+/// the inputs, whose path contributes nothing), row-wise and scalar; f32 values of rank 2
+/// and 3; the selected operand's gradient inside an expression.
+#[test]
+fn where_selects_the_gradient() {
+    let a = rand_array(&[3, 4], 51);
+    let b = rand_array(&[3, 4], 52);
+    let mask = a.mapv(|v| v > 0.1);
+    assert!(mask.iter().any(|&m| m) && mask.iter().any(|&m| !m));
+    check_gradients(
+        &[a.clone(), b.clone()],
+        |g, x| where_(g.constant(mask.clone()), x[0], x[1]),
+        1e-2,
+    );
+    // The mask from the inputs themselves (no element is within the differences' step of
+    // the boundary): the comparison adds no gradient.
+    check_gradients(
+        &[a.clone(), b.clone()],
+        |_, x| where_(greater(x[0], x[1]), x[0] * x[1], square(x[1])),
+        1e-2,
+    );
+    let rows = ndarray::arr1(&[true, false, true]);
+    check_gradients(
+        &[a.clone(), b.clone()],
+        |g, x| where_(g.constant(rows.clone()), x[0], x[1] * 3.0),
+        1e-2,
+    );
+    for pick in [true, false] {
+        check_gradients(
+            &[a.clone(), b.clone()],
+            |g, x| where_(g.constant(ndarray::arr0(pick)), exp(x[0]), x[1]),
+            1e-2,
+        );
+    }
+    let c = rand_array(&[2, 3, 2], 53);
+    let d = rand_array(&[2, 3, 2], 54);
+    let rows3 = ndarray::arr1(&[false, true]);
+    check_gradients(
+        &[c.clone(), d.clone()],
+        |g, x| where_(g.constant(rows3.clone()), x[0], tanh(x[1])),
+        1e-2,
+    );
+    check_gradients(
+        &[c, d],
+        |_, x| where_(logical_not(less(x[0], 0.0f32 * x[1])), x[0], x[1]),
+        1e-2,
+    );
+}
+
+/// No gradient flows through comparisons, logic or casts of bool, as in TF1: a loss that
+/// depends on `x` only through them has `None` for `x`, and so has a bool `y`.
+#[test]
+fn comparisons_and_logic_pass_no_gradient() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [Some(3)]);
+    let c = logical_and(greater(x, g.constant(0.0f32)), not_equal(x, x));
+    let loss = reduce_sum_all(cast(reduce_any(c, &[0], true), DType::F32));
+    assert!(gradients(&[loss], &[x]).unwrap()[0].is_none());
+    assert!(gradients(&[c], &[x]).unwrap()[0].is_none());
+    // Mixed: the selected values carry the gradient, the mask does not.
+    let y = reduce_sum_all(where_(c, x * 2.0, x) + cast(c, DType::F32));
+    let dx = gradients(&[y], &[x]).unwrap()[0].unwrap();
+    let xv = ndarray::arr1(&[1.0f32, -2.0, f32::NAN]);
+    let out = Session::new(&g)
+        .run(&[dx.into()], &[(x, (&xv).into())])
+        .unwrap();
+    // `not_equal(x, x)` is true only for NaN, and NaN > 0 is false: no element picks `x * 2`.
+    assert_eq!(out.f32(0).unwrap().as_slice().unwrap(), &[1.0, 1.0, 1.0]);
+}

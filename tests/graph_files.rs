@@ -285,3 +285,49 @@ fn initializers_of_scoped_variables_are_named_once_under_the_variable() {
     assert!(g.tensor_by_name("dense/kernel/initial_value").is_some());
     assert!(g.operation_by_name("dense/dense/kernel/Assign").is_none());
 }
+
+/// A graph with bool placeholders, constants, comparisons, logic, `where` and casts writes
+/// to JSON, reads back to the same text, and computes the same values.
+#[test]
+fn bool_graphs_round_trip() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [None, Some(3)]);
+    let keep = g.placeholder_typed("keep", DType::Bool, [Some(3)]);
+    let flags = g.constant(ndarray::array![true, false, true]);
+    let pos = greater(x, g.constant(0.0f32)).named("pos");
+    let both = logical_and(pos, logical_or(keep, logical_not(flags)));
+    let any = reduce_any(both, &[-1], true).named("any");
+    let picked = where_(both, x, -x).named("picked");
+    let count = reduce_sum_all(cast(both, DType::F32)).named("count");
+    let json = g.to_json().unwrap();
+    assert!(
+        json.contains("\"Bool\"") && json.contains("\"bool\": ["),
+        "bool dtype and data"
+    );
+    let back = Graph::from_json(&json).unwrap();
+    assert_eq!(back.to_json().unwrap(), json);
+    let xv = ndarray::array![[1.0f32, -2.0, 3.0], [-1.0, 2.0, 0.0]];
+    let kv = ndarray::array![false, true, false];
+    let run = |g: &Graph| {
+        let t = |n: &str| g.tensor_by_name(n).unwrap();
+        let mut s = Session::new(g);
+        s.run(
+            &[t("any").into(), t("picked").into(), t("count").into()],
+            &[(t("x"), (&xv).into()), (t("keep"), (&kv).into())],
+        )
+        .unwrap()
+    };
+    let (a, b) = (run(&g), run(&back));
+    assert_eq!(a, b);
+    let _ = (any, picked, count);
+    // x > 0 and (keep or !flags): [[F, F, F], [F, T, F]].
+    assert_eq!(
+        a.bool(0).unwrap(),
+        &ndarray::array![[false], [true]].into_dyn()
+    );
+    assert_eq!(
+        a.f32(1).unwrap(),
+        &ndarray::array![[-1.0f32, 2.0, -3.0], [1.0, 2.0, -0.0]].into_dyn()
+    );
+    assert_eq!(a.scalar(2).unwrap(), 1.0);
+}

@@ -160,3 +160,67 @@ fn integer_division_like_tf1() {
     assert_eq!(run(&[i64::MIN], &[-1]).unwrap(), [i64::MIN]);
     assert_eq!(run(&[7, -7, 6], &[2, 2, -3]).unwrap(), [3, -3, -2]);
 }
+
+#[test]
+fn bool_initialisers_and_logic_reductions_like_tf1() {
+    // TF1 has no random bool initialiser.
+    let g = Graph::new();
+    let _m = g.variable(
+        "mask",
+        init::random_uniform(&[2], 0.0, 1.0).with_dtype(DType::Bool),
+    );
+    let e = g.check().unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("a bool variable needs a constant initialiser"),
+        "{e}"
+    );
+    // A constant is true when nonzero (NaN included), as TF1's cast.
+    let g = Graph::new();
+    let t = g.variable("t", init::constant(&[2], f32::NAN).with_dtype(DType::Bool));
+    let f = g.variable("f", init::zeros(&[2]).with_dtype(DType::Bool));
+    assert_eq!(
+        init_value(&g, t)
+            .unwrap()
+            .as_bool()
+            .unwrap()
+            .as_slice()
+            .unwrap(),
+        &[true, true]
+    );
+    assert_eq!(
+        init_value(&g, f)
+            .unwrap()
+            .as_bool()
+            .unwrap()
+            .as_slice()
+            .unwrap(),
+        &[false, false]
+    );
+    // reduce_any / reduce_all take the other reductions' axis rules: out of range and
+    // repeated axes are build errors, an empty list reduces nothing.
+    let g = Graph::new();
+    let c = g.constant(ndarray::array![[true, false, true], [true, true, true]]);
+    for axes in [&[2i64][..], &[-3], &[0, 5]] {
+        let e = reduce_any(c, axes, false).check().unwrap_err();
+        assert!(
+            e.to_string().contains("invalid reduction dimension"),
+            "{axes:?}: {e}"
+        );
+    }
+    let e = reduce_all(c, &[1, -1], false).check().unwrap_err();
+    assert!(e.to_string().contains("twice"), "{e}");
+    let none = reduce_all(c, &[], false);
+    let rows = reduce_all(c, &[-1], false);
+    let all = reduce_all_all(c);
+    let any = reduce_any_all(logical_not(c));
+    let mut s = Session::new(&g);
+    let out = s
+        .run(&[none.into(), rows.into(), all.into(), any.into()], &[])
+        .unwrap();
+    assert_eq!(out.bool(0).unwrap().shape(), &[2, 3]);
+    assert_eq!(out.bool(1).unwrap().as_slice().unwrap(), &[false, true]);
+    assert_eq!(out.bool(2).unwrap().shape(), &[] as &[usize]);
+    assert!(!out.bool(2).unwrap()[[]]);
+    assert!(out.bool(3).unwrap()[[]]);
+}

@@ -115,6 +115,13 @@ fn probe<'g>(
                         )
                         .unwrap(),
                     ),
+                    Value::Bool(a) => Value::Bool(
+                        ndarray::ArrayD::from_shape_vec(
+                            a.raw_dim(),
+                            bits.iter().map(|&b| b != 0).collect(),
+                        )
+                        .unwrap(),
+                    ),
                     Value::Bytes(_) => unreachable!("variables hold numbers"),
                 };
                 live.set_variable(*v, val).unwrap();
@@ -132,6 +139,7 @@ fn live_session(g: &Graph) -> Session<'_> {
         let val = match s.variable_value(v).unwrap() {
             Value::F32(a) => Value::F32(a.mapv(|x| x + 100.0)),
             Value::I64(a) => Value::I64(a.mapv(|x| x + 100)),
+            Value::Bool(a) => Value::Bool(a.mapv(|x| !x)),
             Value::Bytes(_) => unreachable!("variables hold numbers"),
         };
         s.set_variable(v, val).unwrap();

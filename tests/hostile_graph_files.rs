@@ -134,7 +134,8 @@ fn seq() -> String {
     json_of(&g)
 }
 
-/// Element-wise ops, i64 arithmetic, dropout, checks, schedules, assignments, Adagrad.
+/// Element-wise ops, comparisons, logic and `where`, i64 arithmetic, dropout, checks,
+/// schedules, assignments, Adagrad.
 fn misc() -> String {
     let g = Graph::with_seed(4);
     let x = g.placeholder("x", [Some(2), None]);
@@ -147,7 +148,12 @@ fn misc() -> String {
     let d = dropout(x, kp);
     let y = clip_by_value(d * a, -1.0, 1.0);
     let z = pow(abs(y) + 1.0, a) + sqrt(abs(y) + 1.0) + exp(neg(y)) - log(abs(y) + 2.0);
-    let z = maximum(z, minimum(y, a)) / (a + 2.0) + equal(y, a);
+    let cond = logical_or(
+        greater(y, a),
+        logical_not(less_equal(y, g.constant(0.5f32))),
+    );
+    let picked = where_(cond, y, d) + cast(reduce_all(cond, &[1], true), DType::F32);
+    let z = maximum(z, minimum(y, a)) / (a + 2.0) + cast(equal(y, a), DType::F32) + picked;
     let z = check_numerics(z + sigmoid(y) + tanh(y), "z");
     let one = g.constant(ndarray::arr0(1i64));
     let q = n / (n * n + one) - n;
@@ -252,7 +258,7 @@ fn at_path<'a>(v: &'a mut J, path: &[J]) -> &'a mut J {
 
 /// Strings seen in op attributes (enum variants, dtypes, op kinds), to swap in elsewhere.
 fn string_pool(file: &J) -> Vec<String> {
-    let mut pool: Vec<String> = ["F32", "I64", "Bytes", "Same", "Valid", ""]
+    let mut pool: Vec<String> = ["F32", "I64", "Bool", "Bytes", "Same", "Valid", ""]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -593,6 +599,9 @@ fn value_for(info: &TensorInfo, unknown: usize, wild: bool, rng: &mut StdRng) ->
                 .collect();
             Value::I64(ndarray::ArrayD::from_shape_vec(shape, data).unwrap())
         }
+        DType::Bool => Value::Bool(
+            ndarray::ArrayD::from_shape_vec(shape, (0..n).map(|_| rng.gen()).collect()).unwrap(),
+        ),
         DType::Bytes => Value::Bytes(Vec::new()),
     })
 }
@@ -1120,6 +1129,7 @@ fn snapshot(g: &Graph, s: &Session) -> Vec<Vec<u64>> {
         .map(|&v| match s.variable_value(v).unwrap() {
             Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
             Value::I64(a) => a.iter().map(|&x| x as u64).collect(),
+            Value::Bool(a) => a.iter().map(|&x| x as u64).collect(),
             Value::Bytes(_) => unreachable!("variables hold numbers"),
         })
         .collect()
@@ -1155,6 +1165,7 @@ fn fuzzed_checkpoints_restore_exactly_or_fail_without_changes() {
         let val = match live.variable_value(v).unwrap() {
             Value::F32(a) => Value::F32(a.mapv(|x| x - 7.0)),
             Value::I64(a) => Value::I64(a.mapv(|x| x - 7)),
+            Value::Bool(a) => Value::Bool(a.mapv(|x| !x)),
             Value::Bytes(_) => unreachable!(),
         };
         live.set_variable(v, val).unwrap();
@@ -1244,6 +1255,13 @@ fn fuzzed_checkpoints_restore_exactly_or_fail_without_changes() {
                             ndarray::ArrayD::from_shape_vec(
                                 a.raw_dim(),
                                 bits.iter().map(|&b| b as i64).collect(),
+                            )
+                            .unwrap(),
+                        ),
+                        Value::Bool(a) => Value::Bool(
+                            ndarray::ArrayD::from_shape_vec(
+                                a.raw_dim(),
+                                bits.iter().map(|&b| b != 0).collect(),
                             )
                             .unwrap(),
                         ),

@@ -369,7 +369,7 @@ fn accuracy_from_argmax_equal() {
     let g = Graph::new();
     let logits = g.constant(arr2(&[[0.1f32, 0.9], [0.8, 0.2], [0.3, 0.7]]));
     let labels = g.constant(arr1(&[1i64, 1, 1]));
-    let acc = reduce_mean_all(equal(argmax(logits, 1), labels));
+    let acc = reduce_mean_all(cast(equal(argmax(logits, 1), labels), DType::F32));
     close(&run_f32(&g, acc), &[2.0 / 3.0]);
 }
 

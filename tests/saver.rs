@@ -245,3 +245,51 @@ fn temp_files(dir: &std::path::Path) -> Vec<String> {
         .filter(|n| n.starts_with('.') && n.ends_with(".tmp"))
         .collect()
 }
+
+/// Bool variables (masks, flags) are saved as safetensors `BOOL` and restored exactly; a
+/// graph that declares the name with another dtype is told the dtypes differ.
+#[test]
+fn bool_variables_round_trip() {
+    let dir = test_dir("bool");
+    let path = dir.join("flags.safetensors");
+    let g = Graph::new();
+    let mask = g.variable("mask", init::zeros(&[2, 3]).with_dtype(DType::Bool));
+    let on = g.variable("on", init::ones(&[]).with_dtype(DType::Bool));
+    let value = ndarray::array![[true, false, true], [false, false, true]];
+    let set = assign(mask, g.constant(value.clone()));
+    let mut sess = Session::new(&g);
+    sess.run(&[g.global_variables_initializer().into()], &[])
+        .unwrap();
+    let out = sess.run(&[mask.into(), on.into()], &[]).unwrap();
+    assert!(out.bool(0).unwrap().iter().all(|&b| !b), "zeros are false");
+    assert_eq!(
+        out.bool(1).unwrap().iter().copied().collect::<Vec<_>>(),
+        [true]
+    );
+    sess.run(&[set.into()], &[]).unwrap();
+    Saver::new(&g).save(&sess, &path).unwrap();
+    let mut fresh = Session::new(&g);
+    fresh
+        .run(&[g.global_variables_initializer().into()], &[])
+        .unwrap();
+    Saver::new(&g).restore(&mut fresh, &path).unwrap();
+    assert_eq!(snapshot(&g, &fresh), snapshot(&g, &sess));
+    let out = fresh.run(&[mask.into()], &[]).unwrap();
+    assert_eq!(out.bool(0).unwrap(), &value.into_dyn());
+    // The same names as f32 variables: a dtype mismatch, nothing restored.
+    let g2 = Graph::new();
+    let _mask = g2.variable("mask", init::zeros(&[2, 3]));
+    let _on = g2.variable("on", init::ones(&[]).with_dtype(DType::Bool));
+    let mut s2 = Session::new(&g2);
+    s2.run(&[g2.global_variables_initializer().into()], &[])
+        .unwrap();
+    let err = Saver::new(&g2)
+        .restore(&mut s2, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("mask") && err.contains("bool") && err.contains("f32"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

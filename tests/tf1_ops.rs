@@ -1,4 +1,5 @@
-//! Math ops and activations against TF1's own numbers (issue 11, items 2 and 8).
+//! Math ops, activations and the bool ops (comparisons, logic, `reduce_any`/`reduce_all`,
+//! casts, `where`) against TF1's own numbers (issue 11, items 1, 2 and 8).
 //!
 //! `tests/fixtures/tf1_ops.json` was written by `scripts/tf1_op_fixtures.py` with TF1
 //! (`tf.compat.v1`, graph mode, CPU, float32): for every case the op's output on fixed inputs
@@ -302,4 +303,303 @@ fn bad_operands_are_errors_naming_the_op() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("argmin over empty axis"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bool dtype: comparisons, logic, reduce_any/all, cast, where (issue 11, item 1)
+
+/// A fixture tensor with its `dtype` (`f32`, `i64` or `bool`) as a value.
+fn typed_value(t: &Json) -> Value {
+    let data = t["data"].as_array().unwrap();
+    let shape = IxDyn(&shape(t));
+    match t["dtype"].as_str().unwrap() {
+        "f32" => Value::F32(f32_array(t)),
+        "i64" => Value::I64(i64_array(t)),
+        "bool" => Value::Bool(
+            ArrayD::from_shape_vec(shape, data.iter().map(|v| v.as_bool().unwrap()).collect())
+                .unwrap(),
+        ),
+        other => panic!("unknown dtype {other}"),
+    }
+}
+
+fn dtype_of(name: &str) -> DType {
+    match name {
+        "f32" => DType::F32,
+        "i64" => DType::I64,
+        "bool" => DType::Bool,
+        other => panic!("unknown dtype {other}"),
+    }
+}
+
+/// The bool case's op, applied to its placeholders.
+fn build_bool<'g>(case: &Json, x: &[Tensor<'g>]) -> Tensor<'g> {
+    let args = &case["args"];
+    let keep = args["keep_dims"].as_bool().unwrap_or(false);
+    let axes: Option<Vec<i64>> = args["axes"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_i64().unwrap()).collect());
+    let reduce = |any: bool| match (&axes, keep, any) {
+        (Some(a), _, true) => reduce_any(x[0], a, keep),
+        (Some(a), _, false) => reduce_all(x[0], a, keep),
+        (None, false, true) => reduce_any_all(x[0]),
+        (None, false, false) => reduce_all_all(x[0]),
+        (None, true, _) => {
+            let all: Vec<i64> = (0..x[0].shape().rank() as i64).collect();
+            if any {
+                reduce_any(x[0], &all, true)
+            } else {
+                reduce_all(x[0], &all, true)
+            }
+        }
+    };
+    match case["name"].as_str().unwrap() {
+        "equal" => equal(x[0], x[1]),
+        "not_equal" => not_equal(x[0], x[1]),
+        "greater" => greater(x[0], x[1]),
+        "greater_equal" => greater_equal(x[0], x[1]),
+        "less" => less(x[0], x[1]),
+        "less_equal" => less_equal(x[0], x[1]),
+        "logical_and" => logical_and(x[0], x[1]),
+        "logical_or" => logical_or(x[0], x[1]),
+        "logical_not" => logical_not(x[0]),
+        "reduce_any" => reduce(true),
+        "reduce_all" => reduce(false),
+        "cast" => cast(x[0], dtype_of(args["dtype"].as_str().unwrap())),
+        "where" => where_(x[0], x[1], x[2]),
+        "accuracy" => reduce_mean_all(cast(equal(argmax(x[0], 1), x[1]), DType::F32)),
+        other => panic!("fixture names an unknown bool op {other}"),
+    }
+}
+
+/// Compares a fetched value with TF1's: bool and i64 exactly, f32 as [`compare`].
+fn compare_value(got: &Value, want: &Value, worst: &mut Worst) -> Result<(), String> {
+    match (got, want) {
+        (Value::F32(g), Value::F32(w)) => compare(g, w, worst),
+        (g, w) if g == w => Ok(()),
+        (g, w) => Err(format!("{g:?}, TF1 {w:?}")),
+    }
+}
+
+/// Every bool case: the forward value (same dtype and shape, bool and i64 exactly, f32 as
+/// the math ops), and where TF1 was asked for gradients, the same `None`s and the same
+/// numbers (`where`'s gradient to `x` and `y` with NaN upstream included).
+#[test]
+fn bool_ops_match_tf1() {
+    let doc = fixture();
+    let mut reports: BTreeMap<String, Report> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let cases = doc["bool_ops"].as_array().unwrap();
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let label = format!("{name} {} on {}", case["args"], case["inputs"]);
+        let report = reports.entry(name.to_string()).or_default();
+        let inputs: Vec<Value> = case["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(typed_value)
+            .collect();
+        let g = Graph::new();
+        let phs: Vec<Tensor> = inputs
+            .iter()
+            .enumerate()
+            .map(|(k, v)| {
+                g.placeholder_typed(&format!("in{k}"), v.dtype(), Shape::known(v.shape()))
+            })
+            .collect();
+        let y = build_bool(case, &phs);
+        let mut fetches: Vec<Fetch> = vec![y.into()];
+        let mut want_grads: Vec<&Json> = Vec::new();
+        if let Some(of) = case["grad_of"].as_array() {
+            let xs: Vec<Tensor> = of
+                .iter()
+                .map(|k| phs[k.as_u64().unwrap() as usize])
+                .collect();
+            let yf = if y.dtype() == DType::F32 {
+                y
+            } else {
+                cast(y, DType::F32)
+            };
+            let dy = g.constant(f32_array(&case["dy"]));
+            let grads = gradients_with(&[yf], &xs, Some(&[dy])).expect("gradients build");
+            for (k, (got, want)) in grads
+                .iter()
+                .zip(case["grads"].as_array().unwrap())
+                .enumerate()
+            {
+                match (got, want.is_null()) {
+                    (Some(t), false) => {
+                        fetches.push((*t).into());
+                        want_grads.push(want);
+                    }
+                    (None, true) => report.no_gradient = true,
+                    (Some(_), true) => failures.push(format!(
+                        "{label}: TF1 has no gradient for input {}, we do",
+                        of[k]
+                    )),
+                    (None, false) => failures.push(format!(
+                        "{label}: no gradient for input {}, TF1 has one",
+                        of[k]
+                    )),
+                }
+            }
+        }
+        let feeds: Vec<staticflow::session::Feed> = phs
+            .iter()
+            .zip(&inputs)
+            .map(|(p, v)| (*p, v.into()))
+            .collect();
+        let out = Session::new(&g)
+            .run(&fetches, &feeds)
+            .unwrap_or_else(|e| panic!("{label}: {e}"));
+        report.cases += 1;
+        if let Err(e) = compare_value(
+            out.get(0).unwrap(),
+            &typed_value(&case["y"]),
+            &mut report.forward,
+        ) {
+            failures.push(format!("{label} forward: {e}"));
+        }
+        for (k, want) in want_grads.iter().enumerate() {
+            let w = report.gradient.get_or_insert_with(Worst::default);
+            if let Err(e) = compare(out.f32(k + 1).unwrap(), &f32_array(want), w) {
+                failures.push(format!("{label} gradient {k}: {e}"));
+            }
+        }
+    }
+    println!(
+        "TF1 {}: bool op, cases, forward max abs error (0 = exact), gradient",
+        doc["versions"]["tensorflow"]
+    );
+    for (name, r) in &reports {
+        let grad = match (r.gradient, r.no_gradient) {
+            (Some(w), _) => format!("max abs {:.2e} (none to cond, as TF1)", w.abs),
+            (None, true) => "none (as TF1)".to_string(),
+            (None, false) => "not asked".to_string(),
+        };
+        println!("{name:14} {:3}  {:.2e}  {grad}", r.cases, r.forward.abs);
+    }
+    assert!(
+        reports.len() >= 14,
+        "every bool op has cases: {:?}",
+        reports.keys()
+    );
+    assert!(cases.len() >= 90, "{} bool cases", cases.len());
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Shape-rule violations are build errors (`Error::Shape`) naming the node and saying what
+/// is wrong; a runtime-only mismatch (unknown dimensions) is a run error naming the node.
+#[test]
+fn bool_op_misuse_is_a_typed_error_naming_the_node() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [Some(2), Some(3)]);
+    let v = g.placeholder("v", [Some(3)]);
+    let i = g.placeholder_typed("i", DType::I64, [Some(2), Some(3)]);
+    let c = g.placeholder_typed("c", DType::Bool, [Some(2), Some(3)]);
+    let cases: Vec<(Tensor, &str, &str)> = vec![
+        (
+            greater(x, g.placeholder("y", [Some(4)])),
+            "Greater",
+            "not broadcastable",
+        ),
+        (equal(x, i), "Equal", "operand dtypes differ (f32 vs i64)"),
+        (less(c, c), "Less", "Less is not defined for bool operands"),
+        (
+            logical_and(x, c),
+            "LogicalAnd",
+            "LogicalAnd needs bool operands, operand 0 is f32",
+        ),
+        (logical_not(i), "LogicalNot", "operand 0 is i64"),
+        (reduce_any(x, &[0], false), "Any", "Any needs bool operands"),
+        (
+            reduce_all(c, &[2], false),
+            "All",
+            "invalid reduction dimension 2",
+        ),
+        (where_(x, x, x), "Select", "cond must be bool, got f32"),
+        (
+            where_(c, x, i),
+            "Select",
+            "x and y dtypes differ (f32 vs i64)",
+        ),
+        (
+            where_(c, x, g.placeholder("z", [Some(3), Some(2)])),
+            "Select",
+            "x and y must have the same shape",
+        ),
+        (
+            where_(logical_not(c), v, v),
+            "Select",
+            "cond of shape [2, 3] must have x's shape [3]",
+        ),
+        (
+            where_(g.placeholder_typed("r", DType::Bool, [Some(3)]), x, x),
+            "Select",
+            "be a vector of its first dimension",
+        ),
+        (
+            c + c,
+            "Add",
+            "Add takes no bool operands (cast them to f32 or i64 first)",
+        ),
+        (reduce_sum_all(c), "Sum", "Sum takes no bool operands"),
+        (matmul(c, c), "MatMul", "takes no bool operands"),
+        (
+            cast(
+                g.placeholder_typed("s", DType::Bool, [Some(2)]),
+                DType::Bytes,
+            ),
+            "Cast",
+            "cannot cast bool to bytes",
+        ),
+    ];
+    for (t, node, want) in cases {
+        let e = t.check().unwrap_err();
+        assert!(
+            matches!(e, Error::Shape { .. }),
+            "{e:?} should be a shape error"
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains(&format!("node `{node}")),
+            "{msg:?} should name node {node}"
+        );
+        assert!(msg.contains(want), "{msg:?} should say {want:?}");
+    }
+    // Summaries of bool values are refused when built.
+    let e = staticflow::summary::scalar(
+        "flag",
+        g.placeholder_typed("flag", DType::Bool, Shape::scalar()),
+    )
+    .check()
+    .unwrap_err();
+    assert!(matches!(e, Error::Shape { .. }), "{e:?}");
+    assert!(e.to_string().contains("takes no bool operands"), "{e}");
+    // Unknown dimensions: the mismatch is found when the op runs.
+    let g = Graph::new();
+    let c = g.placeholder_typed("c", DType::Bool, [None]);
+    let x = g.placeholder("x", [None, Some(2)]);
+    let w = where_(c, x, x).named("rows");
+    let cv = ndarray::arr1(&[true, false, true]);
+    let xv = ndarray::Array2::<f32>::zeros((2, 2));
+    let err = Session::new(&g)
+        .run(&[w.into()], &[(c, (&cv).into()), (x, (&xv).into())])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("rows") && err.contains("cond of shape [3]"),
+        "{err}"
+    );
+    // An f32 array fed to a bool placeholder is a feed error naming both dtypes.
+    let xs = ndarray::arr1(&[1.0f32, 0.0]);
+    let e = Session::new(&g)
+        .run(&[w.into()], &[(c, (&xs).into()), (x, (&xv).into())])
+        .unwrap_err();
+    assert!(matches!(e, Error::FeedMismatch { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains("bool") && e.to_string().contains("f32"),
+        "{e}"
+    );
 }

@@ -363,6 +363,7 @@ pub(crate) fn variable_bits(
         let bits = match sess.variable_value(v)? {
             Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
             Value::I64(a) => a.iter().map(|x| *x as u64).collect(),
+            Value::Bool(a) => a.iter().map(|x| *x as u64).collect(),
             Value::Bytes(b) => b.iter().map(|x| *x as u64).collect(),
         };
         out.push((v.name(), bits));

@@ -103,6 +103,9 @@ pub fn gradients_with<'g>(
     for (k, y) in ys.iter().enumerate() {
         let seed = match grad_ys {
             Some(gy) => gy[k],
+            // A bool `y` (a comparison, say) has no gradient; as in TF1 it contributes
+            // nothing.
+            None if y.dtype() == DType::Bool => continue,
             None => ones_like(*y),
         };
         pending.entry(y.index()).or_default().push(seed);

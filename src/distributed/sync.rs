@@ -94,7 +94,7 @@ pub fn check_same_graph(g: &Graph, comm: &dyn Communicator) -> Result<u64> {
 /// Sets every variable of the session's graph (trainable ones, optimizer slots, the global
 /// step) on every rank to `root`'s value: after the initializer, so all ranks start from the
 /// same point, and after a restore on `root`. All f32 variables travel in one broadcast, all
-/// i64 ones in another. Call it on every rank.
+/// i64 and bool ones (as bytes) in another. Call it on every rank.
 ///
 /// Errors: a variable is uninitialized on some rank (every rank gets the error, naming the
 /// rank), or the communicator failed.
@@ -121,6 +121,7 @@ pub fn broadcast_variables(
         match sess.variable_value(*v)? {
             Value::F32(a) => floats.extend(a.iter()),
             Value::I64(a) => ints.extend(a.iter().flat_map(|x| x.to_le_bytes())),
+            Value::Bool(a) => ints.extend(a.iter().map(|&x| x as u8)),
             Value::Bytes(_) => return Err(not_numeric(comm, *v)),
         }
     }
@@ -152,6 +153,19 @@ pub fn broadcast_variables(
                     .for_each(|(d, s)| *d = i64::from_le_bytes(s.try_into().expect("8 bytes")));
                 ii += 8 * n;
                 Value::I64(a)
+            }
+            Value::Bool(a) => {
+                let mut a = a.clone();
+                let n = a.len();
+                let bytes = ints.get(ii..ii + n).ok_or_else(|| {
+                    comm.error(format!(
+                        "rank {root} sent fewer bool values than `{}` needs",
+                        v.name()
+                    ))
+                })?;
+                a.iter_mut().zip(bytes).for_each(|(d, &s)| *d = s != 0);
+                ii += n;
+                Value::Bool(a)
             }
             Value::Bytes(_) => return Err(not_numeric(comm, v)),
         };

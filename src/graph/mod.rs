@@ -454,6 +454,14 @@ impl Graph {
                             .to_string(),
                     )
                 }
+                Some(refs)
+                    if refs.iter().any(|i| i.dtype == DType::Bool) && !op.def().takes_bool() =>
+                {
+                    Err(format!(
+                        "{} takes no bool operands (cast them to f32 or i64 first)",
+                        def_kind
+                    ))
+                }
                 // Every op's output is checked to fit in memory here, once, so that no shape
                 // rule or kernel overflows multiplying its known dimensions.
                 Some(refs) => op.def().infer(refs).and_then(|o| match o {

@@ -12,6 +12,8 @@ pub enum Value {
     F32(ArrayD<f32>),
     /// i64 data.
     I64(ArrayD<i64>),
+    /// bool data (comparison results, masks).
+    Bool(ArrayD<bool>),
     /// A scalar byte string (a serialized `Summary`): produced and read only by summary ops.
     Bytes(Vec<u8>),
 }
@@ -23,6 +25,8 @@ pub enum ValueView<'a> {
     F32(ArrayViewD<'a, f32>),
     /// i64 data.
     I64(ArrayViewD<'a, i64>),
+    /// bool data.
+    Bool(ArrayViewD<'a, bool>),
     /// A scalar byte string.
     Bytes(&'a [u8]),
 }
@@ -39,6 +43,7 @@ impl Value {
         match self {
             Value::F32(_) => DType::F32,
             Value::I64(_) => DType::I64,
+            Value::Bool(_) => DType::Bool,
             Value::Bytes(_) => DType::Bytes,
         }
     }
@@ -47,6 +52,7 @@ impl Value {
         match self {
             Value::F32(a) => a.shape(),
             Value::I64(a) => a.shape(),
+            Value::Bool(a) => a.shape(),
             Value::Bytes(_) => &[],
         }
     }
@@ -55,6 +61,7 @@ impl Value {
         match self {
             Value::F32(a) => ValueView::F32(a.view()),
             Value::I64(a) => ValueView::I64(a.view()),
+            Value::Bool(a) => ValueView::Bool(a.view()),
             Value::Bytes(b) => ValueView::Bytes(b),
         }
     }
@@ -70,6 +77,13 @@ impl Value {
         match self {
             Value::I64(a) => Ok(a),
             other => Err(other.wrong_dtype("i64")),
+        }
+    }
+    /// The bool array, or an error naming the actual dtype.
+    pub fn as_bool(&self) -> Result<&ArrayD<bool>> {
+        match self {
+            Value::Bool(a) => Ok(a),
+            other => Err(other.wrong_dtype("bool")),
         }
     }
     /// The byte string (a serialized summary), or an error naming the actual dtype.
@@ -148,11 +162,31 @@ impl Value {
         }
     }
 
+    /// Like [`Value::f32_buffer`] for bool arrays.
+    pub fn bool_buffer(&mut self, shape: &[usize]) -> &mut ArrayD<bool> {
+        if !matches!(self, Value::Bool(a) if a.shape() == shape && a.is_standard_layout()) {
+            let n: usize = shape.iter().product();
+            let mut data = match std::mem::take(self) {
+                Value::Bool(a) if a.is_standard_layout() => a.into_raw_vec_and_offset().0,
+                _ => Vec::new(),
+            };
+            data.resize(n, false);
+            *self = Value::Bool(
+                ArrayD::from_shape_vec(IxDyn(shape), data).expect("buffer length equals shape"),
+            );
+        }
+        match self {
+            Value::Bool(a) => a,
+            _ => unreachable!("set to Bool above"),
+        }
+    }
+
     /// Copies `src` into `self`, reusing `self`'s allocation.
     pub fn assign_from(&mut self, src: &ValueView<'_>) {
         match src {
             ValueView::F32(s) => self.f32_buffer(s.shape()).assign(s),
             ValueView::I64(s) => self.i64_buffer(s.shape()).assign(s),
+            ValueView::Bool(s) => self.bool_buffer(s.shape()).assign(s),
             ValueView::Bytes(b) => self.bytes_buffer().extend_from_slice(b),
         }
     }
@@ -202,6 +236,11 @@ pub(crate) fn reserve(v: &mut Value, dtype: DType, shape: &[usize]) -> Result<()
             data.try_reserve_exact(n).map_err(oom)?;
             *v = Value::I64(ArrayD::from_shape_vec(IxDyn(&[0]), data).expect("empty array"));
         }
+        DType::Bool if !matches!(v, Value::Bool(a) if a.len() >= n) => {
+            let mut data: Vec<bool> = Vec::new();
+            data.try_reserve_exact(n).map_err(oom)?;
+            *v = Value::Bool(ArrayD::from_shape_vec(IxDyn(&[0]), data).expect("empty array"));
+        }
         _ => {}
     }
     Ok(())
@@ -213,6 +252,7 @@ impl<'a> ValueView<'a> {
         match self {
             ValueView::F32(_) => DType::F32,
             ValueView::I64(_) => DType::I64,
+            ValueView::Bool(_) => DType::Bool,
             ValueView::Bytes(_) => DType::Bytes,
         }
     }
@@ -221,6 +261,7 @@ impl<'a> ValueView<'a> {
         match self {
             ValueView::F32(a) => a.shape(),
             ValueView::I64(a) => a.shape(),
+            ValueView::Bool(a) => a.shape(),
             ValueView::Bytes(_) => &[],
         }
     }
@@ -238,6 +279,13 @@ impl<'a> ValueView<'a> {
             _ => panic!("internal: kernel expected i64 input (build-time dtype check missed)"),
         }
     }
+    /// The bool view; kernels call this only on inputs whose dtype was checked at build time.
+    pub fn bool(&self) -> &ArrayViewD<'a, bool> {
+        match self {
+            ValueView::Bool(a) => a,
+            _ => panic!("internal: kernel expected bool input (build-time dtype check missed)"),
+        }
+    }
     /// The byte string; kernels call this only on inputs whose dtype was checked at build time.
     pub fn bytes(&self) -> &'a [u8] {
         match self {
@@ -250,6 +298,7 @@ impl<'a> ValueView<'a> {
         match self {
             ValueView::F32(a) => ValueView::F32(a.view()),
             ValueView::I64(a) => ValueView::I64(a.view()),
+            ValueView::Bool(a) => ValueView::Bool(a.view()),
             ValueView::Bytes(b) => ValueView::Bytes(b),
         }
     }
@@ -258,6 +307,7 @@ impl<'a> ValueView<'a> {
         match self {
             ValueView::F32(a) => Value::F32(a.to_owned()),
             ValueView::I64(a) => Value::I64(a.to_owned()),
+            ValueView::Bool(a) => Value::Bool(a.to_owned()),
             ValueView::Bytes(b) => Value::Bytes(b.to_vec()),
         }
     }
@@ -271,6 +321,11 @@ impl<D: Dimension> From<ndarray::Array<f32, D>> for Value {
 impl<D: Dimension> From<ndarray::Array<i64, D>> for Value {
     fn from(a: ndarray::Array<i64, D>) -> Self {
         Value::I64(a.into_dyn())
+    }
+}
+impl<D: Dimension> From<ndarray::Array<bool, D>> for Value {
+    fn from(a: ndarray::Array<bool, D>) -> Self {
+        Value::Bool(a.into_dyn())
     }
 }
 impl From<f32> for Value {
@@ -288,6 +343,11 @@ impl<'a, D: Dimension> From<&'a ndarray::Array<i64, D>> for ValueView<'a> {
         ValueView::I64(a.view().into_dyn())
     }
 }
+impl<'a, D: Dimension> From<&'a ndarray::Array<bool, D>> for ValueView<'a> {
+    fn from(a: &'a ndarray::Array<bool, D>) -> Self {
+        ValueView::Bool(a.view().into_dyn())
+    }
+}
 impl<'a, D: Dimension> From<ndarray::ArrayView<'a, f32, D>> for ValueView<'a> {
     fn from(a: ndarray::ArrayView<'a, f32, D>) -> Self {
         ValueView::F32(a.into_dyn())
@@ -296,6 +356,11 @@ impl<'a, D: Dimension> From<ndarray::ArrayView<'a, f32, D>> for ValueView<'a> {
 impl<'a, D: Dimension> From<ndarray::ArrayView<'a, i64, D>> for ValueView<'a> {
     fn from(a: ndarray::ArrayView<'a, i64, D>) -> Self {
         ValueView::I64(a.into_dyn())
+    }
+}
+impl<'a, D: Dimension> From<ndarray::ArrayView<'a, bool, D>> for ValueView<'a> {
+    fn from(a: ndarray::ArrayView<'a, bool, D>) -> Self {
+        ValueView::Bool(a.into_dyn())
     }
 }
 impl<'a> From<&'a Value> for ValueView<'a> {

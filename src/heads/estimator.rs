@@ -334,6 +334,13 @@ fn concat_values(p: Vec<Value>) -> Result<Value> {
                 .collect::<Result<_>>()?;
             Ok(Value::I64(concatenate(Axis(0), &v).map_err(err)?))
         }
+        Some(Value::Bool(_)) => {
+            let v: Vec<_> = p
+                .iter()
+                .map(|x| x.as_bool().map(|a| a.view()))
+                .collect::<Result<_>>()?;
+            Ok(Value::Bool(concatenate(Axis(0), &v).map_err(err)?))
+        }
         Some(Value::Bytes(_)) => Err(Error::Value("cannot concatenate bytes predictions".into())),
     }
 }

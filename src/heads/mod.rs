@@ -27,8 +27,8 @@ use crate::error::{Error, Result};
 use crate::graph::{DType, Graph, Operation, Tensor};
 use crate::train::Optimizer;
 use crate::{
-    argmax, equal, reduce_mean_all, reduce_sum_all, softmax,
-    sparse_softmax_cross_entropy_with_logits, square,
+    argmax, reduce_mean_all, reduce_sum_all, softmax, sparse_softmax_cross_entropy_with_logits,
+    square,
 };
 
 /// What a spec is built for (TF's `ModeKeys`).
@@ -381,7 +381,9 @@ impl Head for MultiClassHead {
     fn metrics<'g>(&self, logits: Tensor<'g>, labels: Tensor<'g>) -> Vec<Metric<'g>> {
         let xent = reduce_sum_all(sparse_softmax_cross_entropy_with_logits(labels, logits))
             .named("sum_loss");
-        let correct = reduce_sum_all(equal(argmax(logits, -1), labels)).named("sum_correct");
+        // `equal` cast to f32, fused in one node (the saved graphs' `Equal` node).
+        let correct = reduce_sum_all(crate::ops::binary::equal_f32(argmax(logits, -1), labels))
+            .named("sum_correct");
         vec![
             Metric {
                 name: "average_loss".into(),

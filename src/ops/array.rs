@@ -27,6 +27,11 @@ impl Elem for i64 {
         out.i64_buffer(shape)
     }
 }
+impl Elem for bool {
+    fn buffer<'a>(out: &'a mut Value, shape: &[usize]) -> &'a mut ArrayD<bool> {
+        out.bool_buffer(shape)
+    }
+}
 
 /// Normalises a possibly negative axis against `rank` (`-1` is the last axis).
 pub(crate) fn norm_axis(axis: i64, rank: usize) -> Result<usize, String> {
@@ -74,6 +79,7 @@ fn copy_reshaped(x: &ValueView, out: &mut Value, shape: &[usize]) {
     match x {
         ValueView::F32(a) => copy_flat(out.f32_buffer(shape), a),
         ValueView::I64(a) => copy_flat(out.i64_buffer(shape), a),
+        ValueView::Bool(a) => copy_flat(out.bool_buffer(shape), a),
         ValueView::Bytes(b) => out.bytes_buffer().extend_from_slice(b),
     }
 }
@@ -172,6 +178,9 @@ impl OpDef for Reshape {
     fn kind(&self) -> &'static str {
         "Reshape"
     }
+    fn takes_bool(&self) -> bool {
+        true
+    }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_arity(i, 1)?;
         let infer = self.check_spec()?;
@@ -228,6 +237,9 @@ impl OpDef for Flatten {
     fn kind(&self) -> &'static str {
         "Flatten"
     }
+    fn takes_bool(&self) -> bool {
+        true
+    }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_arity(i, 1)?;
         let s = &i[0].shape;
@@ -276,6 +288,9 @@ impl OpDef for ExpandDims {
     fn kind(&self) -> &'static str {
         "ExpandDims"
     }
+    fn takes_bool(&self) -> bool {
+        true
+    }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_arity(i, 1)?;
         let a = norm_axis(self.axis, i[0].shape.rank() + 1)?;
@@ -322,6 +337,9 @@ impl Squeeze {
 impl OpDef for Squeeze {
     fn kind(&self) -> &'static str {
         "Squeeze"
+    }
+    fn takes_bool(&self) -> bool {
+        true
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_arity(i, 1)?;
@@ -395,6 +413,9 @@ impl OpDef for ReshapeLike {
     fn kind(&self) -> &'static str {
         "ReshapeLike"
     }
+    fn takes_bool(&self) -> bool {
+        true
+    }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_arity(i, 2)?;
         if let (Some(a), Some(b)) = (i[0].shape.num_elements(), i[1].shape.num_elements()) {
@@ -465,6 +486,9 @@ impl OpDef for Transpose {
     fn kind(&self) -> &'static str {
         "Transpose"
     }
+    fn takes_bool(&self) -> bool {
+        true
+    }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_arity(i, 1)?;
         self.check(i[0].shape.rank())?;
@@ -481,6 +505,7 @@ impl OpDef for Transpose {
         match &inputs[0] {
             ValueView::F32(x) => transpose_kernel(x, &self.perm, out),
             ValueView::I64(x) => transpose_kernel(x, &self.perm, out),
+            ValueView::Bool(x) => transpose_kernel(x, &self.perm, out),
             ValueView::Bytes(_) => return Err(super::NO_BYTES.into()),
         }
         Ok(())
@@ -509,7 +534,8 @@ pub fn transpose<'g>(x: Tensor<'g>, perm: &[usize]) -> Tensor<'g> {
 // Cast
 
 /// Converts element types (TF1's `tf.cast`): f32 -> i64 truncates toward zero (saturating,
-/// NaN -> 0); i64 -> f32 rounds to nearest.
+/// NaN -> 0); i64 -> f32 rounds to nearest; bool -> number gives 1 for true and 0 for false;
+/// number -> bool gives true for every nonzero value (NaN included, as in TF1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cast {
     /// Target element type.
@@ -519,6 +545,9 @@ pub struct Cast {
 impl OpDef for Cast {
     fn kind(&self) -> &'static str {
         "Cast"
+    }
+    fn takes_bool(&self) -> bool {
+        true
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_arity(i, 1)?;
@@ -543,6 +572,23 @@ impl OpDef for Cast {
                 let o = out.f32_buffer(x.shape());
                 Zip::from(o).and(x).for_each(|o, &v| *o = v as f32);
             }
+            (ValueView::Bool(x), DType::F32) => {
+                let o = out.f32_buffer(x.shape());
+                Zip::from(o).and(x).for_each(|o, &v| *o = v as u8 as f32);
+            }
+            (ValueView::Bool(x), DType::I64) => {
+                let o = out.i64_buffer(x.shape());
+                Zip::from(o).and(x).for_each(|o, &v| *o = v as i64);
+            }
+            // `!= 0` is true for NaN, as TF1's cast (`static_cast<bool>`).
+            (ValueView::F32(x), DType::Bool) => {
+                let o = out.bool_buffer(x.shape());
+                Zip::from(o).and(x).for_each(|o, &v| *o = v != 0.0);
+            }
+            (ValueView::I64(x), DType::Bool) => {
+                let o = out.bool_buffer(x.shape());
+                Zip::from(o).and(x).for_each(|o, &v| *o = v != 0);
+            }
             (x, d) => return Err(format!("cannot cast {} to {d}", x.dtype())),
         }
         Ok(())
@@ -554,8 +600,9 @@ impl OpDef for Cast {
     }
 }
 
-/// Converts `x` to `dtype` (TF1's `tf.cast`): f32 -> i64 truncates toward zero. Gradients
-/// pass only through f32 -> f32 casts.
+/// Converts `x` to `dtype` (TF1's `tf.cast`), same shape: f32 -> i64 truncates toward zero,
+/// bool -> f32/i64 gives 1 and 0, f32/i64 -> bool is `x != 0`. Gradients pass only through
+/// f32 -> f32 casts.
 pub fn cast(x: Tensor<'_>, dtype: DType) -> Tensor<'_> {
     x.graph().add(Cast { dtype }, &[x])
 }
@@ -637,6 +684,7 @@ impl OpDef for AddN {
                 let xs: SmallVec<[&ArrayViewD<i64>; 8]> = inputs.iter().map(|v| v.i64()).collect();
                 add_n_kernel(&xs, out)
             }
+            ValueView::Bool(_) => Err(super::NO_BOOL.into()),
             ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
         }
     }

@@ -369,8 +369,9 @@ pub fn maximum<'g>(a: Tensor<'g>, b: Tensor<'g>) -> Tensor<'g> {
 pub fn minimum<'g>(a: Tensor<'g>, b: Tensor<'g>) -> Tensor<'g> {
     binary(BinaryKind::Minimum, a, b)
 }
-/// `1.0` where `a == b`, else `0.0`, as f32 (TF's `equal` then `cast` to float).
-pub fn equal<'g>(a: Tensor<'g>, b: Tensor<'g>) -> Tensor<'g> {
+/// `1.0` where `a == b`, else `0.0`, as f32 in one node (TF's `equal` then `cast` to float);
+/// the heads' accuracy counts use it. The public `equal` answers bool ([`super::compare`]).
+pub(crate) fn equal_f32<'g>(a: Tensor<'g>, b: Tensor<'g>) -> Tensor<'g> {
     binary(BinaryKind::Equal, a, b)
 }
 /// Clips every element to `[lo, hi]`; the gradient passes where the value was inside. As in

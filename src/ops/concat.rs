@@ -57,6 +57,9 @@ impl OpDef for Concat {
     fn kind(&self) -> &'static str {
         "Concat"
     }
+    fn takes_bool(&self) -> bool {
+        true
+    }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         let Some(first) = i.first() else {
             return Err("needs at least one operand".into());
@@ -115,6 +118,10 @@ impl OpDef for Concat {
             }
             ValueView::I64(_) => {
                 let xs: SmallVec<[_; 8]> = inputs.iter().map(|v| v.i64()).collect();
+                concat_kernel(&xs, axis, out)
+            }
+            ValueView::Bool(_) => {
+                let xs: SmallVec<[_; 8]> = inputs.iter().map(|v| v.bool()).collect();
                 concat_kernel(&xs, axis, out)
             }
             ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
@@ -307,6 +314,9 @@ impl OpDef for Slice {
     fn kind(&self) -> &'static str {
         "Slice"
     }
+    fn takes_bool(&self) -> bool {
+        true
+    }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_arity(i, 1)?;
         self.check_spec(i[0].shape.rank())?;
@@ -330,6 +340,7 @@ impl OpDef for Slice {
         match &inputs[0] {
             ValueView::F32(x) => slice_kernel(x, self, out),
             ValueView::I64(x) => slice_kernel(x, self, out),
+            ValueView::Bool(x) => slice_kernel(x, self, out),
             ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
         }
     }

@@ -40,6 +40,7 @@ impl Print {
         let items: Vec<String> = match x {
             ValueView::F32(a) => a.iter().take(shown).map(|v| v.to_string()).collect(),
             ValueView::I64(a) => a.iter().take(shown).map(|v| v.to_string()).collect(),
+            ValueView::Bool(a) => a.iter().take(shown).map(|v| v.to_string()).collect(),
             ValueView::Bytes(b) => vec![format!("<{} bytes>", b.len())],
         };
         s.push_str(&items.join(", "));
@@ -54,6 +55,9 @@ impl Print {
 impl OpDef for Print {
     fn kind(&self) -> &'static str {
         "Print"
+    }
+    fn takes_bool(&self) -> bool {
+        true
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         match i {

@@ -64,6 +64,9 @@ impl OpDef for Gather {
     fn kind(&self) -> &'static str {
         "Gather"
     }
+    fn takes_bool(&self) -> bool {
+        true
+    }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_arity(i, 2)?;
         expect_i64("indices", i[1])?;
@@ -87,6 +90,7 @@ impl OpDef for Gather {
         match &inputs[0] {
             ValueView::F32(p) => gather_kernel(p, idx, out),
             ValueView::I64(p) => gather_kernel(p, idx, out),
+            ValueView::Bool(p) => gather_kernel(p, idx, out),
             ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
         }
     }
@@ -311,6 +315,7 @@ fn arg_compute(axis: i64, x: &ValueView, min: bool, out: &mut Value) -> Result<(
     match x {
         ValueView::F32(x) => arg_kernel(x, axis, min, out),
         ValueView::I64(x) => arg_kernel(x, axis, min, out),
+        ValueView::Bool(_) => Err(super::NO_BOOL.into()),
         ValueView::Bytes(_) => Err(super::NO_BYTES.into()),
     }
 }

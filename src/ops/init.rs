@@ -73,18 +73,19 @@ impl Init {
         }
     }
 
-    /// Same rule with another dtype (only constant rules make sense for i64).
+    /// Same rule with another dtype (only constant rules make sense for i64 and bool; a bool
+    /// constant is `true` when nonzero, as TF1's cast).
     pub fn with_dtype(mut self, dtype: DType) -> Init {
         self.dtype = dtype;
         self
     }
 
     /// Checks the rule against the shape and dtype: the element count and byte size fit in
-    /// `usize`/`isize`, i64 variables take only constant rules (TF1 has no random integer
-    /// initialisers), and an explicit value has one element per position.
+    /// `usize`/`isize`, i64 and bool variables take only constant rules (TF1 has no random
+    /// integer or bool initialisers), and an explicit value has one element per position.
     pub fn validate(&self) -> Result<(), String> {
         let n = self.element_count()?;
-        let elem = if self.dtype == DType::I64 { 8 } else { 4 };
+        let elem = self.dtype.size();
         if n.checked_mul(elem).is_none_or(|b| b > isize::MAX as usize) {
             return Err(format!(
                 "shape {:?} has {n} elements, {elem} bytes each: more than any allocation can hold",
@@ -93,10 +94,11 @@ impl Init {
         }
         match (&self.kind, self.dtype) {
             (InitKind::Constant(_), _) => {}
-            (k, DType::I64) => {
+            (k, d @ (DType::I64 | DType::Bool)) => {
+                let article = if d == DType::I64 { "an" } else { "a" };
                 return Err(format!(
-                    "an i64 variable needs a constant initialiser, got {k:?}"
-                ))
+                    "{article} {d} variable needs a constant initialiser, got {k:?}"
+                ));
             }
             (InitKind::Values(v), _) if v.len() != n => {
                 return Err(format!(
@@ -107,7 +109,7 @@ impl Init {
             }
             _ => {}
         }
-        if !matches!(self.dtype, DType::F32 | DType::I64) {
+        if !matches!(self.dtype, DType::F32 | DType::I64 | DType::Bool) {
             return Err(format!("cannot initialise a {} variable", self.dtype));
         }
         Ok(())
@@ -136,6 +138,15 @@ impl Init {
             };
             let v = filled(n, c as i64)?;
             return Ok(Value::I64(
+                ArrayD::from_shape_vec(shape, v).map_err(|e| e.to_string())?,
+            ));
+        }
+        if self.dtype == DType::Bool {
+            let InitKind::Constant(c) = self.kind else {
+                unreachable!("checked by validate")
+            };
+            let v = filled(n, c != 0.0)?;
+            return Ok(Value::Bool(
                 ArrayD::from_shape_vec(shape, v).map_err(|e| e.to_string())?,
             ));
         }

@@ -14,6 +14,7 @@ pub mod apply;
 pub mod array;
 pub mod binary;
 pub mod collective;
+pub mod compare;
 pub mod concat;
 pub mod conv;
 pub mod debug;
@@ -22,6 +23,7 @@ pub mod gather;
 pub mod gemm;
 pub mod init;
 pub mod leaky_relu;
+pub mod logic;
 pub mod lstm;
 pub mod matmul;
 pub mod nn;
@@ -31,6 +33,7 @@ pub mod reduce;
 pub mod scan;
 pub mod schedule;
 mod scratch;
+pub mod select;
 pub mod sigmoid_xent;
 mod simd;
 pub mod state;
@@ -104,6 +107,13 @@ pub trait OpDef {
     /// True for the few ops (summary merging) that accept bytes operands; the graph rejects
     /// bytes operands of every other op when it is added.
     fn takes_bytes(&self) -> bool {
+        false
+    }
+    /// True for the ops that accept bool operands: comparisons, logic ops, `where`, `cast`
+    /// and the ops that only move elements (reshape, transpose, concat, slice, gather, ...).
+    /// The graph rejects bool operands of every other op when it is added, as TF1 has no
+    /// arithmetic on bool.
+    fn takes_bool(&self) -> bool {
         false
     }
 }
@@ -205,6 +215,10 @@ op_set! {
     SigmoidCrossEntropyWithLogits(sigmoid_xent::SigmoidCrossEntropyWithLogits),
     BroadcastWeights(weights::BroadcastWeights),
     DivNoNan(div_no_nan::DivNoNan),
+    Compare(compare::Compare),
+    Logic(logic::Logic),
+    ReduceLogic(logic::ReduceLogic),
+    Select(select::Select),
     Summary(crate::summary::SummaryOp),
     MergeSummary(crate::summary::MergeSummary),
 }
@@ -212,6 +226,10 @@ op_set! {
 /// Kernel answer for a bytes (summary) input, which the graph rejects at build time for every
 /// op that does not declare [`OpDef::takes_bytes`].
 pub(crate) const NO_BYTES: &str = "takes no bytes (summary) values";
+
+/// Kernel answer for a bool input of an op that the graph keeps bool operands from (see
+/// [`OpDef::takes_bool`]).
+pub(crate) const NO_BOOL: &str = "takes no bool values";
 
 /// Checks that an operand is f32, for op rules.
 pub(crate) fn expect_f32(op: &str, i: &TensorInfo) -> Result<(), String> {

@@ -372,7 +372,7 @@ pub(crate) fn check_axes(axes: &[usize], rank: usize) -> Result<(), String> {
 
 /// Axes counted from the end when negative, sorted; errors as TF1's (out of `[-rank, rank)`,
 /// or repeated).
-fn normalize_axes(x: Tensor<'_>, axes: &[i64]) -> Result<Vec<usize>, String> {
+pub(crate) fn normalize_axes(x: Tensor<'_>, axes: &[i64]) -> Result<Vec<usize>, String> {
     let r = x.shape().rank() as i64;
     let mut v = Vec::with_capacity(axes.len());
     for &a in axes {

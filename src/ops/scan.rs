@@ -69,6 +69,7 @@ impl OpDef for Cumsum {
         match &inputs[0] {
             ValueView::F32(x) => cumsum_kernel(self, x, axis, out),
             ValueView::I64(x) => cumsum_kernel(self, x, axis, out),
+            ValueView::Bool(_) => return Err(super::NO_BOOL.into()),
             ValueView::Bytes(_) => return Err(super::NO_BYTES.into()),
         }
         Ok(())

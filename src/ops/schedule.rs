@@ -138,6 +138,7 @@ impl OpDef for StepSchedule {
                 let s = a.iter().next().copied().ok_or("empty step")?;
                 (s, s as i64)
             }
+            ValueView::Bool(_) => return Err(super::NO_BOOL.into()),
             ValueView::Bytes(_) => return Err(super::NO_BYTES.into()),
         };
         let y = match &self.kind {

@@ -147,6 +147,9 @@ impl OpDef for Assign {
             AssignKind::Sub => "AssignSub",
         }
     }
+    fn takes_bool(&self) -> bool {
+        self.kind == AssignKind::Set
+    }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         if i.len() != 2 {
             return Err("assign takes (variable, value)".into());

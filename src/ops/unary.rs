@@ -188,6 +188,9 @@ impl OpDef for Unary {
             UnaryKind::ZerosLike => "ZerosLike",
         }
     }
+    fn takes_bool(&self) -> bool {
+        matches!(self.kind, UnaryKind::Identity | UnaryKind::StopGradient)
+    }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         if i.len() != 1 {
             return Err(format!("takes one operand, got {}", i.len()));
@@ -213,6 +216,11 @@ impl OpDef for Unary {
                     UnaryKind::Neg => Zip::from(o).and(x).for_each(|o, &x| *o = x.wrapping_neg()),
                     _ => o.assign(x),
                 }
+                return Ok(());
+            }
+            // Only identity and stop_gradient take bool operands (see `takes_bool`).
+            ValueView::Bool(x) => {
+                out.bool_buffer(x.shape()).assign(x);
                 return Ok(());
             }
             ValueView::F32(x) => x,

@@ -43,6 +43,10 @@ impl Outputs {
     pub fn i64(&self, i: usize) -> Result<&ndarray::ArrayD<i64>> {
         self.get(i)?.as_i64()
     }
+    /// The bool array of fetch `i` (a comparison or logic op's answer).
+    pub fn bool(&self, i: usize) -> Result<&ndarray::ArrayD<bool>> {
+        self.get(i)?.as_bool()
+    }
 }
 
 /// A feed: a tensor (usually a placeholder, but any tensor can be fed) and its value.

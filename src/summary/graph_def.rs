@@ -25,6 +25,7 @@ pub fn dtype_proto(d: DType) -> i32 {
     match d {
         DType::F32 => data_type::FLOAT,
         DType::I64 => data_type::INT64,
+        DType::Bool => data_type::BOOL,
         DType::Bytes => data_type::STRING,
     }
 }

@@ -101,6 +101,8 @@ impl OpDef for SummaryOp {
             match x {
                 ValueView::F32(a) => a.iter().copied().collect(),
                 ValueView::I64(a) => a.iter().map(|&v| v as f32).collect(),
+                // Never reached: the graph keeps bool operands from summary ops.
+                ValueView::Bool(_) => vec![],
                 ValueView::Bytes(_) => vec![],
             }
         };

@@ -14,6 +14,8 @@ pub mod data_type {
     pub const STRING: i32 = 7;
     /// `DT_INT64`.
     pub const INT64: i32 = 9;
+    /// `DT_BOOL`.
+    pub const BOOL: i32 = 10;
 }
 
 /// One record of an event file.

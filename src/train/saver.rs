@@ -1,6 +1,6 @@
 //! Checkpoints: variable values in a [safetensors](https://huggingface.co/docs/safetensors)
 //! file, one tensor per variable, named after it (`shared/w`, `Adam/shared/w/m`,
-//! `global_step`, ...). f32 and i64 values.
+//! `global_step`, ...). f32, i64 and bool values.
 //!
 //! Every entry's CRC32C (over its bytes, dtype and shape; TF1's checkpoints use CRC32C too)
 //! is stored in the file's metadata as `crc32c:<name>` and verified on restore, before any
@@ -119,6 +119,11 @@ impl<'g> Saver<'g> {
                     a.shape().to_vec(),
                     le_bytes(a.iter(), i64::to_le_bytes),
                 ),
+                Value::Bool(a) => (
+                    Dtype::BOOL,
+                    a.shape().to_vec(),
+                    a.iter().map(|&b| b as u8).collect(),
+                ),
                 Value::Bytes(_) => {
                     return Err(Error::Value(format!(
                         "variable `{}` holds bytes, which checkpoints do not store",
@@ -177,6 +182,7 @@ impl<'g> Saver<'g> {
             let file_dtype = match t.dtype() {
                 Dtype::F32 => Some(DType::F32),
                 Dtype::I64 => Some(DType::I64),
+                Dtype::BOOL => Some(DType::Bool),
                 _ => None,
             };
             let got = format!(
@@ -243,6 +249,11 @@ pub(crate) fn decode(t: &TensorView<'_>, dtype: DType) -> Value {
                 .collect();
             Value::I64(ArrayD::from_shape_vec(shape, v).expect("length checked by safetensors"))
         }
+        // safetensors stores a bool as one byte; any nonzero byte reads as true.
+        DType::Bool => Value::Bool(
+            ArrayD::from_shape_vec(shape, data.iter().map(|&b| b != 0).collect())
+                .expect("length checked by safetensors"),
+        ),
         // Never reached: no file dtype maps to Bytes, so such a variable is a mismatch.
         DType::Bytes => Value::Bytes(data.to_vec()),
     }

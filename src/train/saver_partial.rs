@@ -133,6 +133,7 @@ impl PartialRestore {
             let dtype = match t.dtype() {
                 Dtype::F32 => Some(DType::F32),
                 Dtype::I64 => Some(DType::I64),
+                Dtype::BOOL => Some(DType::Bool),
                 _ => None,
             };
             if dtype != Some(decl.dtype) || t.shape() != decl.shape.as_slice() {

@@ -93,7 +93,7 @@ fn eval<'g>(
 }
 
 /// Every initialized global variable of `g` in `sess`, by name, with its value as bits (f32
-/// bit patterns, i64 values, bytes): two snapshots are equal only if every variable, slot
+/// bit patterns, i64 values, bools, bytes): two snapshots are equal only if every variable, slot
 /// and counter is bit-identical and the same variables are initialized.
 pub fn variable_bits(g: &Graph, sess: &Session<'_>) -> Vec<(String, Vec<u64>)> {
     g.global_variables()
@@ -103,6 +103,7 @@ pub fn variable_bits(g: &Graph, sess: &Session<'_>) -> Vec<(String, Vec<u64>)> {
             let bits = match sess.variable_value(*v).unwrap() {
                 Value::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
                 Value::I64(a) => a.iter().map(|x| *x as u64).collect(),
+                Value::Bool(a) => a.iter().map(|x| *x as u64).collect(),
                 Value::Bytes(b) => b.iter().map(|x| *x as u64).collect(),
             };
             (v.name(), bits)

@@ -553,6 +553,9 @@ impl OpDef for Invalid {
     fn kind(&self) -> &'static str {
         "Invalid"
     }
+    fn takes_bool(&self) -> bool {
+        true
+    }
     fn infer(&self, _: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         Err(self.reason.clone())
     }
