@@ -23,7 +23,11 @@ before `AdamOptimizer`'s update, both from the gradient at the old value.
 
 Usage (from the repository root), with the TF1 environment of ../shared/bench/setup.sh:
 
-    ~/.cache/staticflow-bench-venv/bin/python scripts/tf1_op_fixtures.py [tests/fixtures/tf1_ops.json]
+    ~/.cache/staticflow-bench-venv/bin/python scripts/tf1_op_fixtures.py [tests/fixtures/tf1_ops.json [tests/fixtures/tf1_shape_ops.json]]
+
+Shape op cases (`shape_ops`, issue 11 item 3) go to the second file, in the bool cases'
+typed format with lists: `ys` (every output), `dys` (the upstream of each f32 output),
+`grads` per `grad_of` input; or `error` (the exception's type) where TF1 rejects the case.
 """
 
 import json
@@ -348,6 +352,115 @@ def bool_ops():
     return cases
 
 
+# ---------------------------------------------------------------------------------------------
+# Shape ops (issue 11, item 3): written to their own file, tests/fixtures/tf1_shape_ops.json
+# (read by tests/tf1_shape_ops.rs), so that the cases above stay byte-identical.
+
+
+def run_shape_case(name, build, inputs, args=None, grad_of=None):
+    """`build(*placeholders)` (one tensor or a list) on `inputs` [(array, dtype)]: every output
+    (`ys`), and with `grad_of` the gradients of the f32 outputs (upstream `upstream(shape)`
+    each) w.r.t. those inputs, null where TF1 answers None. If TF1 raises, building or
+    running, the case records `error` (the exception's type) instead: staticflow must give a
+    typed error there too."""
+    g = tf1.Graph()
+    case = {"name": name, "args": args or {}}
+    with g.as_default():
+        arrays = [np.asarray(a, NP_DTYPES[d]) for a, d in inputs]
+        case["inputs"] = [typed(a, d) for a, (_, d) in zip(arrays, inputs)]
+        phs = [tf1.placeholder(DTYPES[d], a.shape) for a, (_, d) in zip(arrays, inputs)]
+        try:
+            y = build(*phs)
+            ys = list(y) if isinstance(y, (list, tuple)) else [y]
+            fetch, grads = list(ys), None
+            if grad_of is not None:
+                fys = [t for t in ys if t.dtype == tf.float32]
+                dys = [upstream(t.shape.as_list()) for t in fys]
+                grads = tf1.gradients(fys, [phs[k] for k in grad_of], grad_ys=[tf1.constant(d) for d in dys])
+                fetch += [t for t in grads if t is not None]
+            with tf1.Session(graph=g) as s:
+                out = s.run(fetch, dict(zip(phs, arrays)))
+        except (tf.errors.OpError, ValueError) as e:
+            case["error"] = type(e).__name__
+            return case
+    case["ys"] = [typed(v, dtype_name(t)) for v, t in zip(out, ys)]
+    if grad_of is not None:
+        case["grad_of"] = list(grad_of)
+        case["dys"] = [typed(d, "f32") for d in dys]
+        got = iter(out[len(ys):])
+        case["grads"] = [None if t is None else typed(next(got), "f32") for t in grads]
+    return case
+
+
+def shape_ops():
+    cases = []
+    m = np.arange(6, dtype=np.float32).reshape(2, 3) * 0.5 - 1.25
+    cube = np.arange(24, dtype=np.float32).reshape(2, 3, 4) * 0.25 - 2.0
+    im = np.array([[1, -2, 3], [4, 5, -6]], np.int64)
+    bm = np.array([[True, False, True], [False, False, True]])
+    # tile: every axis, a zero multiple, rank 3, i64 and bool.
+    for x, mult in ((m, [2, 1]), (m, [1, 3]), (m, [2, 2]), (m, [1, 0]), (cube, [1, 2, 2]), (m[0], [3])):
+        cases.append(run_shape_case("tile", lambda t: tf1.tile(t, mult), [(x, "f32")], {"multiples": mult}, [0]))
+    cases.append(run_shape_case("tile", lambda t: tf1.tile(t, [2, 2]), [(im, "i64")], {"multiples": [2, 2]}))
+    cases.append(run_shape_case("tile", lambda t: tf1.tile(t, [1, 2]), [(bm, "bool")], {"multiples": [1, 2]}))
+    cases.append(run_shape_case("tile", lambda t: tf1.tile(t, [2]), [(m, "f32")], {"multiples": [2]}))
+    # pad: constant (0 and a value), reflect, symmetric up to their limits, rank 3, i64;
+    # paddings beyond a mirror mode's limit are errors.
+    pads = [
+        ([[1, 2], [0, 1]], "CONSTANT", 0.0),
+        ([[0, 0], [3, 1]], "CONSTANT", 1.5),
+        ([[1, 1], [2, 2]], "REFLECT", 0.0),
+        ([[1, 0], [0, 2]], "REFLECT", 0.0),
+        ([[2, 1], [3, 0]], "SYMMETRIC", 0.0),
+        ([[0, 2], [1, 3]], "SYMMETRIC", 0.0),
+    ]
+    for p, mode, v in pads:
+        args = {"paddings": p, "mode": mode, "value": v}
+        cases.append(run_shape_case("pad", lambda t: tf1.pad(t, p, mode, constant_values=v), [(m, "f32")], args, [0]))
+    for p, mode in (([[1, 0], [2, 1], [1, 3]], "REFLECT"), ([[0, 1], [3, 3], [2, 4]], "SYMMETRIC"), ([[1, 1], [0, 0], [2, 0]], "CONSTANT")):
+        args = {"paddings": p, "mode": mode, "value": 0.0}
+        cases.append(run_shape_case("pad", lambda t: tf1.pad(t, p, mode), [(cube, "f32")], args, [0]))
+    cases.append(run_shape_case("pad", lambda t: tf1.pad(t, [[1, 0], [1, 1]], constant_values=7), [(im, "i64")], {"paddings": [[1, 0], [1, 1]], "mode": "CONSTANT", "value": 7.0}))
+    cases.append(run_shape_case("pad", lambda t: tf1.pad(t, [[1, 1], [2, 0]], "REFLECT"), [(im, "i64")], {"paddings": [[1, 1], [2, 0]], "mode": "REFLECT", "value": 0.0}))
+    for p, mode in (([[2, 0], [0, 0]], "REFLECT"), ([[0, 0], [0, 4]], "SYMMETRIC"), ([[1, 1]], "CONSTANT")):
+        args = {"paddings": p, "mode": mode, "value": 0.0}
+        cases.append(run_shape_case("pad", lambda t: tf1.pad(t, p, mode), [(m, "f32")], args, [0]))
+    # reverse: single, negative, several and no axes; i64 and bool; a repeated axis is an error.
+    for axes in ([0], [-1], [1], [0, 2], [-3, -2, -1], []):
+        cases.append(run_shape_case("reverse", lambda t: tf1.reverse(t, axes), [(cube, "f32")], {"axes": axes}, [0]))
+    cases.append(run_shape_case("reverse", lambda t: tf1.reverse(t, [1]), [(im, "i64")], {"axes": [1]}))
+    cases.append(run_shape_case("reverse", lambda t: tf1.reverse(t, [0, 1]), [(bm, "bool")], {"axes": [0, 1]}))
+    cases.append(run_shape_case("reverse", lambda t: tf1.reverse(t, [1, -2]), [(cube, "f32")], {"axes": [1, -2]}, [0]))
+    # split: equal parts, sizes with -1, empty parts, one part, negative axis; i64; errors
+    # for an uneven split and sizes that do not add up.
+    x46 = np.arange(24, dtype=np.float32).reshape(4, 6) * 0.5 - 5.0
+    for sizes, axis in ((2, 0), (3, -1), ([1, -1, 2], 1), ([0, 6, 0], 1), ([4], 0), (1, 1), ([2, 0, 2], -2), (4, 1), ([2, 2, 3], 1)):
+        args = {"sizes": sizes, "axis": axis}
+        cases.append(run_shape_case("split", lambda t: tf1.split(t, sizes, axis), [(x46, "f32")], args, [0]))
+    cases.append(run_shape_case("split", lambda t: tf1.split(t, [1, 2], 1), [(im, "i64")], {"sizes": [1, 2], "axis": 1}))
+    # unstack on every axis (negative included); i64.
+    for axis in (0, 1, 2, -1):
+        cases.append(run_shape_case("unstack", lambda t: tf1.unstack(t, axis=axis), [(cube, "f32")], {"axis": axis}, [0]))
+    cases.append(run_shape_case("unstack", lambda t: tf1.unstack(t, axis=1), [(im, "i64")], {"axis": 1}))
+    # zeros_like / ones_like of every dtype; fill with the gradient to the value.
+    for x, d in ((m, "f32"), (im, "i64"), (bm, "bool")):
+        cases.append(run_shape_case("zeros_like", tf1.zeros_like, [(x, d)]))
+        cases.append(run_shape_case("ones_like", tf1.ones_like, [(x, d)]))
+    for v, d, shape in ((2.5, "f32", [2, 3]), (-4, "i64", [3]), (True, "bool", [2, 2]), (1.0, "f32", [0, 2]), (-0.5, "f32", [])):
+        args = {"shape": shape}
+        cases.append(run_shape_case("fill", lambda t: tf1.fill(shape, t), [(v, d)], args, [0] if d == "f32" else None))
+    # range, f32 (accumulated steps show how TF1 computes element i) and i64; errors for a
+    # zero delta and a delta pointing away from the limit.
+    for start, limit, delta, d in (
+        (0.0, 1.0, 0.1, "f32"), (0.5, -3.0, -0.7, "f32"), (1.0, 1.0, 1.0, "f32"), (-2.0, 7.9, 0.3, "f32"),
+        (0, 10, 3, "i64"), (10, 0, -3, "i64"), (0, 9, 3, "i64"), (-5, 5, 1, "i64"),
+        (0.0, 1.0, 0.0, "f32"), (3, 1, 1, "i64"), (0.0, 2.0, -1.0, "f32"),
+    ):
+        args = {"start": start, "limit": limit, "delta": delta, "dtype": d}
+        cases.append(run_shape_case("range", lambda: tf1.range(start, limit, delta, dtype=DTYPES[d]), [], args))
+    return cases
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/tf1_ops.json"
     doc = {
@@ -362,6 +475,17 @@ def main():
         json.dump(doc, f, separators=(",", ":"))
         f.write("\n")
     print(f"wrote {len(doc['ops'])} op cases and {len(doc['bool_ops'])} bool op cases to {path}")
+    shape_path = sys.argv[2] if len(sys.argv) > 2 else "tests/fixtures/tf1_shape_ops.json"
+    shape_doc = {
+        "generator": "scripts/tf1_op_fixtures.py",
+        "versions": doc["versions"],
+        "dtype": "float32",
+        "shape_ops": shape_ops(),
+    }
+    with open(shape_path, "w") as f:
+        json.dump(shape_doc, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {len(shape_doc['shape_ops'])} shape op cases to {shape_path}")
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ pub mod concat;
 pub mod conv;
 pub mod debug;
 pub mod div_no_nan;
+pub mod fill;
 pub mod gather;
 pub mod gemm;
 pub mod init;
@@ -30,12 +31,14 @@ pub mod nn;
 pub mod pool;
 pub mod random;
 pub mod reduce;
+pub mod remap;
 pub mod scan;
 pub mod schedule;
 mod scratch;
 pub mod select;
 pub mod sigmoid_xent;
 mod simd;
+pub mod split;
 pub mod state;
 pub mod unary;
 pub mod unary_grad;
@@ -219,6 +222,14 @@ op_set! {
     Logic(logic::Logic),
     ReduceLogic(logic::ReduceLogic),
     Select(select::Select),
+    // Shape ops (issue 11, item 3).
+    Remap(remap::Remap),
+    RemapGrad(remap::RemapGrad),
+    Split(split::Split),
+    SplitGrad(split::SplitGrad),
+    FillLike(fill::FillLike),
+    FillShape(fill::FillShape),
+    Range(fill::Range),
     Summary(crate::summary::SummaryOp),
     MergeSummary(crate::summary::MergeSummary),
 }

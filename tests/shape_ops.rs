@@ -1,0 +1,202 @@
+//! Shape ops (issue 11, item 3): finite-difference checks of every gradient, unknown
+//! dimensions resolved at run time, and the typed errors of bad specs (the TF1 numbers are
+//! in tests/tf1_shape_ops.rs).
+
+mod common;
+
+use common::{check_gradients, rand_array};
+use staticflow::prelude::*;
+
+#[test]
+fn tile_gradient() {
+    check_gradients(&[rand_array(&[2, 3], 1)], |_, x| tile(x[0], &[2, 3]), 1e-2);
+    check_gradients(
+        &[rand_array(&[2, 1, 3], 2)],
+        |_, x| tile(x[0], &[1, 4, 2]),
+        1e-2,
+    );
+}
+
+#[test]
+fn pad_gradient_every_mode() {
+    for mode in [PadMode::Constant(0.5), PadMode::Reflect, PadMode::Symmetric] {
+        check_gradients(
+            &[rand_array(&[3, 4], 3)],
+            |_, x| pad(x[0], &[[2, 1], [0, 3]], mode),
+            1e-2,
+        );
+        check_gradients(
+            &[rand_array(&[2, 3, 4], 4)],
+            |_, x| pad(x[0], &[[1, 0], [1, 2], [2, 1]], mode),
+            1e-2,
+        );
+    }
+}
+
+#[test]
+fn reverse_gradient() {
+    check_gradients(
+        &[rand_array(&[2, 3, 4], 5)],
+        |_, x| reverse(x[0], &[0, -1]),
+        1e-2,
+    );
+}
+
+#[test]
+fn split_and_unstack_gradients() {
+    // Parts weighted differently, one part unused: its gradient region stays zero.
+    check_gradients(
+        &[rand_array(&[4, 6], 6)],
+        |_, x| {
+            let p = split(x[0], [1, -1, 2, 0], 1);
+            concat(&[p[0] * 2.0, p[2], p[3]], 1)
+        },
+        1e-2,
+    );
+    check_gradients(
+        &[rand_array(&[2, 3, 4], 7)],
+        |_, x| {
+            let p = unstack(x[0], -2);
+            assert_eq!(p.len(), 3);
+            p[0] * p[2] + p[1]
+        },
+        1e-2,
+    );
+}
+
+#[test]
+fn fill_gradient_is_the_sum() {
+    check_gradients(&[rand_array(&[], 8)], |_, x| fill(&[3, 2], x[0]), 1e-2);
+}
+
+#[test]
+fn unknown_dimensions_resolve_at_run_time() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [None, Some(4)]);
+    let t = tile(x, &[2, 1]);
+    let p = pad(x, &[[1, 1], [0, 0]], PadMode::Reflect);
+    let parts = split(x, 2, 0);
+    let z = zeros_like(x);
+    assert_eq!(t.shape(), Shape(vec![None, Some(4)]));
+    assert_eq!(parts[0].shape(), Shape(vec![None, Some(4)]));
+    let xs = ndarray::Array2::from_shape_fn((2, 4), |(i, j)| (i * 4 + j) as f32);
+    let mut sess = Session::new(&g);
+    let out = sess
+        .run(
+            &[t.into(), p.into(), parts[1].into(), z.into()],
+            &[(x, (&xs).into())],
+        )
+        .unwrap();
+    assert_eq!(out.f32(0).unwrap().shape(), &[4, 4]);
+    assert_eq!(
+        out.f32(1).unwrap().index_axis(ndarray::Axis(0), 0).iter().copied().collect::<Vec<_>>(),
+        vec![4.0, 5.0, 6.0, 7.0]
+    );
+    assert_eq!(
+        out.f32(2).unwrap().iter().copied().collect::<Vec<_>>(),
+        vec![4.0, 5.0, 6.0, 7.0]
+    );
+    assert!(out.f32(3).unwrap().iter().all(|&v| v == 0.0));
+    // A reflection as wide as a runtime dimension, and an uneven split: run errors naming
+    // the node.
+    let one = ndarray::Array2::<f32>::zeros((1, 4));
+    let err = sess.run(&[p.into()], &[(x, (&one).into())]).unwrap_err();
+    assert!(
+        matches!(&err, Error::Runtime { node, reason, .. }
+            if *node == p.name() && reason.contains("less than the dimension 1")),
+        "{err}"
+    );
+    let three = ndarray::Array2::<f32>::zeros((3, 4));
+    let err = sess
+        .run(&[parts[0].into()], &[(x, (&three).into())])
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Runtime { node, reason, .. }
+            if *node == parts[0].name() && reason.contains("does not split evenly into 2 parts")),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_specs_are_build_errors_naming_the_node() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [Some(2), Some(3)]);
+    let shape_err = |t: Tensor, want: &str| {
+        let err = t.check().unwrap_err();
+        match &err {
+            Error::Shape { node, reason, .. } => {
+                assert_eq!(*node, t.name());
+                assert!(reason.contains(want), "{reason} lacks {want:?}");
+            }
+            other => panic!("expected a shape error, got {other:?}"),
+        }
+    };
+    shape_err(tile(x, &[2]), "one entry per axis (rank 2)");
+    shape_err(
+        pad(x, &[[0, 0], [3, 0]], PadMode::Reflect),
+        "less than the dimension 3",
+    );
+    shape_err(
+        pad(x, &[[0, 0], [0, 4]], PadMode::Symmetric),
+        "at most the dimension 3",
+    );
+    shape_err(
+        pad(x, &[[0, 0]], PadMode::Constant(0.0)),
+        "one [before, after] per axis",
+    );
+    shape_err(
+        pad(x, &[[0, 0], [1, 1]], PadMode::Constant(f32::NAN)),
+        "not finite",
+    );
+    let i = g.placeholder_typed("i", DType::I64, [Some(2)]);
+    shape_err(pad(i, &[[1, 1]], PadMode::Constant(0.5)), "is not a i64");
+    shape_err(reverse(x, &[1, -1]), "reversed more than once");
+    shape_err(reverse(x, &[2]), "out of range for rank 2");
+    shape_err(split(x, 2, 1)[1], "does not split evenly into 2 parts");
+    shape_err(split(x, [1, 1], 1)[0], "do not add up to dimension 3");
+    shape_err(split(x, [-1, -1, 3], 1)[2], "at most one -1");
+    shape_err(split(x, 0, 0)[0], "the number of splits is 0");
+    shape_err(split(g.constant(1.0f32), 1, 0)[0], "cannot split a scalar");
+    let u = g.placeholder("u", [Some(2), None]);
+    let parts = unstack(u, 1);
+    assert_eq!(parts.len(), 1);
+    shape_err(
+        parts[0],
+        "unstack needs the axis's size known at build time",
+    );
+    assert!(unstack(g.placeholder("e", [Some(0), Some(3)]), 0).is_empty());
+    shape_err(
+        fill(&[2], g.constant(ndarray::arr1(&[1.0f32]))),
+        "value must be a scalar",
+    );
+    shape_err(range(&g, 0.0, 1.0, 0.0), "delta must not be 0");
+    shape_err(range(&g, 3i64, 1, 1), "start 3 is past limit 1");
+    shape_err(range(&g, 0.0, f32::INFINITY, 1.0), "must be finite");
+}
+
+#[test]
+fn range_and_fill_of_every_dtype() {
+    let g = Graph::new();
+    let r = range(&g, i64::MIN + 1, i64::MAX, i64::MAX);
+    let f = range(&g, 0.0f32, 1.0, 0.25);
+    let b = fill(&[2], g.constant(ndarray::arr0(true)));
+    let o = ones_like(b);
+    let z = zeros_like(g.constant(ndarray::arr1(&[3i64, 4])));
+    let out = Session::new(&g)
+        .run(&[r.into(), f.into(), b.into(), o.into(), z.into()], &[])
+        .unwrap();
+    assert_eq!(out.i64(0).unwrap().as_slice().unwrap(), &[i64::MIN + 1, 0]);
+    assert_eq!(
+        out.f32(1).unwrap().as_slice().unwrap(),
+        &[0.0, 0.25, 0.5, 0.75]
+    );
+    assert_eq!(
+        out.get(2).unwrap(),
+        &Value::Bool(ndarray::arr1(&[true, true]).into_dyn())
+    );
+    assert_eq!(
+        out.get(3).unwrap(),
+        &Value::Bool(ndarray::arr1(&[true, true]).into_dyn())
+    );
+    assert_eq!(out.i64(4).unwrap().as_slice().unwrap(), &[0, 0]);
+}
