@@ -458,6 +458,51 @@ def shape_ops():
     ):
         args = {"start": start, "limit": limit, "delta": delta, "dtype": d}
         cases.append(run_shape_case("range", lambda: tf1.range(start, limit, delta, dtype=DTYPES[d]), [], args))
+    cases += products()
+    return cases
+
+
+def products():
+    """Batched matmul (broadcast batch dimensions, transposes), tensordot, matvec."""
+    cases = []
+
+    def arr(*shape, seed=0):
+        n = int(np.prod(shape))
+        return (((np.arange(n) * 7 + seed * 3) % 11) * 0.25 - 1.2).reshape(shape).astype(np.float32)
+
+    for sa, sb, ta, tb in (
+        ((2, 3, 4), (2, 4, 5), False, False),
+        ((2, 4, 3), (2, 4, 5), True, False),
+        ((2, 3, 4), (2, 5, 4), False, True),
+        ((2, 4, 3), (2, 5, 4), True, True),
+        ((2, 1, 3, 4), (3, 4, 2), False, False),
+        ((2, 3, 4), (4, 5), False, False),
+        ((3, 4), (2, 2, 4, 5), False, False),
+        ((1, 3, 4), (2, 4, 1), False, False),
+        ((2, 0, 4), (2, 4, 3), False, False),
+        ((2, 3, 0), (2, 0, 3), False, False),
+        ((2, 3, 4), (3, 4, 5), False, False),
+        ((2, 3, 4), (2, 3, 5), False, False),
+    ):
+        args = {"transpose_a": ta, "transpose_b": tb}
+        f = lambda a, b: tf1.matmul(a, b, transpose_a=ta, transpose_b=tb)
+        cases.append(run_shape_case("matmul", f, [(arr(*sa), "f32"), (arr(*sb, seed=1), "f32")], args, [0, 1]))
+    for sa, sb, axes in (
+        ((3, 4), (4, 5), 1),
+        ((2, 3, 4), (3, 4, 5), 2),
+        ((2, 3), (4,), 0),
+        ((3, 4), (4,), [[1], [0]]),
+        ((4,), (4, 3), [[0], [0]]),
+        ((2, 3, 4), (4, 5, 2), [[0, 2], [2, 0]]),
+        ((2, 3, 4), (5, 4), [[-1], [-1]]),
+        ((3, 4), (3, 4), [[0, 1], [0, 1]]),
+        ((3, 4), (5, 4), 1),
+        ((3, 4), (4, 5), 3),
+    ):
+        args = {"axes": axes}
+        cases.append(run_shape_case("tensordot", lambda a, b: tf1.tensordot(a, b, axes), [(arr(*sa), "f32"), (arr(*sb, seed=2), "f32")], args, [0, 1]))
+    for sa, sx in (((3, 4), (4,)), ((2, 3, 4), (2, 4)), ((2, 3, 4), (4,))):
+        cases.append(run_shape_case("matvec", tf1.linalg.matvec, [(arr(*sa), "f32"), (arr(*sx, seed=3), "f32")], {}, [0, 1]))
     return cases
 
 

@@ -65,7 +65,7 @@ pub use ops::logic::{
     logical_and, logical_not, logical_or, reduce_all, reduce_all_all, reduce_any, reduce_any_all,
 };
 pub use ops::lstm::{lstm, lstm_reverse};
-pub use ops::matmul::{matmul, matmul_t};
+pub use ops::matmul::{matmul, matmul_t, matvec, tensordot, TensordotAxes};
 pub use ops::nn::{
     log_softmax, softmax, softmax_cross_entropy_with_logits,
     sparse_softmax_cross_entropy_with_logits,

@@ -89,7 +89,12 @@ fn unknown_dimensions_resolve_at_run_time() {
         .unwrap();
     assert_eq!(out.f32(0).unwrap().shape(), &[4, 4]);
     assert_eq!(
-        out.f32(1).unwrap().index_axis(ndarray::Axis(0), 0).iter().copied().collect::<Vec<_>>(),
+        out.f32(1)
+            .unwrap()
+            .index_axis(ndarray::Axis(0), 0)
+            .iter()
+            .copied()
+            .collect::<Vec<_>>(),
         vec![4.0, 5.0, 6.0, 7.0]
     );
     assert_eq!(
@@ -199,4 +204,95 @@ fn range_and_fill_of_every_dtype() {
         &Value::Bool(ndarray::arr1(&[true, true]).into_dyn())
     );
     assert_eq!(out.i64(4).unwrap().as_slice().unwrap(), &[0, 0]);
+}
+
+#[test]
+fn batched_matmul_gradients_with_broadcast_and_transposes() {
+    for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+        let sa = if ta { [2, 4, 3] } else { [2, 3, 4] };
+        let sb = if tb { [1, 5, 4] } else { [1, 4, 5] };
+        check_gradients(
+            &[rand_array(&sa, 11), rand_array(&sb, 12)],
+            |_, x| matmul_t(x[0], x[1], ta, tb),
+            1e-2,
+        );
+    }
+    check_gradients(
+        &[rand_array(&[2, 1, 3, 4], 13), rand_array(&[4, 2], 14)],
+        |_, x| matmul(x[0], x[1]),
+        1e-2,
+    );
+}
+
+#[test]
+fn tensordot_and_matvec_gradients() {
+    check_gradients(
+        &[rand_array(&[2, 3, 4], 15), rand_array(&[4, 5, 2], 16)],
+        |_, x| tensordot(x[0], x[1], ([0, 2], [2, 0])),
+        1e-2,
+    );
+    check_gradients(
+        &[rand_array(&[2, 3], 17), rand_array(&[4], 18)],
+        |_, x| tensordot(x[0], x[1], 0),
+        1e-2,
+    );
+    check_gradients(
+        &[rand_array(&[2, 3, 4], 19), rand_array(&[4], 20)],
+        |_, x| matvec(x[0], x[1]),
+        1e-2,
+    );
+}
+
+#[test]
+fn products_with_unknown_dimensions_and_bad_axes() {
+    let g = Graph::new();
+    let a = g.placeholder("a", [None, Some(3), Some(4)]);
+    let b = g.placeholder("b", [Some(4), Some(5)]);
+    let y = matmul(a, b);
+    assert_eq!(y.shape(), Shape(vec![None, Some(3), Some(5)]));
+    let t = tensordot(a, b, 1);
+    assert_eq!(t.shape(), Shape(vec![None, Some(3), Some(5)]));
+    // a's unknown first axis contracted with b's 4: known output, checked at run time.
+    let t0 = tensordot(a, b, ([0], [0]));
+    assert_eq!(
+        t0.check().map(|t| t.shape()).unwrap(),
+        Shape::known(&[3, 4, 5])
+    );
+    let u = g.placeholder("u", [None, None]);
+    let err = tensordot(u, u, 0).check().unwrap_err();
+    assert!(
+        matches!(&err, Error::Shape { node, reason, .. } if node.starts_with("Tensordot")
+            && reason.contains("too many unknown dimensions")),
+        "{err}"
+    );
+    let c = g.placeholder("c", [Some(3), Some(4)]);
+    let err = tensordot(c, b, ([0], [0])).check().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("axis 0 of a (size 3) and axis 0 of b (size 4) differ"),
+        "{err}"
+    );
+    let err = tensordot(c, b, 3).check().unwrap_err();
+    assert!(err.to_string().contains("cannot contract 3 axes"), "{err}");
+    let err = matmul(a, g.placeholder("d", [Some(2), Some(4), Some(5)])).check();
+    assert!(err.is_ok(), "an unknown batch dimension may broadcast");
+    let e = g.placeholder("e", [Some(3), Some(3), Some(4)]);
+    let err = matmul(e, g.placeholder("f", [Some(2), Some(4), Some(5)]))
+        .check()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Shape { op, reason, .. } if op == "MatMul"
+            && reason.contains("batch dimensions do not broadcast")),
+        "{err}"
+    );
+    // Nodes are all added: the session freezes the graph.
+    let xs = rand_array(&[2, 3, 4], 21);
+    let bs = rand_array(&[4, 5], 22);
+    let out = Session::new(&g)
+        .run(
+            &[y.into(), t.into()],
+            &[(a, (&xs).into()), (b, (&bs).into())],
+        )
+        .unwrap();
+    assert_eq!(out.f32(0).unwrap(), out.f32(1).unwrap());
 }

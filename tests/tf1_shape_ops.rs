@@ -104,6 +104,19 @@ fn build<'g>(g: &'g Graph, case: &Json, x: &[Tensor<'g>]) -> Vec<Tensor<'g>> {
                 range(g, i("start"), i("limit"), i("delta"))
             }
         }],
+        "matmul" => vec![matmul_t(
+            x[0],
+            x[1],
+            a["transpose_a"].as_bool().unwrap(),
+            a["transpose_b"].as_bool().unwrap(),
+        )],
+        "tensordot" => vec![match &a["axes"] {
+            Json::Array(p) => {
+                tensordot(x[0], x[1], (ints(&p[0]).as_slice(), ints(&p[1]).as_slice()))
+            }
+            n => tensordot(x[0], x[1], n.as_u64().unwrap() as usize),
+        }],
+        "matvec" => vec![matvec(x[0], x[1])],
         other => panic!("fixture names an unknown shape op {other}"),
     }
 }
