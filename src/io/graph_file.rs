@@ -20,6 +20,10 @@
 //! }
 //! ```
 //!
+//! A graph with [local variables](Graph::local_variable) (metric accumulators) also has
+//! `"local_initializers"` (their `Assign` nodes) and `"local_init_op"`; graphs without them
+//! leave both out.
+//!
 //! Nodes are listed in creation order; `op` is the serde form of [`Op`] (tag `op`, attributes
 //! `attrs`); `inputs` and `control_inputs` name other nodes; `output` is the static type the
 //! writer inferred (informative: the reader re-infers it and reports a difference). Variables
@@ -51,6 +55,10 @@ struct FileOut<'a> {
     nodes: Vec<NodeOut>,
     initializers: Vec<String>,
     init_op: Option<InitRecord>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    local_initializers: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local_init_op: Option<InitRecord>,
 }
 
 #[derive(Serialize)]
@@ -83,6 +91,10 @@ struct FileIn {
     initializers: Vec<String>,
     #[serde(default)]
     init_op: Option<InitRecord>,
+    #[serde(default)]
+    local_initializers: Vec<String>,
+    #[serde(default)]
+    local_init_op: Option<InitRecord>,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +138,11 @@ impl Graph {
             nodes,
             initializers: self.initializer_indices().iter().map(name).collect(),
             init_op: self.init_op_state().map(|(i, covers)| InitRecord {
+                name: name(&i),
+                covers,
+            }),
+            local_initializers: self.local_initializer_indices().iter().map(name).collect(),
+            local_init_op: self.local_init_op_state().map(|(i, covers)| InitRecord {
                 name: name(&i),
                 covers,
             }),
@@ -261,6 +278,25 @@ fn parse(text: &str, path: &Path) -> Result<Graph> {
             ));
         }
         g.set_init_op_state(i, init.covers);
+    }
+    for name in &file.local_initializers {
+        let i = lookup(name, "local initializer", name)?;
+        g.register_local_initializer(i)
+            .map_err(|e| err(name, e.to_string()))?;
+    }
+    if let Some(init) = &file.local_init_op {
+        let i = lookup(&init.name, "local init op", &init.name)?;
+        if init.covers > file.local_initializers.len() {
+            return Err(err(
+                &init.name,
+                format!(
+                    "local init op covers {} local initializers, the file lists {}",
+                    init.covers,
+                    file.local_initializers.len()
+                ),
+            ));
+        }
+        g.set_local_init_op_state(i, init.covers);
     }
     if petgraph::algo::is_cyclic_directed(&*g.dag()) {
         return Err(err("", "control inputs form a cycle".into()));
