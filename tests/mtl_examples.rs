@@ -173,6 +173,41 @@ fn face_landmarks_weighting_all_heads_all_reports_every_strategy() {
     std::fs::remove_dir_all(&d).ok();
 }
 
+/// `--batching random` (the references' batches) trains and says so in the JSON line; a
+/// bad value exits 2 naming the flag and both choices.
+#[test]
+fn pos_chunk_batching_flag() {
+    let d = temp_dir("pos-chunk-batching");
+    let c = synthetic_corpus_sized(48, 16);
+    write_conll(&c.train, d.join("train.txt")).unwrap();
+    write_conll(&c.test, d.join("test.txt")).unwrap();
+    for batching in ["random", "bucketed"] {
+        let out = example("pos_chunk")
+            .args(["--mode", "joint", "--epochs", "1", "--log-every", "0"])
+            .args(["--no-graphs", "--batching", batching, "--data"])
+            .arg(&d)
+            .arg("--out")
+            .arg(d.join("out"))
+            .output()
+            .unwrap();
+        let (j, stdout) = last_json(&out);
+        assert_eq!(j["batching"], batching);
+        assert!(stdout.contains(&format!("{batching} batches")), "{stdout}");
+        assert!(j["results"]["joint"]["pos_acc"].as_f64().unwrap() > 0.0);
+    }
+    let out = example("pos_chunk")
+        .args(["--batching", "sorted"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--batching") && err.contains("random") && err.contains("bucketed"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
+
 #[test]
 fn unknown_strategy_names_exit_2_listing_the_valid_ones() {
     for (ex, flag) in [("pos_chunk", "--mode"), ("face_landmarks", "--weighting")] {

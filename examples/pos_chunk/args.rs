@@ -15,6 +15,9 @@ pub(crate) struct Args {
     pub(crate) restore: Option<PathBuf>,
     pub(crate) out: PathBuf,
     pub(crate) p_pos: f64,
+    /// `--batching bucketed` (sentences of similar length share a batch) or `random`
+    /// (consecutive slices of one shuffle, as the TF1 and PyTorch references batch).
+    pub(crate) bucketed: bool,
     pub(crate) log_every: usize,
     pub(crate) graphs: bool,
     pub(crate) profile: usize,
@@ -25,7 +28,7 @@ pub(crate) struct Args {
 
 pub(crate) const USAGE: &str = "usage: pos_chunk [--data DIR] [--eval FILE] [--epochs N] \
 [--mode joint|alternate|pos_only|chunk_only|STRATEGY|all] [--seed S] [--model default|best] \
-[--save PATH] [--restore PATH] [--out DIR] [--p-pos P] [--log-every N] [--budget SECONDS] \
+[--save PATH] [--restore PATH] [--out DIR] [--p-pos P] [--batching bucketed|random] [--log-every N] [--budget SECONDS] \
 [--profile N] [--write-graphs] (--help for details)";
 
 pub(crate) const HELP: &str = "\
@@ -52,6 +55,8 @@ flags (default in brackets):
   --restore PATH     read them back before training (resumes at the saved epoch) [none]
   --out DIR          output base [<project>/target/pos_chunk, whatever the working directory]
   --p-pos P          alternate's probability of a POS step [0.5]
+  --batching B       bucketed (similar lengths share a batch: less padding, faster) or
+                     random (slices of one shuffle, as the TF1/PyTorch references) [bucketed]
   --log-every N      progress line every N batches, 0 = never [100]
   --budget SECONDS   start no epoch that would end past this [none; 600 with --model best]
   --profile N        time every kernel of N joint steps instead of training [0 = off]
@@ -87,6 +92,7 @@ pub(crate) fn parse_args(p: &mut lexopt::Parser) -> std::result::Result<Args, le
         restore: None,
         out: common::default_out("pos_chunk"),
         p_pos: 0.5,
+        bucketed: true,
         log_every: 100,
         graphs: false,
         profile: 0,
@@ -113,6 +119,9 @@ pub(crate) fn parse_args(p: &mut lexopt::Parser) -> std::result::Result<Args, le
                     .ok()
                     .filter(|x: &f64| (0.0..=1.0).contains(x))
                     .ok_or_else(|| common::bad("--p-pos", P, &v))?;
+            }
+            Long("batching") => {
+                a.bucketed = common::choice(p, "--batching", &["bucketed", "random"])? == "bucketed"
             }
             Long("write-graphs") => a.graphs = true,
             Long("no-graphs") => a.graphs = false,

@@ -3,8 +3,8 @@
 //! ```text
 //! cargo run --release --example pos_chunk -- [--data DIR] [--eval FILE] [--epochs N]
 //!     [--mode joint|alternate|pos_only|chunk_only|STRATEGY|all] [--seed S] [--model default|best]
-//!     [--save PATH] [--restore PATH] [--out DIR] [--p-pos P] [--log-every N]
-//!     [--budget SECONDS] [--profile N] [--write-graphs]
+//!     [--save PATH] [--restore PATH] [--out DIR] [--p-pos P] [--batching bucketed|random]
+//!     [--log-every N] [--budget SECONDS] [--profile N] [--write-graphs]
 //! ```
 //!
 //! - Data: `--data DIR` (the folder holding `conll2000/`, like `$MTL_DATA_DIR`; the
@@ -32,7 +32,9 @@
 //!   tested), and as the last stdout line one JSON object with the results.
 //! - Other flags: `--eval FILE` also scores a further CoNLL file; `--save` / `--restore PATH`
 //!   write / read each regime's variables; `--p-pos` is alternate's probability of a POS
-//!   step; `--budget SECONDS` stops before an epoch that would end past it (default none,
+//!   step; `--batching random` batches consecutive slices of one shuffle as the TF1 and
+//!   PyTorch references do (the default, `bucketed`, lets sentences of similar length share
+//!   a batch: less padding); `--budget SECONDS` stops before an epoch that would end past it (default none,
 //!   600 s with `--model best`); `--profile N` times every kernel of N joint steps instead of
 //!   training. `-h` / `--help` prints the usage; a bad flag or value exits with code 2.
 //!
@@ -128,10 +130,11 @@ fn run() -> Result<()> {
         .unwrap_or(epochs);
     println!();
     println!(
-        "{} after {epochs} epochs (seed {}, model {}); training tokens/s excludes evaluation",
+        "{} after {epochs} epochs (seed {}, model {}, {} batches); training tokens/s excludes evaluation",
         data.name,
         args.seed,
-        if args.best { "best" } else { "default" }
+        if args.best { "best" } else { "default" },
+        if args.bucketed { "bucketed" } else { "random" }
     );
     println!(
         "| regime     | POS acc | chunk acc | chunk F1 | test loss (pos+chunk) | train tok/s | train s |"
@@ -167,9 +170,10 @@ fn run() -> Result<()> {
 
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     let stem = format!(
-        "pos_chunk_{}_{}_seed{}",
+        "pos_chunk_{}_{}{}_seed{}",
         data.name,
         if args.best { "best" } else { "default" },
+        if args.bucketed { "" } else { "_random" },
         args.seed
     );
     let csv_path = args.out.join(format!("{stem}.csv"));
@@ -211,8 +215,9 @@ fn run() -> Result<()> {
         })
         .collect();
     let line = format!(
-        "{{\"example\":\"pos_chunk\",\"data\":\"{}\",\"epochs\":{epochs},{}\"results\":{{{}}}}}",
+        "{{\"example\":\"pos_chunk\",\"data\":\"{}\",\"epochs\":{epochs},\"batching\":\"{}\",{}\"results\":{{{}}}}}",
         data.name,
+        if args.bucketed { "bucketed" } else { "random" },
         common::ranks_fields(&world),
         parts.join(",")
     );

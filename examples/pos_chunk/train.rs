@@ -225,15 +225,17 @@ pub(crate) fn run_regime(
     world.sync_session(&mut sess)?; // ranks: same graph, rank 0's variables
     let mut opts = TrainOptions::new(regime, epochs, args.seed);
     opts.p_pos = args.p_pos;
+    opts.bucketed = args.bucketed;
     opts.log_every = args.log_every;
     opts.shard = (world.rank(), world.size());
     // The best model trains until its epochs are done or 10 minutes have passed.
     opts.time_budget = args.budget.or(args.best.then_some(600.0));
     opts.cosine_every = COSINE_EVERY;
     let run = format!(
-        "{name}_{}_{}_e{epochs}_seed{}",
+        "{name}_{}_{}{}_e{epochs}_seed{}",
         data.name,
         if args.best { "best" } else { "default" },
+        if args.bucketed { "" } else { "_random" },
         args.seed
     );
     // Rank 0 alone writes the TensorBoard run (the ranks train the same model).
