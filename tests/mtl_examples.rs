@@ -95,12 +95,19 @@ fn check_results(results: &Value, names: &[&str], metrics: &[(&str, &str, bool)]
     }
 }
 
-#[test]
-fn pos_chunk_mode_all_reports_joint_alternate_and_every_strategy() {
-    let d = temp_dir("pos-chunk");
-    let c = synthetic_corpus_sized(64, 24);
+/// A fresh folder holding a synthetic CoNLL corpus (`train.txt`, `test.txt`) of `train`
+/// and `test` sentences.
+fn conll_dir(name: &str, train: usize, test: usize) -> PathBuf {
+    let d = temp_dir(name);
+    let c = synthetic_corpus_sized(train, test);
     write_conll(&c.train, d.join("train.txt")).unwrap();
     write_conll(&c.test, d.join("test.txt")).unwrap();
+    d
+}
+
+#[test]
+fn pos_chunk_mode_all_reports_joint_alternate_and_every_strategy() {
+    let d = conll_dir("pos-chunk", 64, 24);
     let out = example("pos_chunk")
         .args([
             "--mode",
@@ -177,10 +184,7 @@ fn face_landmarks_weighting_all_heads_all_reports_every_strategy() {
 /// bad value exits 2 naming the flag and both choices.
 #[test]
 fn pos_chunk_batching_flag() {
-    let d = temp_dir("pos-chunk-batching");
-    let c = synthetic_corpus_sized(48, 16);
-    write_conll(&c.train, d.join("train.txt")).unwrap();
-    write_conll(&c.test, d.join("test.txt")).unwrap();
+    let d = conll_dir("pos-chunk-batching", 48, 16);
     for batching in ["random", "bucketed"] {
         let out = example("pos_chunk")
             .args(["--mode", "joint", "--epochs", "1", "--log-every", "0"])

@@ -111,7 +111,21 @@ struct Inner {
     collections: Vec<(String, Vec<NodeIndex>)>,
 }
 
+/// Picks one list of initializers and the state of the init op that runs them.
+type InitsOf =
+    for<'a> fn(&'a mut Inner) -> (&'a mut Vec<NodeIndex>, &'a mut Option<(NodeIndex, usize)>);
+
 impl Inner {
+    /// The global initializers and the `init` op.
+    fn global_inits(&mut self) -> (&mut Vec<NodeIndex>, &mut Option<(NodeIndex, usize)>) {
+        (&mut self.initializers, &mut self.init_op)
+    }
+
+    /// The local initializers and the `local_init` op.
+    fn local_inits(&mut self) -> (&mut Vec<NodeIndex>, &mut Option<(NodeIndex, usize)>) {
+        (&mut self.local_initializers, &mut self.local_init_op)
+    }
+
     /// The node named `name`.
     fn index_of(&self, name: &str) -> Option<NodeIndex> {
         let dag = &self.dag;
@@ -286,23 +300,7 @@ impl Graph {
     /// again to reset them. There is one such op per graph, covering every local variable
     /// created before the first session on this graph (a no-op if there are none).
     pub fn local_variables_initializer(&self) -> Operation<'_> {
-        let (existing, frozen) = {
-            let inner = self.inner.borrow();
-            (inner.local_init_op, inner.frozen)
-        };
-        let (op, attached) = match existing {
-            Some(x) => x,
-            None if frozen => return self.add_op(crate::ops::state::NoOp, &[], Some("local_init")),
-            None => {
-                let _top = self.top_level();
-                let op = self.add_op(crate::ops::state::NoOp, &[], Some("local_init"));
-                (op.index(), 0)
-            }
-        };
-        let new: Vec<NodeIndex> = self.inner.borrow().local_initializers[attached..].to_vec();
-        self.add_control_inputs(op, &new);
-        self.inner.borrow_mut().local_init_op = Some((op, attached + new.len()));
-        Operation::from_index(self, op)
+        self.covering_init_op("local_init", Inner::local_inits)
     }
 
     /// Trainable variables, in creation order.
@@ -319,22 +317,29 @@ impl Graph {
     /// One op that runs every variable's initializer (TF1's `global_variables_initializer`).
     /// There is one such op per graph; it covers every variable created so far.
     pub fn global_variables_initializer(&self) -> Operation<'_> {
+        self.covering_init_op("init", Inner::global_inits)
+    }
+
+    /// The init op named `name` over the initializers `inits` picks: created at top level
+    /// on first use (a failing node once the graph is frozen), then extended with the
+    /// initializers registered since.
+    fn covering_init_op(&self, name: &str, inits: InitsOf) -> Operation<'_> {
         let (existing, frozen) = {
-            let inner = self.inner.borrow();
-            (inner.init_op, inner.frozen)
+            let mut inner = self.inner.borrow_mut();
+            (*inits(&mut inner).1, inner.frozen)
         };
         let (op, attached) = match existing {
             Some(x) => x,
-            None if frozen => return self.add_op(crate::ops::state::NoOp, &[], Some("init")),
+            None if frozen => return self.add_op(crate::ops::state::NoOp, &[], Some(name)),
             None => {
                 let _top = self.top_level();
-                let op = self.add_op(crate::ops::state::NoOp, &[], Some("init"));
+                let op = self.add_op(crate::ops::state::NoOp, &[], Some(name));
                 (op.index(), 0)
             }
         };
-        let new: Vec<NodeIndex> = self.inner.borrow().initializers[attached..].to_vec();
+        let new: Vec<NodeIndex> = inits(&mut self.inner.borrow_mut()).0[attached..].to_vec();
         self.add_control_inputs(op, &new);
-        self.inner.borrow_mut().init_op = Some((op, attached + new.len()));
+        *inits(&mut self.inner.borrow_mut()).1 = Some((op, attached + new.len()));
         Operation::from_index(self, op)
     }
 

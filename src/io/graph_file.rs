@@ -265,19 +265,23 @@ fn parse(text: &str, path: &Path) -> Result<Graph> {
         let i = lookup(name, "initializer", name)?;
         g.register_initializer(i);
     }
-    if let Some(init) = &file.init_op {
-        let i = lookup(&init.name, "init op", &init.name)?;
-        if init.covers > file.initializers.len() {
-            return Err(err(
+    // An init op covers a prefix of its initializer list.
+    let covered = |init: &InitRecord, what: &str, listed: usize| {
+        let i = lookup(&init.name, &format!("{what} op"), &init.name)?;
+        match init.covers <= listed {
+            true => Ok((i, init.covers)),
+            false => Err(err(
                 &init.name,
                 format!(
-                    "init op covers {} initializers, the file lists {}",
-                    init.covers,
-                    file.initializers.len()
+                    "{what} op covers {} {what}ializers, the file lists {listed}",
+                    init.covers
                 ),
-            ));
+            )),
         }
-        g.set_init_op_state(i, init.covers);
+    };
+    if let Some(init) = &file.init_op {
+        let (i, covers) = covered(init, "init", file.initializers.len())?;
+        g.set_init_op_state(i, covers);
     }
     for name in &file.local_initializers {
         let i = lookup(name, "local initializer", name)?;
@@ -285,18 +289,8 @@ fn parse(text: &str, path: &Path) -> Result<Graph> {
             .map_err(|e| err(name, e.to_string()))?;
     }
     if let Some(init) = &file.local_init_op {
-        let i = lookup(&init.name, "local init op", &init.name)?;
-        if init.covers > file.local_initializers.len() {
-            return Err(err(
-                &init.name,
-                format!(
-                    "local init op covers {} local initializers, the file lists {}",
-                    init.covers,
-                    file.local_initializers.len()
-                ),
-            ));
-        }
-        g.set_local_init_op_state(i, init.covers);
+        let (i, covers) = covered(init, "local init", file.local_initializers.len())?;
+        g.set_local_init_op_state(i, covers);
     }
     if petgraph::algo::is_cyclic_directed(&*g.dag()) {
         return Err(err("", "control inputs form a cycle".into()));
