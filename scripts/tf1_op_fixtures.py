@@ -372,11 +372,15 @@ def run_shape_case(name, build, inputs, args=None, grad_of=None):
         try:
             y = build(*phs)
             ys = list(y) if isinstance(y, (list, tuple)) else [y]
+            # TF1's int32 outputs (top_k's indices) are i64 in staticflow.
+            ys = [tf1.cast(t, tf.int64) if t.dtype == tf.int32 else t for t in ys]
             fetch, grads = list(ys), None
             if grad_of is not None:
                 fys = [t for t in ys if t.dtype == tf.float32]
                 dys = [upstream(t.shape.as_list()) for t in fys]
                 grads = tf1.gradients(fys, [phs[k] for k in grad_of], grad_ys=[tf1.constant(d) for d in dys])
+                # gather's gradient is IndexedSlices: densify it as staticflow's is dense.
+                grads = [None if t is None else tf1.convert_to_tensor(t) for t in grads]
                 fetch += [t for t in grads if t is not None]
             with tf1.Session(graph=g) as s:
                 out = s.run(fetch, dict(zip(phs, arrays)))
@@ -459,6 +463,61 @@ def shape_ops():
         args = {"start": start, "limit": limit, "delta": delta, "dtype": d}
         cases.append(run_shape_case("range", lambda: tf1.range(start, limit, delta, dtype=DTYPES[d]), [], args))
     cases += products()
+    cases += index_ops()
+    return cases
+
+
+def index_ops():
+    """gather on any axis, unsorted_segment_sum, scatter_nd, gather_nd, top_k (ties, k = n,
+    k = 0), sequence_mask, reverse_sequence; out-of-range indices are TF1 CPU errors."""
+    cases = []
+    p = np.arange(60, dtype=np.float32).reshape(3, 4, 5) * 0.5 - 7.0
+    ids = np.array([2, 0, 2], np.int64)
+    for axis in (0, 1, 2, -1, -3):
+        cases.append(run_shape_case("gather_axis", lambda t, i: tf1.gather(t, i, axis=axis), [(p, "f32"), (ids, "i64")], {"axis": axis}, [0, 1]))
+    ids2 = np.array([[3, 1], [1, 1]], np.int64)
+    cases.append(run_shape_case("gather_axis", lambda t, i: tf1.gather(t, i, axis=1), [(p, "f32"), (ids2, "i64")], {"axis": 1}, [0, 1]))
+    cases.append(run_shape_case("gather_axis", lambda t, i: tf1.gather(t, i, axis=1), [(np.array([[1, 2, 3], [4, 5, 6]], np.int64), "i64"), (np.array([2, 0], np.int64), "i64")], {"axis": 1}))
+    for bad in ([0, 4], [-1, 0]):
+        cases.append(run_shape_case("gather_axis", lambda t, i: tf1.gather(t, i, axis=1), [(p, "f32"), (np.array(bad, np.int64), "i64")], {"axis": 1}))
+    data = np.arange(15, dtype=np.float32).reshape(5, 3) * 0.75 - 4.0
+    for seg, n in (([0, 2, 0, -1, 3], 4), ([1, 1, 1, 1, 1], 2), ([0, 1, 2, 3, 4], 5), ([0, 5, 1, 1, 0], 5)):
+        cases.append(run_shape_case("unsorted_segment_sum", lambda d, i: tf1.unsorted_segment_sum(d, i, n), [(data, "f32"), (np.array(seg, np.int64), "i64")], {"num_segments": n}, [0, 1]))
+    cube = np.arange(12, dtype=np.float32).reshape(2, 3, 2) - 5.5
+    cases.append(run_shape_case("unsorted_segment_sum", lambda d, i: tf1.unsorted_segment_sum(d, i, 4), [(cube, "f32"), (np.array([[0, 3, 0], [2, 2, -1]], np.int64), "i64")], {"num_segments": 4}, [0, 1]))
+    for idx, upd, shape in (
+        ([[4], [3], [1], [4]], [9.0, 10.0, 11.0, 12.0], [6]),
+        ([[0, 1], [2, 3], [0, 1]], [1.5, -2.0, 0.25], [3, 4]),
+        ([[2], [0]], [[1.0, 2.0, 3.0, 4.0], [-1.0, -2.0, -3.0, -4.0]], [3, 4]),
+        ([[[1], [0]], [[1], [1]]], np.arange(16, dtype=np.float32).reshape(2, 2, 4) - 8.0, [2, 4]),
+        ([[0], [6]], [1.0, 2.0], [6]),
+        ([[0, -1]], [1.0], [3, 4]),
+    ):
+        cases.append(run_shape_case("scatter_nd", lambda i, u: tf1.scatter_nd(i, u, shape), [(np.array(idx, np.int64), "i64"), (np.asarray(upd, np.float32), "f32")], {"shape": shape}, [0, 1]))
+    m = np.arange(12, dtype=np.float32).reshape(3, 4) * 0.5 - 2.0
+    for idx in ([[1, 2], [0, 0], [2, 3], [1, 2]], [[1], [2], [1]], [[[0, 1]], [[2, 2]]], [[3, 0]]):
+        cases.append(run_shape_case("gather_nd", tf1.gather_nd, [(m, "f32"), (np.array(idx, np.int64), "i64")], {}, [0, 1]))
+    x = np.array([[1.0, 3.0, 3.0, -2.0, 3.0, 0.5], [0.0, -1.0, -1.0, 2.0, 2.0, -3.0], [5.0, 5.0, 5.0, 5.0, 5.0, 5.0]], np.float32)
+    for k in (1, 3, 6, 0, 7):
+        cases.append(run_shape_case("top_k", lambda t: list(tf1.nn.top_k(t, k, sorted=True)), [(x, "f32")], {"k": k}, [0]))
+    cases.append(run_shape_case("top_k", lambda t: list(tf1.nn.top_k(t, 2)), [(x.reshape(3, 2, 3), "f32")], {"k": 2}, [0]))
+    cases.append(run_shape_case("top_k", lambda t: list(tf1.nn.top_k(t, 2)), [(np.array([[4, -1, 4, 7]], np.int64), "i64")], {"k": 2}))
+    lens = np.array([1, 3, 0, -2], np.int64)
+    for maxlen, d in ((5, "bool"), (None, "bool"), (2, "f32"), (3, "i64")):
+        args = {"maxlen": maxlen, "dtype": d}
+        cases.append(run_shape_case("sequence_mask", lambda l: tf1.sequence_mask(l, maxlen, DTYPES[d]), [(lens, "i64")], args))
+    cases.append(run_shape_case("sequence_mask", lambda l: tf1.sequence_mask(l, 3), [(np.array([[1, 2], [3, 0]], np.int64), "i64")], {"maxlen": 3, "dtype": "bool"}))
+    x3 = np.arange(24, dtype=np.float32).reshape(3, 4, 2) - 11.0
+    for shape, sl, seq, batch in (
+        ((3, 4, 2), [4, 2, 0], 1, 0),
+        ((3, 4, 2), [1, 3, 4], -2, -3),
+        ((4, 3, 2), [3, 4, 1], 0, 1),
+        ((2, 3, 4), [2, 4], 2, 0),
+        ((3, 4, 2), [5, 1, 1], 1, 0),
+    ):
+        args = {"seq_axis": seq, "batch_axis": batch}
+        f = lambda t, l: tf1.reverse_sequence(t, l, seq_axis=seq, batch_axis=batch)
+        cases.append(run_shape_case("reverse_sequence", f, [(x3.reshape(shape), "f32"), (np.array(sl, np.int64), "i64")], args, [0, 1]))
     return cases
 
 

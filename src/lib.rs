@@ -79,7 +79,9 @@ pub use ops::reduce::{
 };
 pub use ops::remap::{pad, reverse, tile, PadMode};
 pub use ops::scan::cumsum;
+pub use ops::scatter::{gather_axis, gather_nd, scatter_nd, unsorted_segment_sum};
 pub use ops::select::where_;
+pub use ops::sequence::{reverse_sequence, sequence_mask, top_k};
 pub use ops::sigmoid_xent::sigmoid_cross_entropy_with_logits;
 pub use ops::split::{split, unstack, SplitSizes};
 pub use ops::state::{assign, assign_add, assign_sub, group, no_op};

@@ -296,3 +296,98 @@ fn products_with_unknown_dimensions_and_bad_axes() {
         .unwrap();
     assert_eq!(out.f32(0).unwrap(), out.f32(1).unwrap());
 }
+
+/// An i64 constant.
+fn ids<'g>(g: &'g Graph, v: &[i64], shape: &[usize]) -> Tensor<'g> {
+    g.constant(ndarray::ArrayD::from_shape_vec(shape.to_vec(), v.to_vec()).unwrap())
+}
+
+#[test]
+fn index_op_gradients() {
+    check_gradients(
+        &[rand_array(&[3, 4, 2], 23)],
+        |g, x| gather_axis(x[0], ids(g, &[3, 1, 1, 0], &[2, 2]), 1),
+        1e-2,
+    );
+    check_gradients(
+        &[rand_array(&[5, 2], 24)],
+        |g, x| unsorted_segment_sum(x[0], ids(g, &[0, 3, 0, -1, 2], &[5]), 4),
+        1e-2,
+    );
+    check_gradients(
+        &[rand_array(&[3, 4], 25)],
+        |g, x| scatter_nd(ids(g, &[2, 0, 2], &[3, 1]), x[0], &[3, 4]),
+        1e-2,
+    );
+    check_gradients(
+        &[rand_array(&[3, 4], 26)],
+        |g, x| gather_nd(x[0], ids(g, &[1, 2, 0, 3, 1, 2], &[3, 2])),
+        1e-2,
+    );
+    // Distinct values (no ties), so top_k is differentiable at the point.
+    let x = ndarray::Array2::from_shape_fn((2, 5), |(i, j)| ((i * 5 + j) * 7 % 10) as f32 * 0.3)
+        .into_dyn();
+    check_gradients(&[x], |_, x| top_k(x[0], 3, true).0, 1e-2);
+    check_gradients(
+        &[rand_array(&[3, 4, 2], 27)],
+        |g, x| reverse_sequence(x[0], ids(g, &[4, 0, 2], &[3]), 1, 0),
+        1e-2,
+    );
+}
+
+#[test]
+fn index_op_errors_name_the_node() {
+    let g = Graph::new();
+    let p = g.placeholder("p", [Some(3), Some(4)]);
+    let i = g.placeholder_typed("i", DType::I64, [Some(2)]);
+    let gathered = gather_axis(p, i, 1);
+    let seg = unsorted_segment_sum(g.placeholder("d", [Some(2), Some(4)]), i, 3);
+    let (v, _) = top_k(p, 4, true);
+    assert!(v.check().is_ok());
+    let err = top_k(p, 5, true).0.check().unwrap_err();
+    assert!(err.to_string().contains("at least k = 5 entries"), "{err}");
+    let err = gather_axis(p, i, 2).check().unwrap_err();
+    assert!(err.to_string().contains("axis 2 is out of range"), "{err}");
+    let err = reverse_sequence(p, i, -1, 0).check().unwrap_err();
+    assert!(err.to_string().contains("must be non-negative"), "{err}");
+    let err = reverse_sequence(p, i, 1, 1).check().unwrap_err();
+    assert!(err.to_string().contains("both axis 1"), "{err}");
+    let err = scatter_nd(
+        ids(&g, &[0, 1], &[1, 2]),
+        g.constant(ndarray::arr1(&[1.0f32, 2.0])),
+        &[3, 4],
+    )
+    .check()
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("updates [2] must have shape [1]"),
+        "{err}"
+    );
+    let mask = sequence_mask(i, None, DType::F32);
+    assert_eq!(mask.shape(), Shape(vec![Some(2), None]));
+    let mut sess = Session::new(&g);
+    let ps = rand_array(&[3, 4], 28);
+    let d = rand_array(&[2, 4], 29);
+    let dp = g.tensor_by_name("d").unwrap();
+    macro_rules! run {
+        ($t:expr, $iv:expr) => {{
+            let iv = ndarray::arr1(&$iv);
+            let feeds = [(p, (&ps).into()), (i, (&iv).into()), (dp, (&d).into())];
+            sess.run(&[$t.into()], &feeds)
+        }};
+    }
+    let err = run!(gathered, [0i64, 4]).unwrap_err();
+    assert!(
+        matches!(&err, Error::Runtime { node, reason, .. } if *node == gathered.name()
+            && reason.contains("index 4 (at flat position 1) is out of range [0, 4)")),
+        "{err}"
+    );
+    let err = run!(seg, [3i64, 0]).unwrap_err();
+    assert!(
+        matches!(&err, Error::Runtime { node, reason, .. } if *node == seg.name()
+            && reason.contains("index 3 (at flat position 0) is out of range [0, 3)")),
+        "{err}"
+    );
+    let out = run!(mask, [3i64, -1]).unwrap();
+    assert_eq!(out.f32(0).unwrap().shape(), &[2, 3]);
+}

@@ -33,9 +33,11 @@ pub mod random;
 pub mod reduce;
 pub mod remap;
 pub mod scan;
+pub mod scatter;
 pub mod schedule;
 mod scratch;
 pub mod select;
+pub mod sequence;
 pub mod sigmoid_xent;
 mod simd;
 pub mod split;
@@ -230,6 +232,14 @@ op_set! {
     FillLike(fill::FillLike),
     FillShape(fill::FillShape),
     Range(fill::Range),
+    GatherAxis(scatter::GatherAxis),
+    SegmentSum(scatter::SegmentSum),
+    ScatterNd(scatter::ScatterNd),
+    GatherNd(scatter::GatherNd),
+    TopK(sequence::TopK),
+    TopKGrad(sequence::TopKGrad),
+    SequenceMask(sequence::SequenceMask),
+    ReverseSequence(sequence::ReverseSequence),
     Summary(crate::summary::SummaryOp),
     MergeSummary(crate::summary::MergeSummary),
 }
