@@ -74,7 +74,7 @@ impl SplitSizes {
     fn resolve(&self, d: usize, axis: usize) -> Result<Vec<usize>, String> {
         self.check()?;
         match self {
-            SplitSizes::Num(n) if d % n != 0 => Err(format!(
+            SplitSizes::Num(n) if !d.is_multiple_of(*n) => Err(format!(
                 "dimension {d} of axis {axis} does not split evenly into {n} parts"
             )),
             SplitSizes::Num(n) => Ok(vec![d / n; *n]),
