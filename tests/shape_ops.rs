@@ -176,6 +176,11 @@ fn bad_specs_are_build_errors_naming_the_node() {
     );
     shape_err(range(&g, 0.0, 1.0, 0.0), "delta must not be 0");
     shape_err(range(&g, 3i64, 1, 1), "start 3 is past limit 1");
+    // Bounds that an f64 comparison would round together.
+    shape_err(
+        range(&g, (1i64 << 60) + 1, 1 << 60, 1),
+        "start 1152921504606846977 is past limit 1152921504606846976",
+    );
     shape_err(range(&g, 0.0, f32::INFINITY, 1.0), "must be finite");
 }
 

@@ -157,7 +157,8 @@ pub enum Range {
 impl Range {
     /// The element count, with TF1's checks (`delta != 0`, the bound on `delta`'s side).
     fn len(&self) -> Result<usize, String> {
-        let (s, l, d) = match *self {
+        // Checked in the element type: i64 bounds near each other must not round together.
+        let (zero, past) = match *self {
             Range::F32 {
                 start,
                 limit,
@@ -168,18 +169,36 @@ impl Range {
                         "start {start}, limit {limit} and delta {delta} must be finite"
                     ));
                 }
-                (start as f64, limit as f64, delta as f64)
+                (
+                    delta == 0.0,
+                    (delta > 0.0 && start > limit) || (delta < 0.0 && start < limit),
+                )
             }
             Range::I64 {
                 start,
                 limit,
                 delta,
-            } => (start as f64, limit as f64, delta as f64),
+            } => (
+                delta == 0,
+                (delta > 0 && start > limit) || (delta < 0 && start < limit),
+            ),
         };
-        if d == 0.0 {
+        if zero {
             return Err("delta must not be 0".into());
         }
-        if (d > 0.0 && s > l) || (d < 0.0 && s < l) {
+        if past {
+            let (s, l, d) = match self {
+                Range::F32 {
+                    start,
+                    limit,
+                    delta,
+                } => (start.to_string(), limit.to_string(), delta.to_string()),
+                Range::I64 {
+                    start,
+                    limit,
+                    delta,
+                } => (start.to_string(), limit.to_string(), delta.to_string()),
+            };
             return Err(format!(
                 "start {s} is past limit {l} for delta {d} (TF1 requires start <= limit for delta > 0, start >= limit for delta < 0)"
             ));
