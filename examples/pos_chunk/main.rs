@@ -38,11 +38,19 @@
 //!   600 s with `--model best`); `--profile N` times every kernel of N joint steps instead of
 //!   training. `-h` / `--help` prints the usage; a bad flag or value exits with code 2.
 //!
-//! Measured on CoNLL-2000 (seed 0, 5 epochs, default model; TF1 reference medians of 3 seeds
-//! in brackets): joint POS 0.9056 / chunk F1 0.8494 [0.914 / 0.853], alternate 0.8756 /
-//! 0.8279 [0.880 / 0.826], pos_only POS 0.9145 [0.917], chunk_only F1 0.8430 [0.843]. Joint
-//! training ran at 21k-24k tokens/s with other processes using 0.7-1.1 of the 2 cores
-//! [TF1 14.2k]. `--model best`: POS 0.9772 / F1 0.9245 after 12 epochs (485 s of training on
+//! Measured on CoNLL-2000 (seed 0, 5 epochs, default model, bucketed; TF1 reference medians
+//! of 3 seeds in brackets): joint POS 0.9056 / chunk F1 0.8494 [0.914 / 0.853], alternate
+//! 0.8756 / 0.8279 [0.880 / 0.826], pos_only POS 0.9145 [0.917], chunk_only F1 0.8430
+//! [0.843]. With `--batching random`, as TF1 batches, joint over seeds 0-4 (median [min,
+//! max]; TF1 seeds 0-4 likewise): epoch 1 POS 0.666 [0.641, 0.737] / F1 0.743 [0.736, 0.756]
+//! against TF1's 0.659 [0.631, 0.678] / 0.745 [0.734, 0.751]; epoch 5 POS 0.9129 [0.9105,
+//! 0.9146] / F1 0.8565 [0.8502, 0.8571] against 0.9139 [0.9091, 0.9155] / 0.8530 [0.8454,
+//! 0.8553]. Bucketed batches (sentences of similar length together, so each step's
+//! token-mean loss weighs a batch of short sentences like one of long ones) learn slower in
+//! epoch 1 (POS 0.614, seeds 0-2) and end 0.002 POS / 0.008 F1 lower, but train 1.6x
+//! faster. Side by side on a quiet 2-core AMD EPYC (2026-11-30, joint, 2 epochs): 13.2k
+//! tokens/s random, 21.0k bucketed; TF1 3.8k and PyTorch 13.4k with random batches.
+//! `--model best`: POS 0.9772 / F1 0.9245 after 12 epochs (485 s of training on
 //! a busy machine; POS 0.9715 / F1 0.9010 already after 3 epochs).
 
 use staticflow::data::read_conll;
