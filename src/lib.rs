@@ -69,6 +69,7 @@ pub use ops::nn::{
     log_softmax, softmax, softmax_cross_entropy_with_logits,
     sparse_softmax_cross_entropy_with_logits,
 };
+pub use ops::norm::{batch_normalization, moments};
 pub use ops::pool::max_pool2d;
 pub use ops::random::dropout;
 pub use ops::reduce::{

@@ -1,12 +1,17 @@
-//! Model building blocks made of graph ops: fully connected, convolution and LSTM layers that
-//! create their own variables under a name scope (like TF1's `tf.layers`).
+//! Model building blocks made of graph ops: fully connected, convolution, LSTM and
+//! normalisation layers that create their own variables under a name scope (like TF1's
+//! `tf.layers`).
 
 pub mod conv;
 pub mod dense;
 pub mod lstm;
+pub mod norm;
 
 pub use conv::{conv2d_layer, Conv2DLayer};
 pub use dense::{dense, Dense};
+pub use norm::{
+    batch_normalization_layer, layer_norm, BatchNormOptions, BatchNormalization, LayerNorm,
+};
 
 use crate::graph::Tensor;
 

@@ -27,6 +27,7 @@ pub mod logic;
 pub mod lstm;
 pub mod matmul;
 pub mod nn;
+pub mod norm;
 pub mod pool;
 pub mod random;
 pub mod reduce;

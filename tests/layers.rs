@@ -1,0 +1,198 @@
+//! Stateful layers: finite-difference gradients of the normalisations, TF1's `UPDATE_OPS`
+//! pattern (a train op built under the update ops moves the moving statistics, one built
+//! without leaves them bit-identical), and the errors of bad operands.
+
+mod common;
+
+use common::{check_gradients, rand_array, variable_bits};
+use staticflow::layers::{BatchNormalization, LayerNorm};
+use staticflow::prelude::*;
+
+/// `tf.nn.moments` + `tf.nn.batch_normalization` over the batch of a `[5, 3]` input,
+/// differentiated w.r.t. x, scale and offset (the statistics are differentiated through).
+#[test]
+fn batch_normalization_gradient_matches_finite_differences() {
+    let x = rand_array(&[5, 3], 1) * 2.0;
+    let scale = rand_array(&[3], 2) + 1.5;
+    let offset = rand_array(&[3], 3);
+    check_gradients(
+        &[x, scale, offset],
+        |_, t| {
+            let (m, v) = moments(t[0], &[0], false);
+            batch_normalization(t[0], m, v, Some(t[2]), Some(t[1]), 1e-3)
+        },
+        2e-2,
+    );
+}
+
+/// The same over every axis but the last of an NHWC input, as the layer normalises it.
+#[test]
+fn batch_normalization_nhwc_gradient_matches_finite_differences() {
+    let x = rand_array(&[2, 2, 3, 2], 4) * 2.0;
+    let scale = rand_array(&[2], 9) + 1.5;
+    let offset = rand_array(&[2], 10);
+    check_gradients(
+        &[x, scale, offset],
+        |_, t| {
+            let (m, v) = moments(t[0], &[0, 1, 2], false);
+            batch_normalization(t[0], m, v, Some(t[2]), Some(t[1]), 1e-3)
+        },
+        2e-2,
+    );
+}
+
+/// Layer normalisation over the last two axes with parameters over the last one.
+#[test]
+fn layer_norm_gradient_matches_finite_differences() {
+    let x = rand_array(&[2, 3, 4], 5) * 2.0;
+    let scale = rand_array(&[4], 6) + 1.5;
+    let offset = rand_array(&[4], 7);
+    check_gradients(
+        &[x, scale, offset],
+        |_, t| {
+            let (m, v) = moments(t[0], &[1, 2], true);
+            batch_normalization(t[0], m, v, Some(t[2]), Some(t[1]), 1e-12)
+        },
+        2e-2,
+    );
+}
+
+/// Variables by name with their bits (`common::variable_bits`).
+type Bits = Vec<(String, Vec<u64>)>;
+
+/// dense -> batch norm -> squared loss, trained 3 steps with the training flag fed true.
+/// Returns the variables' bits after the initializer and after training.
+fn train_bn(with_update_ops: bool) -> (Bits, Bits) {
+    let g = Graph::with_seed(3);
+    let x = g.placeholder("x", [None, Some(3)]);
+    let training = placeholder_with_default(g.constant(false), "training");
+    let h = dense(x, 4, Activation::None, "dense");
+    let bn = BatchNormalization::new(h, training, "batch_normalization");
+    let loss = reduce_mean_all(square(bn.output - 0.5));
+    let opt = GradientDescent::new(0.1);
+    let train = if with_update_ops {
+        let _deps = g.control_dependencies(&g.get_collection_ops(GraphKeys::UPDATE_OPS));
+        opt.minimize(loss).unwrap()
+    } else {
+        opt.minimize(loss).unwrap()
+    };
+    let mut sess = Session::new(&g);
+    sess.run(&[g.global_variables_initializer().into()], &[])
+        .unwrap();
+    let before = variable_bits(&g, &sess);
+    let t = ndarray::arr0(true);
+    for k in 0..3 {
+        let xv = rand_array(&[8, 3], 10 + k) * 3.0;
+        sess.run(
+            &[train.into()],
+            &[(x, (&xv).into()), (training, (&t).into())],
+        )
+        .unwrap();
+    }
+    (before, variable_bits(&g, &sess))
+}
+
+fn bits_of<'a>(vars: &'a Bits, name: &str) -> &'a [u64] {
+    &vars.iter().find(|(n, _)| n == name).unwrap().1
+}
+
+/// TF1's pattern: `with control_dependencies(get_collection(UPDATE_OPS)): train = ...`
+/// moves the moving statistics; the same train op built without leaves them bit-identical
+/// while still training the other variables.
+#[test]
+fn update_ops_pattern_updates_moving_statistics_only_when_depended_on() {
+    for with in [true, false] {
+        let (before, after) = train_bn(with);
+        for name in [
+            "batch_normalization/moving_mean",
+            "batch_normalization/moving_variance",
+        ] {
+            let moved = bits_of(&before, name) != bits_of(&after, name);
+            assert_eq!(
+                moved, with,
+                "{name} moved: {moved}, with update ops: {with}"
+            );
+        }
+        for name in ["dense/kernel", "batch_normalization/gamma"] {
+            assert_ne!(
+                bits_of(&before, name),
+                bits_of(&after, name),
+                "{name} trains"
+            );
+        }
+    }
+}
+
+/// Running the update ops with the training flag at its default (false) leaves the moving
+/// statistics bit-identical; fed true, they move towards the batch statistics by 1 - 0.99.
+#[test]
+fn update_ops_follow_the_training_flag() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [None, Some(2)]);
+    let training = placeholder_with_default(g.constant(false), "training");
+    let bn = BatchNormalization::new(x, training, "bn");
+    let update = group(&g, &bn.update_ops);
+    let mut sess = Session::new(&g);
+    sess.run(&[g.global_variables_initializer().into()], &[])
+        .unwrap();
+    let xv = ndarray::arr2(&[[1.0f32, -2.0], [3.0, 2.0]]);
+    let before = variable_bits(&g, &sess);
+    sess.run(&[update.into()], &[(x, (&xv).into())]).unwrap();
+    assert_eq!(variable_bits(&g, &sess), before);
+    let t = ndarray::arr0(true);
+    sess.run(
+        &[update.into()],
+        &[(x, (&xv).into()), (training, (&t).into())],
+    )
+    .unwrap();
+    let mm = sess
+        .variable_value(bn.moving_mean)
+        .unwrap()
+        .as_f32()
+        .unwrap()
+        .clone();
+    let mv = sess
+        .variable_value(bn.moving_variance)
+        .unwrap()
+        .as_f32()
+        .unwrap()
+        .clone();
+    // batch mean [2, 0], biased variance [1, 4]; moving starts at 0 and 1.
+    assert!(
+        (mm[[0]] - 0.02).abs() < 1e-7 && mm[[1]].abs() < 1e-7,
+        "{mm}"
+    );
+    assert!(
+        (mv[[0]] - 1.0).abs() < 1e-7 && (mv[[1]] - 1.03).abs() < 1e-6,
+        "{mv}"
+    );
+}
+
+/// Bad operands give build errors that name the problem.
+#[test]
+fn bad_operands_are_errors() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [None, Some(3)]);
+    let f = g.constant(1.0f32);
+    let e = BatchNormalization::new(x, f, "bn")
+        .output
+        .check()
+        .unwrap_err();
+    assert!(e.to_string().contains("bool scalar `training`"), "{e}");
+    let v = g.placeholder("v", [Some(3)]);
+    let e = BatchNormalization::new(v, g.constant(true), "bn")
+        .output
+        .check()
+        .unwrap_err();
+    assert!(e.to_string().contains("rank >= 2"), "{e}");
+    let u = g.placeholder("u", [None, None]);
+    let e = BatchNormalization::new(u, g.constant(true), "bn")
+        .output
+        .check()
+        .unwrap_err();
+    assert!(e.to_string().contains("channels known statically"), "{e}");
+    let e = LayerNorm::new(x, 2, -1, "ln").output.check().unwrap_err();
+    assert!(e.to_string().contains("begin_norm_axis 2"), "{e}");
+    let e = LayerNorm::new(u, 1, -1, "ln").output.check().unwrap_err();
+    assert!(e.to_string().contains("known statically"), "{e}");
+}
