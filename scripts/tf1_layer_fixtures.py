@@ -16,6 +16,11 @@ Every case is run by TF1 itself (`tf.compat.v1`, graph mode, one Session, CPU, f
   contrib 1.15 defines it (moments over begin_norm_axis.. with keep_dims, parameters over
   begin_params_axis.., `tf.nn.batch_normalization` with variance_epsilon 1e-12); output
   and gradients w.r.t. x, gamma, beta.
+- lstm: `tf.nn.dynamic_rnn` and `bidirectional_dynamic_rnn` of `tf.nn.rnn_cell.LSTMCell`
+  (forget_bias 1.0, kernel and bias set to fixed values) with `sequence_length` (a zero
+  length included) and with or without an initial `LSTMStateTuple(c, h)`: outputs, final
+  (c, h), and the gradients of sum(outputs * dy) + sum(c * dc) + sum(h * dh) w.r.t. x,
+  kernel, bias and the initial state.
 
 Usage (from the repository root), with the TF1 environment of ../shared/bench/setup.sh:
 
@@ -176,8 +181,113 @@ def main():
         f.write("\n")
 
 
+def lstm_case(name, batch, time, inp, hidden, lengths, with_init, bidirectional):
+    """dynamic_rnn (or bidirectional_dynamic_rnn) of LSTMCell(hidden) (forget_bias 1.0,
+    kernel [inp + hidden, 4*hidden], gates i, j, f, o) with sequence_length and, optionally,
+    an initial state; outputs, final (c, h) and gradients of
+    sum(outputs * dy) + sum(c * dc) + sum(h * dh) w.r.t. x, kernel, bias and initial state."""
+    xv = det([batch, time, inp], 20, 1.0)
+    dirs = ["fw", "bw"] if bidirectional else ["fw"]
+    params = {}
+    for k, d in enumerate(dirs):
+        params[d] = {
+            "kernel": det([inp + hidden, 4 * hidden], 21 + k, 0.5),
+            "bias": det([4 * hidden], 23 + k, 0.3),
+            "c0": det([batch, hidden], 25 + k, 0.8),
+            "h0": det([batch, hidden], 27 + k, 0.8),
+        }
+    g = tf1.Graph()
+    with g.as_default():
+        x = tf1.placeholder(tf.float32, [batch, time, inp])
+        seq = tf1.constant(np.asarray(lengths, np.int64))
+        cells, inits, tvars = {}, {}, {}
+        for d in dirs:
+            p = params[d]
+            cells[d] = tf1.nn.rnn_cell.LSTMCell(
+                hidden, initializer=tf1.constant_initializer(p["kernel"]), name="lstm_" + d
+            )
+            if with_init:
+                c0 = tf1.Variable(p["c0"], name="c0_" + d)
+                h0 = tf1.Variable(p["h0"], name="h0_" + d)
+                inits[d] = tf1.nn.rnn_cell.LSTMStateTuple(c0, h0)
+            else:
+                inits[d] = None
+        if bidirectional:
+            (of, ob), (sf, sb) = tf1.nn.bidirectional_dynamic_rnn(
+                cells["fw"], cells["bw"], x, sequence_length=seq,
+                initial_state_fw=inits["fw"], initial_state_bw=inits["bw"], dtype=tf.float32,
+            )
+            outs, states = {"fw": of, "bw": ob}, {"fw": sf, "bw": sb}
+        else:
+            o, st = tf1.nn.dynamic_rnn(
+                cells["fw"], x, sequence_length=seq, initial_state=inits["fw"], dtype=tf.float32
+            )
+            outs, states = {"fw": o}, {"fw": st}
+        loss = 0.0
+        ups = {}
+        for k, d in enumerate(dirs):
+            ups[d] = {
+                "dy": upstream([batch, time, hidden]) * (1.0 + k),
+                "dc": upstream([batch, hidden])[::-1].copy(),
+                "dh": 0.5 * upstream([batch, hidden]),
+            }
+            u = ups[d]
+            loss += tf1.reduce_sum(outs[d] * u["dy"])
+            loss += tf1.reduce_sum(states[d].c * u["dc"]) + tf1.reduce_sum(states[d].h * u["dh"])
+        find = lambda n: [v for v in tf1.trainable_variables() if v.name.endswith(n)][0]  # noqa: E731
+        set_bias = []
+        for d in dirs:
+            kernel, bias = find("lstm_%s/kernel:0" % d), find("lstm_%s/bias:0" % d)
+            set_bias.append(bias.assign(params[d]["bias"]))
+            tvars[d] = [kernel, bias] + ([inits[d].c, inits[d].h] if with_init else [])
+        wrt = [x] + [v for d in dirs for v in tvars[d]]
+        grads = tf1.gradients(loss, wrt)
+        with tf1.Session(graph=g) as s:
+            s.run(tf1.global_variables_initializer())
+            s.run(set_bias)
+            res = s.run(
+                {
+                    "outs": outs,
+                    "c": {d: states[d].c for d in dirs},
+                    "h": {d: states[d].h for d in dirs},
+                    "grads": grads,
+                },
+                {x: xv},
+            )
+    case = {
+        "name": name,
+        "bidirectional": bidirectional,
+        "with_init": with_init,
+        "hidden": hidden,
+        "x": tensor(xv),
+        "sequence_length": list(lengths),
+        "grad_x": tensor(res["grads"][0]),
+        "dirs": {},
+    }
+    gi = 1
+    for d in dirs:
+        e = {k: tensor(v) for k, v in params[d].items() if with_init or k in ("kernel", "bias")}
+        e.update({k: tensor(v) for k, v in ups[d].items()})
+        e["outputs"] = tensor(res["outs"][d])
+        e["c"] = tensor(res["c"][d])
+        e["h"] = tensor(res["h"][d])
+        names = ["grad_kernel", "grad_bias"] + (["grad_c0", "grad_h0"] if with_init else [])
+        for n in names:
+            e[n] = tensor(res["grads"][gi])
+            gi += 1
+        case["dirs"][d] = e
+    return case
+
+
 def rnn_cases():
-    return {}
+    return {
+        "lstm": [
+            lstm_case("lengths_zero_state", 3, 5, 3, 4, [5, 2, 0], False, False),
+            lstm_case("lengths_initial_state", 3, 5, 3, 4, [5, 2, 0], True, False),
+            lstm_case("bidirectional_initial_state", 3, 4, 2, 3, [4, 1, 3], True, True),
+            lstm_case("bidirectional_zero_state", 2, 4, 2, 3, [3, 4], False, True),
+        ],
+    }
 
 
 if __name__ == "__main__":

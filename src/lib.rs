@@ -63,7 +63,7 @@ pub use ops::leaky_relu::leaky_relu;
 pub use ops::logic::{
     logical_and, logical_not, logical_or, reduce_all, reduce_all_all, reduce_any, reduce_any_all,
 };
-pub use ops::lstm::{lstm, lstm_reverse};
+pub use ops::lstm::{lstm, lstm_reverse, lstm_with_state, LstmRun, LstmState};
 pub use ops::matmul::{matmul, matmul_t};
 pub use ops::nn::{
     log_softmax, softmax, softmax_cross_entropy_with_logits,

@@ -1,4 +1,5 @@
-//! Stateful layers against TF1 (issue 11, item 5): batch normalisation, layer normalisation.
+//! Stateful layers against TF1 (issue 11, item 5): batch normalisation, layer normalisation,
+//! the LSTM with sequence lengths, initial and final state, and its bidirectional form.
 //!
 //! `tests/fixtures/tf1_layers.json` was written by `scripts/tf1_layer_fixtures.py` with TF1
 //! (`tf.compat.v1`, graph mode, CPU, float32). Each case is rebuilt here from the public API
@@ -174,6 +175,114 @@ fn layer_norm_matches_tf1() {
         check(out.f32(3).unwrap(), case, "grad_beta", &mut gw);
         println!(
             "layer_norm {}: forward max abs {:.2e}, gradient max abs {:.2e}",
+            case["name"], fw.abs, gw.abs
+        );
+    }
+}
+
+/// `dynamic_rnn` / `bidirectional_dynamic_rnn` of TF1's `LSTMCell` with `sequence_length`
+/// (including a zero length) and with or without an initial state: outputs, final `(c, h)`
+/// and the gradients of `sum(outputs * dy) + sum(c * dc) + sum(h * dh)` w.r.t. x, kernel,
+/// bias and the initial state.
+#[test]
+fn lstm_matches_tf1() {
+    use staticflow::layers::{bidirectional_dynamic_rnn, Lstm};
+    let doc = fixture();
+    for case in doc["lstm"].as_array().unwrap() {
+        let xv = f32_array(&case["x"]);
+        let (inp, hidden) = (xv.shape()[2], case["hidden"].as_u64().unwrap() as usize);
+        let lengths: Vec<i64> = case["sequence_length"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        let with_init = case["with_init"].as_bool().unwrap();
+        let dirs: Vec<&str> = if case["bidirectional"].as_bool().unwrap() {
+            vec!["fw", "bw"]
+        } else {
+            vec!["fw"]
+        };
+        let g = Graph::new();
+        let x = g.placeholder("x", batch_unknown(xv.shape()));
+        let seq = g.constant(ndarray::Array1::from(lengths));
+        let mut feeds: Vec<(Tensor, ArrayD<f32>)> = vec![(x, xv.clone())];
+        let mut layers = Vec::new();
+        let mut inits = Vec::new();
+        for d in &dirs {
+            let p = &case["dirs"][*d];
+            layers.push(Lstm::new(&g, &format!("lstm_{d}"), inp, hidden));
+            inits.push(with_init.then(|| {
+                let c0 = g.placeholder(&format!("c0_{d}"), [None, Some(hidden)]);
+                let h0 = g.placeholder(&format!("h0_{d}"), [None, Some(hidden)]);
+                feeds.push((c0, f32_array(&p["c0"])));
+                feeds.push((h0, f32_array(&p["h0"])));
+                LstmState { c: c0, h: h0 }
+            }));
+        }
+        let runs: Vec<(Tensor, LstmState)> = if dirs.len() == 2 {
+            let r =
+                bidirectional_dynamic_rnn(&layers[0], &layers[1], x, Some(seq), inits[0], inits[1]);
+            vec![(r.outputs_fw, r.state_fw), (r.outputs_bw, r.state_bw)]
+        } else {
+            let r = layers[0].dynamic_rnn(x, Some(seq), inits[0]);
+            vec![(r.outputs, r.state)]
+        };
+        let mut terms = Vec::new();
+        let mut wrt = vec![x];
+        let mut keys = vec![("grad_x".to_string(), None)];
+        for (k, d) in dirs.iter().enumerate() {
+            let p = &case["dirs"][*d];
+            let (out, st) = runs[k];
+            terms.push(reduce_sum_all(out * g.constant(f32_array(&p["dy"]))));
+            terms.push(reduce_sum_all(st.c * g.constant(f32_array(&p["dc"]))));
+            terms.push(reduce_sum_all(st.h * g.constant(f32_array(&p["dh"]))));
+            wrt.extend([layers[k].w, layers[k].b]);
+            keys.push(("grad_kernel".into(), Some(*d)));
+            keys.push(("grad_bias".into(), Some(*d)));
+            if let Some(s) = inits[k] {
+                wrt.extend([s.c, s.h]);
+                keys.push(("grad_c0".into(), Some(*d)));
+                keys.push(("grad_h0".into(), Some(*d)));
+            }
+        }
+        let loss = add_n(&terms);
+        let grads = gradients(&[loss], &wrt).unwrap();
+        let mut sess = Session::new(&g);
+        sess.run(&[g.global_variables_initializer().into()], &[])
+            .unwrap();
+        for (k, d) in dirs.iter().enumerate() {
+            let p = &case["dirs"][*d];
+            sess.set_variable(layers[k].w, f32_array(&p["kernel"]).into())
+                .unwrap();
+            sess.set_variable(layers[k].b, f32_array(&p["bias"]).into())
+                .unwrap();
+        }
+        let mut fetch: Vec<Fetch> = Vec::new();
+        for (out, st) in &runs {
+            fetch.extend([Fetch::from(*out), st.c.into(), st.h.into()]);
+        }
+        fetch.extend(grads.iter().map(|g| Fetch::from(g.unwrap())));
+        let feed_list: Vec<_> = feeds.iter().map(|(t, v)| (*t, v.into())).collect();
+        let out = sess.run(&fetch, &feed_list).unwrap();
+        let (mut fw, mut gw) = (Worst::default(), Worst::default());
+        for (k, d) in dirs.iter().enumerate() {
+            let p = &case["dirs"][*d];
+            for (j, key) in ["outputs", "c", "h"].iter().enumerate() {
+                compare(out.f32(3 * k + j).unwrap(), &f32_array(&p[*key]), &mut fw)
+                    .unwrap_or_else(|e| panic!("{} {d} {key}: {e}", case["name"]));
+            }
+        }
+        for (j, (key, d)) in keys.iter().enumerate() {
+            let want = match d {
+                Some(d) => f32_array(&case["dirs"][*d][key.as_str()]),
+                None => f32_array(&case[key.as_str()]),
+            };
+            compare(out.f32(3 * dirs.len() + j).unwrap(), &want, &mut gw)
+                .unwrap_or_else(|e| panic!("{} {key} {d:?}: {e}", case["name"]));
+        }
+        println!(
+            "lstm {}: forward max abs {:.2e}, gradient max abs {:.2e}",
             case["name"], fw.abs, gw.abs
         );
     }

@@ -9,6 +9,7 @@ pub mod norm;
 
 pub use conv::{conv2d_layer, Conv2DLayer};
 pub use dense::{dense, Dense};
+pub use lstm::{bidirectional_dynamic_rnn, BidirectionalRun, Lstm};
 pub use norm::{
     batch_normalization_layer, layer_norm, BatchNormOptions, BatchNormalization, LayerNorm,
 };

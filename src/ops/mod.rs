@@ -155,6 +155,8 @@ op_set! {
     LstmOutputGrad(lstm::LstmOutputGrad),
     LstmBackward(lstm::LstmBackward),
     LstmGradPart(lstm::LstmGradPart),
+    LstmFinalState(lstm::LstmFinalState),
+    LstmFinalStateGrad(lstm::LstmFinalStateGrad),
     Conv2D(conv::Conv2D),
     Conv2DBiasAct(conv::Conv2DBiasAct),
     Conv2DBackpropInput(conv::Conv2DBackpropInput),
