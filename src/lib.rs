@@ -33,6 +33,7 @@ pub mod heads;
 pub mod io;
 pub mod layers;
 pub mod losses;
+pub mod metrics;
 pub mod models;
 pub mod mtl;
 pub mod ops;

@@ -88,6 +88,53 @@ fn regression_and_classification_losses_and_metrics() {
     assert!(e.to_string().contains("head_a"), "{e}");
 }
 
+/// `tf.metrics` streamed by the estimator (`eval_metric_ops`): reset before each
+/// `evaluate`, updated per batch, read at the end; the accuracy equals the head's own.
+#[test]
+fn eval_metric_ops_stream_tf_metrics_over_the_batches() {
+    use staticflow::metrics;
+    let g = Graph::new();
+    let lb = g.placeholder("logits_b", [None, Some(2)]);
+    let spec = MultiHead::new(vec![
+        Box::new(MultiClassHead::new("head_b", 2)) as Box<dyn Head>
+    ])
+    .create_spec(&[lb], Mode::Eval, None)
+    .unwrap();
+    let (labels, preds) = (spec.heads[0].labels.unwrap(), &spec.heads[0].predictions);
+    let class_ids = preds.iter().find(|(n, _)| n == "class_ids").unwrap().1;
+    let p1 = slice(
+        preds.iter().find(|(n, _)| n == "probabilities").unwrap().1,
+        &[0, 1],
+        &[-1, 1],
+    );
+    let spec = spec
+        .with_eval_metric("tf_accuracy", metrics::accuracy(labels, class_ids, 1.0))
+        .with_eval_metric("precision", metrics::precision(labels, class_ids, 1.0))
+        .with_eval_metric(
+            "auc",
+            metrics::auc(reshape(labels, &[-1, 1]), p1, 1.0, Default::default()),
+        );
+    let mut est = Estimator::new(&g, &[("b", lb)], spec).unwrap();
+    // Predicted classes 1, 0, 1 | 1, 0; labels 1, 0, 0 | 1, 1.
+    let b1 = Batch::new()
+        .feature("b", array![[0f32, 2.], [1., 0.], [0., 1.]])
+        .label("head_b", array![1i64, 0, 0]);
+    let b2 = Batch::new()
+        .feature("b", array![[0f32, 3.], [4., 0.]])
+        .label("head_b", array![1i64, 1]);
+    for _ in 0..2 {
+        // The second pass must give the same numbers: the metrics are reset.
+        let m = est.evaluate(vec![Ok(b1.clone()), Ok(b2.clone())]).unwrap();
+        assert!(close(m["accuracy/head_b"], 3.0 / 5.0, 1e-9), "{m:?}");
+        assert!(close(m["tf_accuracy"], m["accuracy/head_b"], 1e-7), "{m:?}");
+        // 3 predicted positive, 2 of them right.
+        assert!(close(m["precision"], 2.0 / 3.0, 1e-6), "{m:?}");
+        // Scores p(class 1) rank: positives 0.881, 0.953, 0.018; negatives 0.269, 0.731:
+        // 4 of the 6 positive-negative pairs are ordered right.
+        assert!(close(m["auc"], 4.0 / 6.0, 1e-2), "{m:?}");
+    }
+}
+
 #[test]
 fn label_scaling_trains_in_standard_units_and_reports_label_units() {
     let g = Graph::new();

@@ -95,12 +95,19 @@ fn check_results(results: &Value, names: &[&str], metrics: &[(&str, &str, bool)]
     }
 }
 
-#[test]
-fn pos_chunk_mode_all_reports_joint_alternate_and_every_strategy() {
-    let d = temp_dir("pos-chunk");
-    let c = synthetic_corpus_sized(64, 24);
+/// A fresh folder holding a synthetic CoNLL corpus (`train.txt`, `test.txt`) of `train`
+/// and `test` sentences.
+fn conll_dir(name: &str, train: usize, test: usize) -> PathBuf {
+    let d = temp_dir(name);
+    let c = synthetic_corpus_sized(train, test);
     write_conll(&c.train, d.join("train.txt")).unwrap();
     write_conll(&c.test, d.join("test.txt")).unwrap();
+    d
+}
+
+#[test]
+fn pos_chunk_mode_all_reports_joint_alternate_and_every_strategy() {
+    let d = conll_dir("pos-chunk", 64, 24);
     let out = example("pos_chunk")
         .args([
             "--mode",
@@ -170,6 +177,38 @@ fn face_landmarks_weighting_all_heads_all_reports_every_strategy() {
     let names = Weighting::names();
     check_results(&j["results"], &names, &metrics, "steps_per_s");
     assert!(stdout.contains("| Δm% vs equal |"), "{stdout}");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+/// `--batching random` (the references' batches) trains and says so in the JSON line; a
+/// bad value exits 2 naming the flag and both choices.
+#[test]
+fn pos_chunk_batching_flag() {
+    let d = conll_dir("pos-chunk-batching", 48, 16);
+    for batching in ["random", "bucketed"] {
+        let out = example("pos_chunk")
+            .args(["--mode", "joint", "--epochs", "1", "--log-every", "0"])
+            .args(["--no-graphs", "--batching", batching, "--data"])
+            .arg(&d)
+            .arg("--out")
+            .arg(d.join("out"))
+            .output()
+            .unwrap();
+        let (j, stdout) = last_json(&out);
+        assert_eq!(j["batching"], batching);
+        assert!(stdout.contains(&format!("{batching} batches")), "{stdout}");
+        assert!(j["results"]["joint"]["pos_acc"].as_f64().unwrap() > 0.0);
+    }
+    let out = example("pos_chunk")
+        .args(["--batching", "sorted"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--batching") && err.contains("random") && err.contains("bucketed"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&d).ok();
 }
 

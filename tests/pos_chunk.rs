@@ -1,4 +1,4 @@
-//! The POS + chunk tagger (`staticflow::models::tagger`, used by `examples/pos_chunk.rs`):
+//! The POS + chunk tagger (`staticflow::models::tagger`, used by `examples/pos_chunk/`):
 //! learning on the synthetic corpus, joint vs alternate, task isolation of the train ops,
 //! checkpoint round trip and resume, and a short real-data run (golden graph files:
 //! `tests/golden_graphs.rs`).

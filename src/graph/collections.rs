@@ -17,6 +17,12 @@ impl GraphKeys {
     /// `"regularization_losses"`: the terms of [`crate::losses::Regularizer::apply`] (TF1's
     /// `GraphKeys.REGULARIZATION_LOSSES`).
     pub const REGULARIZATION_LOSSES: &'static str = "regularization_losses";
+    /// `"local_variables"`: every [local variable](Graph::local_variable) (TF1's
+    /// `GraphKeys.LOCAL_VARIABLES`).
+    pub const LOCAL_VARIABLES: &'static str = "local_variables";
+    /// `"metric_variables"`: the accumulators of the [`crate::metrics`] (TF1's
+    /// `GraphKeys.METRIC_VARIABLES`), also local variables.
+    pub const METRIC_VARIABLES: &'static str = "metric_variables";
     /// `"update_ops"`: ops a train op should depend on, such as the moving-average updates
     /// of [`crate::layers::BatchNormalization`] (TF1's `GraphKeys.UPDATE_OPS`); see
     /// [`Graph::get_collection_ops`].

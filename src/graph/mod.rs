@@ -99,13 +99,33 @@ struct Inner {
     initializers: Vec<NodeIndex>,
     /// The `init` op and how many initializers it already runs.
     init_op: Option<(NodeIndex, usize)>,
+    /// Local variables (TF1's `LOCAL_VARIABLES`: metric accumulators), kept out of
+    /// `global_variables`, and their initializers, run by `local_init` only.
+    locals: Vec<NodeIndex>,
+    local_initializers: Vec<NodeIndex>,
+    /// The `local_init` op and how many local initializers it already runs.
+    local_init_op: Option<(NodeIndex, usize)>,
     /// `(scope prefix, description)` set by [`Graph::describe_current_scope`].
     scope_descriptions: Vec<(String, String)>,
     /// Named lists of tensors (see `collections.rs`), in creation order.
     collections: Vec<(String, Vec<NodeIndex>)>,
 }
 
+/// Picks one list of initializers and the state of the init op that runs them.
+type InitsOf =
+    for<'a> fn(&'a mut Inner) -> (&'a mut Vec<NodeIndex>, &'a mut Option<(NodeIndex, usize)>);
+
 impl Inner {
+    /// The global initializers and the `init` op.
+    fn global_inits(&mut self) -> (&mut Vec<NodeIndex>, &mut Option<(NodeIndex, usize)>) {
+        (&mut self.initializers, &mut self.init_op)
+    }
+
+    /// The local initializers and the `local_init` op.
+    fn local_inits(&mut self) -> (&mut Vec<NodeIndex>, &mut Option<(NodeIndex, usize)>) {
+        (&mut self.local_initializers, &mut self.local_init_op)
+    }
+
     /// The node named `name`.
     fn index_of(&self, name: &str) -> Option<NodeIndex> {
         let dag = &self.dag;
@@ -249,14 +269,38 @@ impl Graph {
         Some(Operation::from_index(self, i))
     }
 
-    /// All variables, in creation order.
+    /// The global variables (every variable but the [local](Graph::local_variable) ones), in
+    /// creation order: what [`Saver`](crate::train::Saver) saves and
+    /// [`global_variables_initializer`](Graph::global_variables_initializer) initialises.
     pub fn global_variables(&self) -> Vec<Tensor<'_>> {
         let inner = self.inner.borrow();
         inner
             .variables
             .iter()
+            .filter(|i| !inner.locals.contains(i))
             .map(|&i| Tensor::from_index(self, i))
             .collect()
+    }
+
+    /// The local variables (TF1's `tf.local_variables()`: the streaming metrics'
+    /// accumulators), in creation order. They are neither saved nor initialised by
+    /// [`global_variables_initializer`](Graph::global_variables_initializer): run
+    /// [`local_variables_initializer`](Graph::local_variables_initializer) to (re)set them.
+    pub fn local_variables(&self) -> Vec<Tensor<'_>> {
+        let inner = self.inner.borrow();
+        inner
+            .locals
+            .iter()
+            .map(|&i| Tensor::from_index(self, i))
+            .collect()
+    }
+
+    /// One op that (re)initialises every local variable (TF1's
+    /// `local_variables_initializer`): run it before streaming metrics over a dataset, and
+    /// again to reset them. There is one such op per graph, covering every local variable
+    /// created before the first session on this graph (a no-op if there are none).
+    pub fn local_variables_initializer(&self) -> Operation<'_> {
+        self.covering_init_op("local_init", Inner::local_inits)
     }
 
     /// Trainable variables, in creation order.
@@ -273,22 +317,29 @@ impl Graph {
     /// One op that runs every variable's initializer (TF1's `global_variables_initializer`).
     /// There is one such op per graph; it covers every variable created so far.
     pub fn global_variables_initializer(&self) -> Operation<'_> {
+        self.covering_init_op("init", Inner::global_inits)
+    }
+
+    /// The init op named `name` over the initializers `inits` picks: created at top level
+    /// on first use (a failing node once the graph is frozen), then extended with the
+    /// initializers registered since.
+    fn covering_init_op(&self, name: &str, inits: InitsOf) -> Operation<'_> {
         let (existing, frozen) = {
-            let inner = self.inner.borrow();
-            (inner.init_op, inner.frozen)
+            let mut inner = self.inner.borrow_mut();
+            (*inits(&mut inner).1, inner.frozen)
         };
         let (op, attached) = match existing {
             Some(x) => x,
-            None if frozen => return self.add_op(crate::ops::state::NoOp, &[], Some("init")),
+            None if frozen => return self.add_op(crate::ops::state::NoOp, &[], Some(name)),
             None => {
                 let _top = self.top_level();
-                let op = self.add_op(crate::ops::state::NoOp, &[], Some("init"));
+                let op = self.add_op(crate::ops::state::NoOp, &[], Some(name));
                 (op.index(), 0)
             }
         };
-        let new: Vec<NodeIndex> = self.inner.borrow().initializers[attached..].to_vec();
+        let new: Vec<NodeIndex> = inits(&mut self.inner.borrow_mut()).0[attached..].to_vec();
         self.add_control_inputs(op, &new);
-        self.inner.borrow_mut().init_op = Some((op, attached + new.len()));
+        *inits(&mut self.inner.borrow_mut()).1 = Some((op, attached + new.len()));
         Operation::from_index(self, op)
     }
 
@@ -581,6 +632,49 @@ impl Graph {
         self.inner.borrow_mut().initializers.push(op);
     }
 
+    /// Registers `op` (an `Assign` whose first input is a variable) as the initializer of a
+    /// local variable, which leaves the global variables and joins `LOCAL_VARIABLES`.
+    /// Errors (for graph files) if `op` is not such an assignment.
+    pub(crate) fn register_local_initializer(&self, op: NodeIndex) -> Result<()> {
+        let var = {
+            let inner = self.inner.borrow();
+            let n = &inner.dag[op];
+            match (&n.op, n.inputs.first()) {
+                (Op::Assign(_), Some(&v)) if matches!(inner.dag[v].op, Op::Variable(_)) => v,
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "`{}` is not the assignment of a variable, so it cannot initialise a local variable",
+                        n.name
+                    )))
+                }
+            }
+        };
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.local_initializers.push(op);
+            if !inner.locals.contains(&var) {
+                inner.locals.push(var);
+            }
+        }
+        self.add_to_collection(GraphKeys::LOCAL_VARIABLES, Tensor::from_index(self, var));
+        Ok(())
+    }
+
+    /// Local initializer ops, in registration order (for graph files).
+    pub(crate) fn local_initializer_indices(&self) -> Vec<NodeIndex> {
+        self.inner.borrow().local_initializers.clone()
+    }
+
+    /// The `local_init` op and how many local initializers it covers (for graph files).
+    pub(crate) fn local_init_op_state(&self) -> Option<(NodeIndex, usize)> {
+        self.inner.borrow().local_init_op
+    }
+
+    /// Restores the `local_init` op of a graph read from a file.
+    pub(crate) fn set_local_init_op_state(&self, op: NodeIndex, covers: usize) {
+        self.inner.borrow_mut().local_init_op = Some((op, covers));
+    }
+
     /// Renames node `i` to `name` inside the scope it was created in (made unique).
     pub(crate) fn rename(&self, i: NodeIndex, name: &str) {
         let mut inner = self.inner.borrow_mut();
@@ -641,6 +735,9 @@ impl Graph {
             return;
         }
         self.global_variables_initializer();
+        if !self.inner.borrow().locals.is_empty() {
+            self.local_variables_initializer();
+        }
         self.inner.borrow_mut().frozen = true;
     }
 

@@ -253,6 +253,13 @@ impl<'g> Estimator<'g> {
             }
         }
         let mut sums = vec![0f64; fetches.len()];
+        // Streaming metrics: reset, one update per batch (fetched after the sums), read.
+        let streamed = &self.spec.eval_metric_ops;
+        if !streamed.is_empty() {
+            let reset = self.graph.local_variables_initializer();
+            self.session.run(&[reset.into()], &[])?;
+        }
+        fetches.extend(streamed.iter().map(|(_, m)| Fetch::from(m.update_op)));
         let mut n = 0usize;
         for b in batches {
             let b = b?;
@@ -279,6 +286,18 @@ impl<'g> Estimator<'g> {
                 _ => mean,
             };
             res.insert(name, v);
+        }
+        if !self.spec.eval_metric_ops.is_empty() {
+            let values: Vec<Fetch<'g>> = self
+                .spec
+                .eval_metric_ops
+                .iter()
+                .map(|(_, m)| m.value.into())
+                .collect();
+            let out = self.session.run(&values, &[])?;
+            for (k, (name, _)) in self.spec.eval_metric_ops.iter().enumerate() {
+                res.insert(name.clone(), out.scalar(k)? as f64);
+            }
         }
         res.insert("global_step".into(), self.global_step()? as f64);
         Ok(res)

@@ -436,6 +436,26 @@ pub struct MultiHeadSpec<'g> {
     pub alternate_ops: Vec<Operation<'g>>,
     /// The weighting the spec was built with.
     pub weighting: Weighting,
+    /// Further streaming metrics (TF's `EstimatorSpec.eval_metric_ops`), by name: see
+    /// [`MultiHeadSpec::with_eval_metric`].
+    pub eval_metric_ops: Vec<(String, crate::metrics::StreamingMetric<'g>)>,
+}
+
+impl<'g> MultiHeadSpec<'g> {
+    /// Adds a [`crate::metrics`] metric that [`Estimator::evaluate`] streams over the
+    /// evaluation batches and reports under `name` (TF's `eval_metric_ops` /
+    /// `tf.estimator.add_metrics`): the estimator resets the metric's local variables,
+    /// runs its `update_op` with every batch and reads its `value` at the end. Build it
+    /// from this spec's tensors (e.g. `metrics::auc` of a head's probabilities) before
+    /// creating the estimator.
+    pub fn with_eval_metric(
+        mut self,
+        name: &str,
+        metric: crate::metrics::StreamingMetric<'g>,
+    ) -> Self {
+        self.eval_metric_ops.push((name.to_string(), metric));
+        self
+    }
 }
 
 impl MultiHead {
@@ -501,6 +521,7 @@ impl MultiHead {
             alternate_ops: heads.iter().filter_map(|h| h.train_op).collect(),
             weighting: self.weighting.clone(),
             heads,
+            eval_metric_ops: vec![],
         };
         if mode == Mode::Predict {
             return Ok(spec);

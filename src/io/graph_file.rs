@@ -20,6 +20,10 @@
 //! }
 //! ```
 //!
+//! A graph with [local variables](Graph::local_variable) (metric accumulators) also has
+//! `"local_initializers"` (their `Assign` nodes) and `"local_init_op"`; graphs without them
+//! leave both out.
+//!
 //! Nodes are listed in creation order; `op` is the serde form of [`Op`] (tag `op`, attributes
 //! `attrs`); `inputs` and `control_inputs` name other nodes; `output` is the static type the
 //! writer inferred (informative: the reader re-infers it and reports a difference). Variables
@@ -51,6 +55,10 @@ struct FileOut<'a> {
     nodes: Vec<NodeOut>,
     initializers: Vec<String>,
     init_op: Option<InitRecord>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    local_initializers: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    local_init_op: Option<InitRecord>,
 }
 
 #[derive(Serialize)]
@@ -83,6 +91,10 @@ struct FileIn {
     initializers: Vec<String>,
     #[serde(default)]
     init_op: Option<InitRecord>,
+    #[serde(default)]
+    local_initializers: Vec<String>,
+    #[serde(default)]
+    local_init_op: Option<InitRecord>,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +138,11 @@ impl Graph {
             nodes,
             initializers: self.initializer_indices().iter().map(name).collect(),
             init_op: self.init_op_state().map(|(i, covers)| InitRecord {
+                name: name(&i),
+                covers,
+            }),
+            local_initializers: self.local_initializer_indices().iter().map(name).collect(),
+            local_init_op: self.local_init_op_state().map(|(i, covers)| InitRecord {
                 name: name(&i),
                 covers,
             }),
@@ -248,19 +265,32 @@ fn parse(text: &str, path: &Path) -> Result<Graph> {
         let i = lookup(name, "initializer", name)?;
         g.register_initializer(i);
     }
-    if let Some(init) = &file.init_op {
-        let i = lookup(&init.name, "init op", &init.name)?;
-        if init.covers > file.initializers.len() {
-            return Err(err(
+    // An init op covers a prefix of its initializer list.
+    let covered = |init: &InitRecord, what: &str, listed: usize| {
+        let i = lookup(&init.name, &format!("{what} op"), &init.name)?;
+        match init.covers <= listed {
+            true => Ok((i, init.covers)),
+            false => Err(err(
                 &init.name,
                 format!(
-                    "init op covers {} initializers, the file lists {}",
-                    init.covers,
-                    file.initializers.len()
+                    "{what} op covers {} {what}ializers, the file lists {listed}",
+                    init.covers
                 ),
-            ));
+            )),
         }
-        g.set_init_op_state(i, init.covers);
+    };
+    if let Some(init) = &file.init_op {
+        let (i, covers) = covered(init, "init", file.initializers.len())?;
+        g.set_init_op_state(i, covers);
+    }
+    for name in &file.local_initializers {
+        let i = lookup(name, "local initializer", name)?;
+        g.register_local_initializer(i)
+            .map_err(|e| err(name, e.to_string()))?;
+    }
+    if let Some(init) = &file.local_init_op {
+        let (i, covers) = covered(init, "local init", file.local_initializers.len())?;
+        g.set_local_init_op_state(i, covers);
     }
     if petgraph::algo::is_cyclic_directed(&*g.dag()) {
         return Err(err("", "control inputs form a cycle".into()));

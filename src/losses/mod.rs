@@ -88,7 +88,7 @@ impl<'g> From<Tensor<'g>> for Weights<'g> {
 }
 
 impl<'g> Weights<'g> {
-    fn tensor(self, g: &'g Graph) -> Tensor<'g> {
+    pub(crate) fn tensor(self, g: &'g Graph) -> Tensor<'g> {
         match self {
             Weights::Constant(w) => g.constant(w).named("weights"),
             Weights::Tensor(t) => t,
@@ -240,7 +240,10 @@ fn to_f32(t: Tensor<'_>) -> Tensor<'_> {
 
 /// `Some(reason)` if the static shapes of `a` and `b` are not compatible (TF1's
 /// `assert_is_compatible_with`, which the losses apply to labels and predictions).
-fn shape_mismatch(what: (&str, Tensor<'_>), other: (&str, Tensor<'_>)) -> Option<String> {
+pub(crate) fn shape_mismatch(
+    what: (&str, Tensor<'_>),
+    other: (&str, Tensor<'_>),
+) -> Option<String> {
     let (sa, sb) = (what.1.shape(), other.1.shape());
     if what.1.info().is_none() || other.1.info().is_none() || sa.compatible(&sb) {
         return None;

@@ -265,7 +265,32 @@ impl Graph {
         self.variable_with(name, init, false)
     }
 
+    /// A local variable (TF1's `tf.local_variables()` member, e.g. a metric's counter): not
+    /// trainable, not among [`global_variables`](Graph::global_variables) (so neither saved
+    /// nor set by the global initializer), set by
+    /// [`local_variables_initializer`](Graph::local_variables_initializer), and listed in
+    /// the `LOCAL_VARIABLES` collection.
+    pub fn local_variable(&self, name: &str, init: Init) -> Tensor<'_> {
+        let (var, init_op) = self.variable_nodes(name, init, false);
+        // A failed variable leaves a failed Assign, which the graph's build error reports;
+        // a good one is this variable's own Assign, which registers.
+        self.register_local_initializer(init_op).ok();
+        var
+    }
+
     fn variable_with(&self, name: &str, init: Init, trainable: bool) -> Tensor<'_> {
+        let (var, init_op) = self.variable_nodes(name, init, trainable);
+        self.register_initializer(init_op);
+        var
+    }
+
+    /// The variable node and its `Assign` initializer.
+    fn variable_nodes(
+        &self,
+        name: &str,
+        init: Init,
+        trainable: bool,
+    ) -> (Tensor<'_>, petgraph::graph::NodeIndex) {
         let var = self.add_named(
             Variable {
                 dtype: init.dtype,
@@ -292,8 +317,7 @@ impl Graph {
             &[var, value],
             Some("Assign"),
         );
-        self.register_initializer(op.index());
-        var
+        (var, op.index())
     }
 }
 
