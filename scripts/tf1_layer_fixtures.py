@@ -21,6 +21,8 @@ Every case is run by TF1 itself (`tf.compat.v1`, graph mode, one Session, CPU, f
   length included) and with or without an initial `LSTMStateTuple(c, h)`: outputs, final
   (c, h), and the gradients of sum(outputs * dy) + sum(c * dc) + sum(h * dh) w.r.t. x,
   kernel, bias and the initial state.
+- gru: the same with `tf.nn.rnn_cell.GRUCell` (gates and candidate kernels and biases set
+  to fixed values), final state h.
 
 Usage (from the repository root), with the TF1 environment of ../shared/bench/setup.sh:
 
@@ -279,8 +281,93 @@ def lstm_case(name, batch, time, inp, hidden, lengths, with_init, bidirectional)
     return case
 
 
+def gru_case(name, batch, time, inp, hidden, lengths, with_init, bidirectional):
+    """dynamic_rnn (or bidirectional_dynamic_rnn) of GRUCell(hidden) (gates kernel
+    [inp + hidden, 2*hidden] for r, u; candidate kernel [inp + hidden, hidden]) with
+    sequence_length and, optionally, an initial state; outputs, final h and gradients of
+    sum(outputs * dy) + sum(h * dh) w.r.t. x, the four variables and the initial state."""
+    xv = det([batch, time, inp], 40, 1.0)
+    dirs = ["fw", "bw"] if bidirectional else ["fw"]
+    params = {}
+    for k, d in enumerate(dirs):
+        params[d] = {
+            "gates_kernel": det([inp + hidden, 2 * hidden], 41 + k, 0.5),
+            "gates_bias": det([2 * hidden], 43 + k, 0.3, 1.0),
+            "candidate_kernel": det([inp + hidden, hidden], 45 + k, 0.5),
+            "candidate_bias": det([hidden], 47 + k, 0.3),
+            "h0": det([batch, hidden], 49 + k, 0.8),
+        }
+    g = tf1.Graph()
+    with g.as_default():
+        x = tf1.placeholder(tf.float32, [batch, time, inp])
+        seq = tf1.constant(np.asarray(lengths, np.int64))
+        cells, inits = {}, {}
+        for d in dirs:
+            cells[d] = tf1.nn.rnn_cell.GRUCell(hidden, name="gru_" + d)
+            inits[d] = tf1.Variable(params[d]["h0"], name="h0_" + d) if with_init else None
+        if bidirectional:
+            (of, ob), (sf, sb) = tf1.nn.bidirectional_dynamic_rnn(
+                cells["fw"], cells["bw"], x, sequence_length=seq,
+                initial_state_fw=inits["fw"], initial_state_bw=inits["bw"], dtype=tf.float32,
+            )
+            outs, states = {"fw": of, "bw": ob}, {"fw": sf, "bw": sb}
+        else:
+            o, st = tf1.nn.dynamic_rnn(
+                cells["fw"], x, sequence_length=seq, initial_state=inits["fw"], dtype=tf.float32
+            )
+            outs, states = {"fw": o}, {"fw": st}
+        loss = 0.0
+        ups = {}
+        for k, d in enumerate(dirs):
+            ups[d] = {
+                "dy": upstream([batch, time, hidden]) * (1.0 + k),
+                "dh": 0.5 * upstream([batch, hidden])[::-1].copy(),
+            }
+            loss += tf1.reduce_sum(outs[d] * ups[d]["dy"])
+            loss += tf1.reduce_sum(states[d] * ups[d]["dh"])
+        find = lambda n: [v for v in tf1.trainable_variables() if v.name.endswith(n)][0]  # noqa: E731
+        keys = ["gates_kernel", "gates_bias", "candidate_kernel", "candidate_bias"]
+        sets, tvars = [], {}
+        for d in dirs:
+            vs = [find("gru_%s/%s:0" % (d, k.replace("_", "/"))) for k in keys]
+            sets += [v.assign(params[d][k]) for v, k in zip(vs, keys)]
+            tvars[d] = vs + ([inits[d]] if with_init else [])
+        wrt = [x] + [v for d in dirs for v in tvars[d]]
+        grads = tf1.gradients(loss, wrt)
+        with tf1.Session(graph=g) as s:
+            s.run(tf1.global_variables_initializer())
+            s.run(sets)
+            res = s.run({"outs": outs, "h": states, "grads": grads}, {x: xv})
+    case = {
+        "name": name,
+        "bidirectional": bidirectional,
+        "with_init": with_init,
+        "hidden": hidden,
+        "x": tensor(xv),
+        "sequence_length": list(lengths),
+        "grad_x": tensor(res["grads"][0]),
+        "dirs": {},
+    }
+    gi = 1
+    for d in dirs:
+        e = {k: tensor(v) for k, v in params[d].items() if with_init or k != "h0"}
+        e.update({k: tensor(v) for k, v in ups[d].items()})
+        e["outputs"] = tensor(res["outs"][d])
+        e["h"] = tensor(res["h"][d])
+        for n in ["grad_" + k for k in keys] + (["grad_h0"] if with_init else []):
+            e[n] = tensor(res["grads"][gi])
+            gi += 1
+        case["dirs"][d] = e
+    return case
+
+
 def rnn_cases():
     return {
+        "gru": [
+            gru_case("lengths_zero_state", 3, 5, 3, 4, [5, 2, 0], False, False),
+            gru_case("lengths_initial_state", 3, 5, 3, 4, [5, 2, 0], True, False),
+            gru_case("bidirectional_initial_state", 3, 4, 2, 3, [4, 1, 3], True, True),
+        ],
         "lstm": [
             lstm_case("lengths_zero_state", 3, 5, 3, 4, [5, 2, 0], False, False),
             lstm_case("lengths_initial_state", 3, 5, 3, 4, [5, 2, 0], True, False),

@@ -1,11 +1,12 @@
 //! Stateful layers: finite-difference gradients of the normalisations, TF1's `UPDATE_OPS`
 //! pattern (a train op built under the update ops moves the moving statistics, one built
-//! without leaves them bit-identical), and the errors of bad operands.
+//! without leaves them bit-identical), the LSTM's initial and final state and the GRU
+//! (finite differences, thread-split bit identity), and the errors of bad operands.
 
 mod common;
 
 use common::{check_gradients, rand_array, variable_bits};
-use staticflow::layers::{BatchNormalization, LayerNorm};
+use staticflow::layers::{BatchNormalization, Gru, LayerNorm, Lstm, RnnLayer};
 use staticflow::prelude::*;
 
 /// `tf.nn.moments` + `tf.nn.batch_normalization` over the batch of a `[5, 3]` input,
@@ -279,8 +280,7 @@ fn lstm_with_state_split_over_threads_is_bit_identical() {
                     .enumerate()
                     .map(|(k, a)| g.placeholder(&format!("in{k}"), Shape::known(a.shape())))
                     .collect();
-                let mask =
-                    staticflow::layers::lstm::step_mask(ph[0], Some(g.constant(lengths.clone())));
+                let mask = staticflow::layers::step_mask(ph[0], Some(g.constant(lengths.clone())));
                 let init = LstmState { c: ph[4], h: ph[3] };
                 let run = lstm_with_state(ph[0], mask, ph[1], ph[2], Some(init), reverse);
                 let loss = reduce_sum_all(run.outputs * g.constant(r.clone()))
@@ -308,4 +308,65 @@ fn lstm_with_state_split_over_threads_is_bit_identical() {
             assert!(a.iter().any(|&v| v != 0), "fetch {k} is not all zeros");
         }
     }
+}
+
+/// The GRU (TF1's `GRUCell` under `dynamic_rnn`) with lengths (trailing padding, a zero
+/// length) and an initial state: outputs and final state differentiated w.r.t. x, the four
+/// variables and `h0`, forwards and in reverse.
+#[test]
+fn gru_gradient_matches_finite_differences() {
+    let (batch, time, input, hidden) = (3, 3, 2, 2);
+    let x = rand_array(&[batch, time, input], 41);
+    let gk = rand_array(&[input + hidden, 2 * hidden], 42) * 0.6;
+    let gb = rand_array(&[2 * hidden], 43) * 0.3 + 1.0;
+    let ck = rand_array(&[input + hidden, hidden], 44) * 0.6;
+    let cb = rand_array(&[hidden], 45) * 0.3;
+    let h0 = rand_array(&[batch, hidden], 46) * 0.8;
+    for reverse in [false, true] {
+        check_gradients(
+            &[
+                x.clone(),
+                gk.clone(),
+                gb.clone(),
+                ck.clone(),
+                cb.clone(),
+                h0.clone(),
+            ],
+            move |g, t| {
+                let gru = Gru {
+                    gates_kernel: t[1],
+                    gates_bias: t[2],
+                    candidate_kernel: t[3],
+                    candidate_bias: t[4],
+                    hidden,
+                };
+                let len = g.constant(ndarray::arr1(&[3i64, 2, 0]));
+                let (out, h) = gru.run(t[0], Some(len), Some(t[5]), reverse);
+                concat(&[reshape(out, &[-1]), reshape(h, &[-1])], 0)
+            },
+            2e-2,
+        );
+    }
+}
+
+/// Recurrent layers' bad operands are build errors naming the problem.
+#[test]
+fn bad_recurrent_operands_are_errors() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [None, None, Some(2)]);
+    let gru = Gru::new(&g, "gru", 2, 3);
+    let e = gru.dynamic_rnn(x, None, None).0.check().unwrap_err();
+    assert!(e.to_string().contains("time known statically"), "{e}");
+    let x = g.placeholder("x3", [Some(2), Some(4), Some(2)]);
+    let lstm = Lstm::new(&g, "lstm", 2, 3);
+    let bad = LstmState {
+        c: g.placeholder("c0", [Some(2), Some(3)]),
+        h: g.placeholder("h0", [Some(2), Some(5)]),
+    };
+    let e = lstm
+        .dynamic_rnn(x, None, Some(bad))
+        .outputs
+        .check()
+        .unwrap_err();
+    assert!(e.to_string().contains("initial state h0"), "{e}");
 }

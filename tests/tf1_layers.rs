@@ -1,5 +1,6 @@
 //! Stateful layers against TF1 (issue 11, item 5): batch normalisation, layer normalisation,
-//! the LSTM with sequence lengths, initial and final state, and its bidirectional form.
+//! the LSTM and the GRU with sequence lengths, initial and final state, and their
+//! bidirectional form.
 //!
 //! `tests/fixtures/tf1_layers.json` was written by `scripts/tf1_layer_fixtures.py` with TF1
 //! (`tf.compat.v1`, graph mode, CPU, float32). Each case is rebuilt here from the public API
@@ -283,6 +284,128 @@ fn lstm_matches_tf1() {
         }
         println!(
             "lstm {}: forward max abs {:.2e}, gradient max abs {:.2e}",
+            case["name"], fw.abs, gw.abs
+        );
+    }
+}
+
+/// `dynamic_rnn` / `bidirectional_dynamic_rnn` of TF1's `GRUCell` with `sequence_length`
+/// (a zero length included), with or without an initial state: outputs, final `h` and the
+/// gradients of `sum(outputs * dy) + sum(h * dh)` w.r.t. x, the four variables and `h0`.
+#[test]
+fn gru_matches_tf1() {
+    use staticflow::layers::{bidirectional_dynamic_rnn, Gru};
+    let doc = fixture();
+    let vars = [
+        "gates_kernel",
+        "gates_bias",
+        "candidate_kernel",
+        "candidate_bias",
+    ];
+    for case in doc["gru"].as_array().unwrap() {
+        let xv = f32_array(&case["x"]);
+        let (inp, hidden) = (xv.shape()[2], case["hidden"].as_u64().unwrap() as usize);
+        let lengths: Vec<i64> = case["sequence_length"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_i64().unwrap())
+            .collect();
+        let with_init = case["with_init"].as_bool().unwrap();
+        let dirs: Vec<&str> = if case["bidirectional"].as_bool().unwrap() {
+            vec!["fw", "bw"]
+        } else {
+            vec!["fw"]
+        };
+        let g = Graph::new();
+        let x = g.placeholder("x", batch_unknown(xv.shape()));
+        let seq = g.constant(ndarray::Array1::from(lengths));
+        let mut feeds: Vec<(Tensor, ArrayD<f32>)> = vec![(x, xv.clone())];
+        let mut layers = Vec::new();
+        let mut inits = Vec::new();
+        for d in &dirs {
+            let p = &case["dirs"][*d];
+            let gru = Gru::new(&g, &format!("gru_{d}"), inp, hidden);
+            assert_eq!(gru.gates_kernel.name(), format!("gru_{d}/gates/kernel"));
+            assert_eq!(gru.candidate_bias.name(), format!("gru_{d}/candidate/bias"));
+            layers.push(gru);
+            inits.push(with_init.then(|| {
+                let h0 = g.placeholder(&format!("h0_{d}"), [None, Some(hidden)]);
+                feeds.push((h0, f32_array(&p["h0"])));
+                h0
+            }));
+        }
+        let runs: Vec<(Tensor, Tensor)> = if dirs.len() == 2 {
+            let r =
+                bidirectional_dynamic_rnn(&layers[0], &layers[1], x, Some(seq), inits[0], inits[1]);
+            vec![(r.outputs_fw, r.state_fw), (r.outputs_bw, r.state_bw)]
+        } else {
+            vec![layers[0].dynamic_rnn(x, Some(seq), inits[0])]
+        };
+        let mut terms = Vec::new();
+        let mut wrt = vec![x];
+        let mut keys = vec![("grad_x".to_string(), None)];
+        for (k, d) in dirs.iter().enumerate() {
+            let p = &case["dirs"][*d];
+            let (out, h) = runs[k];
+            terms.push(reduce_sum_all(out * g.constant(f32_array(&p["dy"]))));
+            terms.push(reduce_sum_all(h * g.constant(f32_array(&p["dh"]))));
+            let l = &layers[k];
+            wrt.extend([
+                l.gates_kernel,
+                l.gates_bias,
+                l.candidate_kernel,
+                l.candidate_bias,
+            ]);
+            keys.extend(vars.iter().map(|v| (format!("grad_{v}"), Some(*d))));
+            if let Some(h0) = inits[k] {
+                wrt.push(h0);
+                keys.push(("grad_h0".into(), Some(*d)));
+            }
+        }
+        let loss = add_n(&terms);
+        let grads = gradients(&[loss], &wrt).unwrap();
+        let mut sess = Session::new(&g);
+        sess.run(&[g.global_variables_initializer().into()], &[])
+            .unwrap();
+        for (k, d) in dirs.iter().enumerate() {
+            let p = &case["dirs"][*d];
+            let l = &layers[k];
+            let vs = [
+                l.gates_kernel,
+                l.gates_bias,
+                l.candidate_kernel,
+                l.candidate_bias,
+            ];
+            for (v, key) in vs.iter().zip(vars) {
+                sess.set_variable(*v, f32_array(&p[key]).into()).unwrap();
+            }
+        }
+        let mut fetch: Vec<Fetch> = Vec::new();
+        for (out, h) in &runs {
+            fetch.extend([Fetch::from(*out), h.into()]);
+        }
+        fetch.extend(grads.iter().map(|g| Fetch::from(g.unwrap())));
+        let feed_list: Vec<_> = feeds.iter().map(|(t, v)| (*t, v.into())).collect();
+        let out = sess.run(&fetch, &feed_list).unwrap();
+        let (mut fw, mut gw) = (Worst::default(), Worst::default());
+        for (k, d) in dirs.iter().enumerate() {
+            let p = &case["dirs"][*d];
+            for (j, key) in ["outputs", "h"].iter().enumerate() {
+                compare(out.f32(2 * k + j).unwrap(), &f32_array(&p[*key]), &mut fw)
+                    .unwrap_or_else(|e| panic!("{} {d} {key}: {e}", case["name"]));
+            }
+        }
+        for (j, (key, d)) in keys.iter().enumerate() {
+            let want = match d {
+                Some(d) => f32_array(&case["dirs"][*d][key.as_str()]),
+                None => f32_array(&case[key.as_str()]),
+            };
+            compare(out.f32(2 * dirs.len() + j).unwrap(), &want, &mut gw)
+                .unwrap_or_else(|e| panic!("{} {key} {d:?}: {e}", case["name"]));
+        }
+        println!(
+            "gru {}: forward max abs {:.2e}, gradient max abs {:.2e}",
             case["name"], fw.abs, gw.abs
         );
     }

@@ -1,14 +1,10 @@
 //! The LSTM layer: a TF1 `LSTMCell` kernel and bias as variables, applied with the fused
 //! [`lstm`](fn@crate::ops::lstm::lstm) op.
 
-use crate::graph::{DType, Graph, Tensor};
+use super::rnn::{step_mask, RnnLayer};
+use crate::graph::{Graph, Tensor};
 use crate::init;
-use crate::ops::array::cast;
-use crate::ops::compare::less;
 use crate::ops::lstm::{lstm, lstm_reverse, lstm_with_state, LstmRun, LstmState};
-use crate::ops::reduce::reduce_sum;
-use crate::ops::scan::cumsum;
-use crate::ops::unary::{unary, UnaryKind};
 
 /// An LSTM layer's variables: `w` (`kernel`, `[input_dim + hidden, 4*hidden]`, glorot
 /// uniform; rows are input weights then recurrent weights, gate columns `i, j, f, o`) and
@@ -86,55 +82,16 @@ impl<'g> Lstm<'g> {
     }
 }
 
-/// The `[batch, time]` f32 mask of `sequence_length [batch]` (i64 or f32) for
-/// `x [batch, time, ..]`: 1 where `t < length`, else 0 (TF1's
-/// `cast(sequence_mask(length, time), f32)`); all ones without lengths.
-pub fn step_mask<'g>(x: Tensor<'g>, sequence_length: Option<Tensor<'g>>) -> Tensor<'g> {
-    let ones = reduce_sum(unary(UnaryKind::ZerosLike, x), &[2], false) + 1.0;
-    let Some(len) = sequence_length else {
-        return ones;
-    };
-    let t = cumsum(ones, 1, true, false);
-    let len = crate::ops::array::expand_dims(cast(len, DType::F32), 1);
-    cast(less(t, len), DType::F32)
-}
-
-/// What [`bidirectional_dynamic_rnn`] returns, as TF1's: `(outputs_fw, outputs_bw)` and
-/// `(state_fw, state_bw)`.
-#[derive(Clone, Copy, Debug)]
-pub struct BidirectionalRun<'g> {
-    /// Forward outputs `[batch, time, hidden_fw]`, 0 past each length.
-    pub outputs_fw: Tensor<'g>,
-    /// Backward outputs `[batch, time, hidden_bw]` at their original time positions, 0 past
-    /// each length.
-    pub outputs_bw: Tensor<'g>,
-    /// Final forward state (after each sequence's last real step).
-    pub state_fw: LstmState<'g>,
-    /// Final backward state (after each sequence's first step, the last one it processes).
-    pub state_bw: LstmState<'g>,
-}
-
-/// TF1's `bidirectional_dynamic_rnn(cell_fw, cell_bw, x, sequence_length, initial_state_fw,
-/// initial_state_bw)` with LSTM layers: `fw` runs [`Lstm::dynamic_rnn`]; `bw` runs each
-/// sequence backwards from its last real step (TF1 reverses each sequence by its length,
-/// runs, and reverses the outputs back). `x [batch, time, input_dim]`, `sequence_length
-/// [batch]` (i64 or f32; `None`: full length); initial states `(c, h)` `[batch, hidden]`
-/// each, zeros if `None`. Concatenate the two outputs on axis 2 for the usual encoder.
-pub fn bidirectional_dynamic_rnn<'g>(
-    fw: &Lstm<'g>,
-    bw: &Lstm<'g>,
-    x: Tensor<'g>,
-    sequence_length: Option<Tensor<'g>>,
-    initial_state_fw: Option<LstmState<'g>>,
-    initial_state_bw: Option<LstmState<'g>>,
-) -> BidirectionalRun<'g> {
-    let mask = step_mask(x, sequence_length);
-    let f = fw.apply_with_state(x, mask, initial_state_fw, false);
-    let b = bw.apply_with_state(x, mask, initial_state_bw, true);
-    BidirectionalRun {
-        outputs_fw: f.outputs,
-        outputs_bw: b.outputs,
-        state_fw: f.state,
-        state_bw: b.state,
+impl<'g> RnnLayer<'g> for Lstm<'g> {
+    type State = LstmState<'g>;
+    fn run(
+        &self,
+        x: Tensor<'g>,
+        sequence_length: Option<Tensor<'g>>,
+        initial_state: Option<LstmState<'g>>,
+        reverse: bool,
+    ) -> (Tensor<'g>, LstmState<'g>) {
+        let r = self.apply_with_state(x, step_mask(x, sequence_length), initial_state, reverse);
+        (r.outputs, r.state)
     }
 }

@@ -1,18 +1,22 @@
-//! Model building blocks made of graph ops: fully connected, convolution, LSTM and
+//! Model building blocks made of graph ops: fully connected, convolution, LSTM, GRU and
 //! normalisation layers that create their own variables under a name scope (like TF1's
 //! `tf.layers`).
 
 pub mod conv;
 pub mod dense;
+pub mod gru;
 pub mod lstm;
 pub mod norm;
+pub mod rnn;
 
 pub use conv::{conv2d_layer, Conv2DLayer};
 pub use dense::{dense, Dense};
-pub use lstm::{bidirectional_dynamic_rnn, BidirectionalRun, Lstm};
+pub use gru::Gru;
+pub use lstm::Lstm;
 pub use norm::{
     batch_normalization_layer, layer_norm, BatchNormOptions, BatchNormalization, LayerNorm,
 };
+pub use rnn::{bidirectional_dynamic_rnn, step_mask, BidirectionalRun, RnnLayer};
 
 use crate::graph::Tensor;
 
