@@ -370,3 +370,33 @@ fn bad_recurrent_operands_are_errors() {
         .unwrap_err();
     assert!(e.to_string().contains("initial state h0"), "{e}");
 }
+
+/// Under the `UPDATE_OPS` block, an optimizer with slots (Adam) creates its slot variables
+/// and their initializers outside the block, as TF1's `init_scope` does: the global
+/// initializer runs without feeds, and the train op still runs the updates.
+#[test]
+fn slot_variables_made_under_update_ops_initialize_without_feeds() {
+    let g = Graph::new();
+    let x = g.placeholder("x", [None, Some(2)]);
+    let training = placeholder_with_default(g.constant(true), "training");
+    let bn = BatchNormalization::new(dense(x, 3, Activation::None, "dense"), training, "bn");
+    let loss = reduce_mean_all(square(bn.output));
+    let opt = Adam::new(0.01).with_name("adam");
+    let train = {
+        let _deps = g.control_dependencies(&g.get_collection_ops(GraphKeys::UPDATE_OPS));
+        opt.minimize(loss).unwrap()
+    };
+    let mut sess = Session::new(&g);
+    sess.run(&[g.global_variables_initializer().into()], &[])
+        .expect("initializers do not depend on the update ops");
+    let before = variable_bits(&g, &sess);
+    let xv = ndarray::arr2(&[[1.0f32, -2.0], [3.0, 2.0], [0.5, 0.0]]);
+    sess.run(&[train.into()], &[(x, (&xv).into())]).unwrap();
+    let after = variable_bits(&g, &sess);
+    assert_ne!(
+        bits_of(&before, "bn/moving_mean"),
+        bits_of(&after, "bn/moving_mean")
+    );
+    let kernel = g.tensor_by_name("dense/kernel").unwrap();
+    assert!(opt.get_slot(kernel, "m").is_some());
+}
