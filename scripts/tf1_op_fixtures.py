@@ -23,7 +23,11 @@ before `AdamOptimizer`'s update, both from the gradient at the old value.
 
 Usage (from the repository root), with the TF1 environment of ../shared/bench/setup.sh:
 
-    ~/.cache/staticflow-bench-venv/bin/python scripts/tf1_op_fixtures.py [tests/fixtures/tf1_ops.json]
+    ~/.cache/staticflow-bench-venv/bin/python scripts/tf1_op_fixtures.py [tests/fixtures/tf1_ops.json [tests/fixtures/tf1_shape_ops.json]]
+
+Shape op cases (`shape_ops`, issue 11 item 3) go to the second file, in the bool cases'
+typed format with lists: `ys` (every output), `dys` (the upstream of each f32 output),
+`grads` per `grad_of` input; or `error` (the exception's type) where TF1 rejects the case.
 """
 
 import json
@@ -348,6 +352,219 @@ def bool_ops():
     return cases
 
 
+# ---------------------------------------------------------------------------------------------
+# Shape ops (issue 11, item 3): written to their own file, tests/fixtures/tf1_shape_ops.json
+# (read by tests/tf1_shape_ops.rs), so that the cases above stay byte-identical.
+
+
+def run_shape_case(name, build, inputs, args=None, grad_of=None):
+    """`build(*placeholders)` (one tensor or a list) on `inputs` [(array, dtype)]: every output
+    (`ys`), and with `grad_of` the gradients of the f32 outputs (upstream `upstream(shape)`
+    each) w.r.t. those inputs, null where TF1 answers None. If TF1 raises, building or
+    running, the case records `error` (the exception's type) instead: staticflow must give a
+    typed error there too."""
+    g = tf1.Graph()
+    case = {"name": name, "args": args or {}}
+    with g.as_default():
+        arrays = [np.asarray(a, NP_DTYPES[d]) for a, d in inputs]
+        case["inputs"] = [typed(a, d) for a, (_, d) in zip(arrays, inputs)]
+        phs = [tf1.placeholder(DTYPES[d], a.shape) for a, (_, d) in zip(arrays, inputs)]
+        try:
+            y = build(*phs)
+            ys = list(y) if isinstance(y, (list, tuple)) else [y]
+            # TF1's int32 outputs (top_k's indices) are i64 in staticflow.
+            ys = [tf1.cast(t, tf.int64) if t.dtype == tf.int32 else t for t in ys]
+            fetch, grads = list(ys), None
+            if grad_of is not None:
+                fys = [t for t in ys if t.dtype == tf.float32]
+                dys = [upstream(t.shape.as_list()) for t in fys]
+                grads = tf1.gradients(fys, [phs[k] for k in grad_of], grad_ys=[tf1.constant(d) for d in dys])
+                # gather's gradient is IndexedSlices: densify it as staticflow's is dense.
+                grads = [None if t is None else tf1.convert_to_tensor(t) for t in grads]
+                fetch += [t for t in grads if t is not None]
+            with tf1.Session(graph=g) as s:
+                out = s.run(fetch, dict(zip(phs, arrays)))
+        except (tf.errors.OpError, ValueError) as e:
+            case["error"] = type(e).__name__
+            return case
+    case["ys"] = [typed(v, dtype_name(t)) for v, t in zip(out, ys)]
+    if grad_of is not None:
+        case["grad_of"] = list(grad_of)
+        case["dys"] = [typed(d, "f32") for d in dys]
+        got = iter(out[len(ys):])
+        case["grads"] = [None if t is None else typed(next(got), "f32") for t in grads]
+    return case
+
+
+def shape_ops():
+    cases = []
+    m = np.arange(6, dtype=np.float32).reshape(2, 3) * 0.5 - 1.25
+    cube = np.arange(24, dtype=np.float32).reshape(2, 3, 4) * 0.25 - 2.0
+    im = np.array([[1, -2, 3], [4, 5, -6]], np.int64)
+    bm = np.array([[True, False, True], [False, False, True]])
+    # tile: every axis, a zero multiple, rank 3, i64 and bool.
+    for x, mult in ((m, [2, 1]), (m, [1, 3]), (m, [2, 2]), (m, [1, 0]), (cube, [1, 2, 2]), (m[0], [3])):
+        cases.append(run_shape_case("tile", lambda t: tf1.tile(t, mult), [(x, "f32")], {"multiples": mult}, [0]))
+    cases.append(run_shape_case("tile", lambda t: tf1.tile(t, [2, 2]), [(im, "i64")], {"multiples": [2, 2]}))
+    cases.append(run_shape_case("tile", lambda t: tf1.tile(t, [1, 2]), [(bm, "bool")], {"multiples": [1, 2]}))
+    cases.append(run_shape_case("tile", lambda t: tf1.tile(t, [2]), [(m, "f32")], {"multiples": [2]}))
+    # pad: constant (0 and a value), reflect, symmetric up to their limits, rank 3, i64;
+    # paddings beyond a mirror mode's limit are errors.
+    pads = [
+        ([[1, 2], [0, 1]], "CONSTANT", 0.0),
+        ([[0, 0], [3, 1]], "CONSTANT", 1.5),
+        ([[1, 1], [2, 2]], "REFLECT", 0.0),
+        ([[1, 0], [0, 2]], "REFLECT", 0.0),
+        ([[2, 1], [3, 0]], "SYMMETRIC", 0.0),
+        ([[0, 2], [1, 3]], "SYMMETRIC", 0.0),
+    ]
+    for p, mode, v in pads:
+        args = {"paddings": p, "mode": mode, "value": v}
+        cases.append(run_shape_case("pad", lambda t: tf1.pad(t, p, mode, constant_values=v), [(m, "f32")], args, [0]))
+    for p, mode in (([[1, 0], [2, 1], [1, 3]], "REFLECT"), ([[0, 1], [3, 3], [2, 4]], "SYMMETRIC"), ([[1, 1], [0, 0], [2, 0]], "CONSTANT")):
+        args = {"paddings": p, "mode": mode, "value": 0.0}
+        cases.append(run_shape_case("pad", lambda t: tf1.pad(t, p, mode), [(cube, "f32")], args, [0]))
+    cases.append(run_shape_case("pad", lambda t: tf1.pad(t, [[1, 0], [1, 1]], constant_values=7), [(im, "i64")], {"paddings": [[1, 0], [1, 1]], "mode": "CONSTANT", "value": 7.0}))
+    cases.append(run_shape_case("pad", lambda t: tf1.pad(t, [[1, 1], [2, 0]], "REFLECT"), [(im, "i64")], {"paddings": [[1, 1], [2, 0]], "mode": "REFLECT", "value": 0.0}))
+    for p, mode in (([[2, 0], [0, 0]], "REFLECT"), ([[0, 0], [0, 4]], "SYMMETRIC"), ([[1, 1]], "CONSTANT")):
+        args = {"paddings": p, "mode": mode, "value": 0.0}
+        cases.append(run_shape_case("pad", lambda t: tf1.pad(t, p, mode), [(m, "f32")], args, [0]))
+    # reverse: single, negative, several and no axes; i64 and bool; a repeated axis is an error.
+    for axes in ([0], [-1], [1], [0, 2], [-3, -2, -1], []):
+        cases.append(run_shape_case("reverse", lambda t: tf1.reverse(t, axes), [(cube, "f32")], {"axes": axes}, [0]))
+    cases.append(run_shape_case("reverse", lambda t: tf1.reverse(t, [1]), [(im, "i64")], {"axes": [1]}))
+    cases.append(run_shape_case("reverse", lambda t: tf1.reverse(t, [0, 1]), [(bm, "bool")], {"axes": [0, 1]}))
+    cases.append(run_shape_case("reverse", lambda t: tf1.reverse(t, [1, -2]), [(cube, "f32")], {"axes": [1, -2]}, [0]))
+    # split: equal parts, sizes with -1, empty parts, one part, negative axis; i64; errors
+    # for an uneven split and sizes that do not add up.
+    x46 = np.arange(24, dtype=np.float32).reshape(4, 6) * 0.5 - 5.0
+    for sizes, axis in ((2, 0), (3, -1), ([1, -1, 2], 1), ([0, 6, 0], 1), ([4], 0), (1, 1), ([2, 0, 2], -2), (4, 1), ([2, 2, 3], 1)):
+        args = {"sizes": sizes, "axis": axis}
+        cases.append(run_shape_case("split", lambda t: tf1.split(t, sizes, axis), [(x46, "f32")], args, [0]))
+    cases.append(run_shape_case("split", lambda t: tf1.split(t, [1, 2], 1), [(im, "i64")], {"sizes": [1, 2], "axis": 1}))
+    # unstack on every axis (negative included); i64.
+    for axis in (0, 1, 2, -1):
+        cases.append(run_shape_case("unstack", lambda t: tf1.unstack(t, axis=axis), [(cube, "f32")], {"axis": axis}, [0]))
+    cases.append(run_shape_case("unstack", lambda t: tf1.unstack(t, axis=1), [(im, "i64")], {"axis": 1}))
+    # zeros_like / ones_like of every dtype; fill with the gradient to the value.
+    for x, d in ((m, "f32"), (im, "i64"), (bm, "bool")):
+        cases.append(run_shape_case("zeros_like", tf1.zeros_like, [(x, d)]))
+        cases.append(run_shape_case("ones_like", tf1.ones_like, [(x, d)]))
+    for v, d, shape in ((2.5, "f32", [2, 3]), (-4, "i64", [3]), (True, "bool", [2, 2]), (1.0, "f32", [0, 2]), (-0.5, "f32", [])):
+        args = {"shape": shape}
+        cases.append(run_shape_case("fill", lambda t: tf1.fill(shape, t), [(v, d)], args, [0] if d == "f32" else None))
+    # range, f32 (accumulated steps show how TF1 computes element i) and i64; errors for a
+    # zero delta and a delta pointing away from the limit.
+    for start, limit, delta, d in (
+        (0.0, 1.0, 0.1, "f32"), (0.5, -3.0, -0.7, "f32"), (1.0, 1.0, 1.0, "f32"), (-2.0, 7.9, 0.3, "f32"),
+        (0, 10, 3, "i64"), (10, 0, -3, "i64"), (0, 9, 3, "i64"), (-5, 5, 1, "i64"),
+        (0.0, 1.0, 0.0, "f32"), (3, 1, 1, "i64"), (0.0, 2.0, -1.0, "f32"),
+    ):
+        args = {"start": start, "limit": limit, "delta": delta, "dtype": d}
+        cases.append(run_shape_case("range", lambda: tf1.range(start, limit, delta, dtype=DTYPES[d]), [], args))
+    cases += products()
+    cases += index_ops()
+    return cases
+
+
+def index_ops():
+    """gather on any axis, unsorted_segment_sum, scatter_nd, gather_nd, top_k (ties, k = n,
+    k = 0), sequence_mask, reverse_sequence; out-of-range indices are TF1 CPU errors."""
+    cases = []
+    p = np.arange(60, dtype=np.float32).reshape(3, 4, 5) * 0.5 - 7.0
+    ids = np.array([2, 0, 2], np.int64)
+    for axis in (0, 1, 2, -1, -3):
+        cases.append(run_shape_case("gather_axis", lambda t, i: tf1.gather(t, i, axis=axis), [(p, "f32"), (ids, "i64")], {"axis": axis}, [0, 1]))
+    ids2 = np.array([[3, 1], [1, 1]], np.int64)
+    cases.append(run_shape_case("gather_axis", lambda t, i: tf1.gather(t, i, axis=1), [(p, "f32"), (ids2, "i64")], {"axis": 1}, [0, 1]))
+    cases.append(run_shape_case("gather_axis", lambda t, i: tf1.gather(t, i, axis=1), [(np.array([[1, 2, 3], [4, 5, 6]], np.int64), "i64"), (np.array([2, 0], np.int64), "i64")], {"axis": 1}))
+    for bad in ([0, 4], [-1, 0]):
+        cases.append(run_shape_case("gather_axis", lambda t, i: tf1.gather(t, i, axis=1), [(p, "f32"), (np.array(bad, np.int64), "i64")], {"axis": 1}))
+    data = np.arange(15, dtype=np.float32).reshape(5, 3) * 0.75 - 4.0
+    for seg, n in (([0, 2, 0, -1, 3], 4), ([1, 1, 1, 1, 1], 2), ([0, 1, 2, 3, 4], 5), ([0, 5, 1, 1, 0], 5)):
+        cases.append(run_shape_case("unsorted_segment_sum", lambda d, i: tf1.unsorted_segment_sum(d, i, n), [(data, "f32"), (np.array(seg, np.int64), "i64")], {"num_segments": n}, [0, 1]))
+    cube = np.arange(12, dtype=np.float32).reshape(2, 3, 2) - 5.5
+    cases.append(run_shape_case("unsorted_segment_sum", lambda d, i: tf1.unsorted_segment_sum(d, i, 4), [(cube, "f32"), (np.array([[0, 3, 0], [2, 2, -1]], np.int64), "i64")], {"num_segments": 4}, [0, 1]))
+    for idx, upd, shape in (
+        ([[4], [3], [1], [4]], [9.0, 10.0, 11.0, 12.0], [6]),
+        ([[0, 1], [2, 3], [0, 1]], [1.5, -2.0, 0.25], [3, 4]),
+        ([[2], [0]], [[1.0, 2.0, 3.0, 4.0], [-1.0, -2.0, -3.0, -4.0]], [3, 4]),
+        ([[[1], [0]], [[1], [1]]], np.arange(16, dtype=np.float32).reshape(2, 2, 4) - 8.0, [2, 4]),
+        ([[0], [6]], [1.0, 2.0], [6]),
+        ([[0, -1]], [1.0], [3, 4]),
+    ):
+        cases.append(run_shape_case("scatter_nd", lambda i, u: tf1.scatter_nd(i, u, shape), [(np.array(idx, np.int64), "i64"), (np.asarray(upd, np.float32), "f32")], {"shape": shape}, [0, 1]))
+    m = np.arange(12, dtype=np.float32).reshape(3, 4) * 0.5 - 2.0
+    for idx in ([[1, 2], [0, 0], [2, 3], [1, 2]], [[1], [2], [1]], [[[0, 1]], [[2, 2]]], [[3, 0]]):
+        cases.append(run_shape_case("gather_nd", tf1.gather_nd, [(m, "f32"), (np.array(idx, np.int64), "i64")], {}, [0, 1]))
+    x = np.array([[1.0, 3.0, 3.0, -2.0, 3.0, 0.5], [0.0, -1.0, -1.0, 2.0, 2.0, -3.0], [5.0, 5.0, 5.0, 5.0, 5.0, 5.0]], np.float32)
+    for k in (1, 3, 6, 0, 7):
+        cases.append(run_shape_case("top_k", lambda t: list(tf1.nn.top_k(t, k, sorted=True)), [(x, "f32")], {"k": k}, [0]))
+    cases.append(run_shape_case("top_k", lambda t: list(tf1.nn.top_k(t, 2)), [(x.reshape(3, 2, 3), "f32")], {"k": 2}, [0]))
+    cases.append(run_shape_case("top_k", lambda t: list(tf1.nn.top_k(t, 2)), [(np.array([[4, -1, 4, 7]], np.int64), "i64")], {"k": 2}))
+    lens = np.array([1, 3, 0, -2], np.int64)
+    for maxlen, d in ((5, "bool"), (None, "bool"), (2, "f32"), (3, "i64")):
+        args = {"maxlen": maxlen, "dtype": d}
+        cases.append(run_shape_case("sequence_mask", lambda l: tf1.sequence_mask(l, maxlen, DTYPES[d]), [(lens, "i64")], args))
+    cases.append(run_shape_case("sequence_mask", lambda l: tf1.sequence_mask(l, 3), [(np.array([[1, 2], [3, 0]], np.int64), "i64")], {"maxlen": 3, "dtype": "bool"}))
+    x3 = np.arange(24, dtype=np.float32).reshape(3, 4, 2) - 11.0
+    for shape, sl, seq, batch in (
+        ((3, 4, 2), [4, 2, 0], 1, 0),
+        ((3, 4, 2), [1, 3, 4], -2, -3),
+        ((4, 3, 2), [3, 4, 1], 0, 1),
+        ((2, 3, 4), [2, 4], 2, 0),
+        ((3, 4, 2), [5, 1, 1], 1, 0),
+    ):
+        args = {"seq_axis": seq, "batch_axis": batch}
+        f = lambda t, l: tf1.reverse_sequence(t, l, seq_axis=seq, batch_axis=batch)
+        cases.append(run_shape_case("reverse_sequence", f, [(x3.reshape(shape), "f32"), (np.array(sl, np.int64), "i64")], args, [0, 1]))
+    return cases
+
+
+def products():
+    """Batched matmul (broadcast batch dimensions, transposes), tensordot, matvec."""
+    cases = []
+
+    def arr(*shape, seed=0):
+        n = int(np.prod(shape))
+        return (((np.arange(n) * 7 + seed * 3) % 11) * 0.25 - 1.2).reshape(shape).astype(np.float32)
+
+    for sa, sb, ta, tb in (
+        ((2, 3, 4), (2, 4, 5), False, False),
+        ((2, 4, 3), (2, 4, 5), True, False),
+        ((2, 3, 4), (2, 5, 4), False, True),
+        ((2, 4, 3), (2, 5, 4), True, True),
+        ((2, 1, 3, 4), (3, 4, 2), False, False),
+        ((2, 3, 4), (4, 5), False, False),
+        ((3, 4), (2, 2, 4, 5), False, False),
+        ((1, 3, 4), (2, 4, 1), False, False),
+        ((2, 0, 4), (2, 4, 3), False, False),
+        ((2, 3, 0), (2, 0, 3), False, False),
+        ((2, 3, 4), (3, 4, 5), False, False),
+        ((2, 3, 4), (2, 3, 5), False, False),
+    ):
+        args = {"transpose_a": ta, "transpose_b": tb}
+        f = lambda a, b: tf1.matmul(a, b, transpose_a=ta, transpose_b=tb)
+        cases.append(run_shape_case("matmul", f, [(arr(*sa), "f32"), (arr(*sb, seed=1), "f32")], args, [0, 1]))
+    for sa, sb, axes in (
+        ((3, 4), (4, 5), 1),
+        ((2, 3, 4), (3, 4, 5), 2),
+        ((2, 3), (4,), 0),
+        ((3, 4), (4,), [[1], [0]]),
+        ((4,), (4, 3), [[0], [0]]),
+        ((2, 3, 4), (4, 5, 2), [[0, 2], [2, 0]]),
+        ((2, 3, 4), (5, 4), [[-1], [-1]]),
+        ((3, 4), (3, 4), [[0, 1], [0, 1]]),
+        ((3, 4), (5, 4), 1),
+        ((3, 4), (4, 5), 3),
+    ):
+        args = {"axes": axes}
+        cases.append(run_shape_case("tensordot", lambda a, b: tf1.tensordot(a, b, axes), [(arr(*sa), "f32"), (arr(*sb, seed=2), "f32")], args, [0, 1]))
+    for sa, sx in (((3, 4), (4,)), ((2, 3, 4), (2, 4)), ((2, 3, 4), (4,))):
+        cases.append(run_shape_case("matvec", tf1.linalg.matvec, [(arr(*sa), "f32"), (arr(*sx, seed=3), "f32")], {}, [0, 1]))
+    return cases
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/tf1_ops.json"
     doc = {
@@ -362,6 +579,17 @@ def main():
         json.dump(doc, f, separators=(",", ":"))
         f.write("\n")
     print(f"wrote {len(doc['ops'])} op cases and {len(doc['bool_ops'])} bool op cases to {path}")
+    shape_path = sys.argv[2] if len(sys.argv) > 2 else "tests/fixtures/tf1_shape_ops.json"
+    shape_doc = {
+        "generator": "scripts/tf1_op_fixtures.py",
+        "versions": doc["versions"],
+        "dtype": "float32",
+        "shape_ops": shape_ops(),
+    }
+    with open(shape_path, "w") as f:
+        json.dump(shape_doc, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {len(shape_doc['shape_ops'])} shape op cases to {shape_path}")
 
 
 if __name__ == "__main__":

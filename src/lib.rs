@@ -59,13 +59,14 @@ pub use ops::concat::{concat, slice, stack, try_concat};
 pub use ops::conv::{bias_add, conv2d, Padding};
 pub use ops::debug::{check_numerics, print, print_n};
 pub use ops::div_no_nan::div_no_nan;
+pub use ops::fill::{fill, ones_like, range, zeros_like};
 pub use ops::gather::{argmax, argmin, embedding_lookup, gather, one_hot};
 pub use ops::leaky_relu::leaky_relu;
 pub use ops::logic::{
     logical_and, logical_not, logical_or, reduce_all, reduce_all_all, reduce_any, reduce_any_all,
 };
 pub use ops::lstm::{lstm, lstm_reverse, lstm_with_state, LstmRun, LstmState};
-pub use ops::matmul::{matmul, matmul_t};
+pub use ops::matmul::{matmul, matmul_t, matvec, tensordot, TensordotAxes};
 pub use ops::nn::{
     log_softmax, softmax, softmax_cross_entropy_with_logits,
     sparse_softmax_cross_entropy_with_logits,
@@ -77,9 +78,13 @@ pub use ops::reduce::{
     l2_loss, mean_squared_error, reduce_max, reduce_max_all, reduce_mean, reduce_mean_all,
     reduce_min, reduce_min_all, reduce_prod, reduce_prod_all, reduce_sum, reduce_sum_all,
 };
+pub use ops::remap::{pad, reverse, tile, PadMode};
 pub use ops::scan::cumsum;
+pub use ops::scatter::{gather_axis, gather_nd, scatter_nd, unsorted_segment_sum};
 pub use ops::select::where_;
+pub use ops::sequence::{reverse_sequence, sequence_mask, top_k};
 pub use ops::sigmoid_xent::sigmoid_cross_entropy_with_logits;
+pub use ops::split::{split, unstack, SplitSizes};
 pub use ops::state::{assign, assign_add, assign_sub, group, no_op};
 pub use ops::unary::{
     abs, elu, erf, exp, expm1, floor, gelu, identity, log, log1p, neg, placeholder_with_default,

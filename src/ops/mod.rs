@@ -19,6 +19,7 @@ pub mod concat;
 pub mod conv;
 pub mod debug;
 pub mod div_no_nan;
+pub mod fill;
 pub mod gather;
 pub mod gemm;
 pub mod init;
@@ -31,12 +32,16 @@ pub mod norm;
 pub mod pool;
 pub mod random;
 pub mod reduce;
+pub mod remap;
 pub mod scan;
+pub mod scatter;
 pub mod schedule;
 mod scratch;
 pub mod select;
+pub mod sequence;
 pub mod sigmoid_xent;
 mod simd;
+pub mod split;
 pub mod state;
 pub mod unary;
 pub mod unary_grad;
@@ -222,6 +227,22 @@ op_set! {
     Logic(logic::Logic),
     ReduceLogic(logic::ReduceLogic),
     Select(select::Select),
+    // Shape ops (issue 11, item 3).
+    Remap(remap::Remap),
+    RemapGrad(remap::RemapGrad),
+    Split(split::Split),
+    SplitGrad(split::SplitGrad),
+    FillLike(fill::FillLike),
+    FillShape(fill::FillShape),
+    Range(fill::Range),
+    GatherAxis(scatter::GatherAxis),
+    SegmentSum(scatter::SegmentSum),
+    ScatterNd(scatter::ScatterNd),
+    GatherNd(scatter::GatherNd),
+    TopK(sequence::TopK),
+    TopKGrad(sequence::TopKGrad),
+    SequenceMask(sequence::SequenceMask),
+    ReverseSequence(sequence::ReverseSequence),
     Summary(crate::summary::SummaryOp),
     MergeSummary(crate::summary::MergeSummary),
 }

@@ -1,6 +1,7 @@
 //! Reading TF1 fixtures (tests/fixtures/tf1_*.json) and comparing against them: NaN where
 //! TF1 has NaN, the same infinity where TF1 has one, else within 1e-6 absolute or 1e-5
-//! relative. Shared by tests/tf1_losses.rs and tests/tf1_optimizers.rs.
+//! relative. Shared by tests/tf1_losses.rs, tests/tf1_optimizers.rs and
+//! tests/tf1_shape_ops.rs.
 #![allow(dead_code)]
 
 use ndarray::{ArrayD, IxDyn};
