@@ -65,12 +65,13 @@ pub use ops::leaky_relu::leaky_relu;
 pub use ops::logic::{
     logical_and, logical_not, logical_or, reduce_all, reduce_all_all, reduce_any, reduce_any_all,
 };
-pub use ops::lstm::{lstm, lstm_reverse};
+pub use ops::lstm::{lstm, lstm_reverse, lstm_with_state, LstmRun, LstmState};
 pub use ops::matmul::{matmul, matmul_t, matvec, tensordot, TensordotAxes};
 pub use ops::nn::{
     log_softmax, softmax, softmax_cross_entropy_with_logits,
     sparse_softmax_cross_entropy_with_logits,
 };
+pub use ops::norm::{batch_normalization, moments};
 pub use ops::pool::max_pool2d;
 pub use ops::random::dropout;
 pub use ops::reduce::{

@@ -23,6 +23,10 @@ impl GraphKeys {
     /// `"metric_variables"`: the accumulators of the [`crate::metrics`] (TF1's
     /// `GraphKeys.METRIC_VARIABLES`), also local variables.
     pub const METRIC_VARIABLES: &'static str = "metric_variables";
+    /// `"update_ops"`: ops a train op should depend on, such as the moving-average updates
+    /// of [`crate::layers::BatchNormalization`] (TF1's `GraphKeys.UPDATE_OPS`); see
+    /// [`Graph::get_collection_ops`].
+    pub const UPDATE_OPS: &'static str = "update_ops";
 }
 
 impl Graph {
@@ -77,5 +81,19 @@ impl Graph {
             .iter()
             .map(|(n, _)| n.clone())
             .collect()
+    }
+
+    /// Appends an operation (any node, e.g. an assign run for effect) to the collection
+    /// `name`, as TF1's `tf.add_to_collection(name, op)`.
+    pub fn add_op_to_collection(&self, name: &str, op: crate::graph::Operation<'_>) {
+        self.add_to_collection(name, Tensor::from_index(op.graph(), op.index()));
+    }
+
+    /// The nodes of collection `name` as operations, in the order they were added, e.g.
+    /// `g.get_collection_ops(GraphKeys::UPDATE_OPS)` to make a train op depend on them
+    /// with [`Graph::control_dependencies`] (TF1's
+    /// `with tf.control_dependencies(tf.get_collection(UPDATE_OPS)): ...`).
+    pub fn get_collection_ops(&self, name: &str) -> Vec<crate::graph::Operation<'_>> {
+        self.get_collection(name).iter().map(|t| t.op()).collect()
     }
 }

@@ -353,6 +353,17 @@ impl Graph {
         TopLevelGuard { graph: self, saved }
     }
 
+    /// Runs `f` outside every open [`Graph::control_dependencies`] block (TF1's
+    /// `control_dependencies(None)`, as its `init_scope` does for variables): variables and
+    /// their initializers created in a block, such as optimizer slots under the
+    /// `UPDATE_OPS` pattern, must not wait for the block's ops.
+    pub(crate) fn without_control_dependencies<T>(&self, f: impl FnOnce() -> T) -> T {
+        let saved = std::mem::take(&mut self.inner.borrow_mut().control_deps);
+        let out = f();
+        self.inner.borrow_mut().control_deps = saved;
+        out
+    }
+
     /// Opens a name scope: nodes created while the guard lives get `name/` in front of their
     /// names. Scopes nest.
     pub fn name_scope(&self, name: &str) -> ScopeGuard<'_> {

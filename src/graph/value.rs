@@ -333,6 +333,12 @@ impl From<f32> for Value {
         Value::F32(ndarray::arr0(x).into_dyn())
     }
 }
+impl From<bool> for Value {
+    /// A bool scalar, e.g. `g.constant(true)` as the default of a training flag.
+    fn from(x: bool) -> Self {
+        Value::Bool(ndarray::arr0(x).into_dyn())
+    }
+}
 impl<'a, D: Dimension> From<&'a ndarray::Array<f32, D>> for ValueView<'a> {
     fn from(a: &'a ndarray::Array<f32, D>) -> Self {
         ValueView::F32(a.view().into_dyn())

@@ -28,6 +28,7 @@ pub mod logic;
 pub mod lstm;
 pub mod matmul;
 pub mod nn;
+pub mod norm;
 pub mod pool;
 pub mod random;
 pub mod reduce;
@@ -159,6 +160,8 @@ op_set! {
     LstmOutputGrad(lstm::LstmOutputGrad),
     LstmBackward(lstm::LstmBackward),
     LstmGradPart(lstm::LstmGradPart),
+    LstmFinalState(lstm::LstmFinalState),
+    LstmFinalStateGrad(lstm::LstmFinalStateGrad),
     Conv2D(conv::Conv2D),
     Conv2DBiasAct(conv::Conv2DBiasAct),
     Conv2DBackpropInput(conv::Conv2DBackpropInput),

@@ -284,8 +284,19 @@ impl Graph {
         var
     }
 
-    /// The variable node and its `Assign` initializer.
+    /// The variable node and its `Assign` initializer, created outside any open
+    /// `control_dependencies` block (as TF1's `init_scope`): initializing a variable never
+    /// waits for the block's ops.
     fn variable_nodes(
+        &self,
+        name: &str,
+        init: Init,
+        trainable: bool,
+    ) -> (Tensor<'_>, petgraph::graph::NodeIndex) {
+        self.without_control_dependencies(|| self.variable_nodes_here(name, init, trainable))
+    }
+
+    fn variable_nodes_here(
         &self,
         name: &str,
         init: Init,

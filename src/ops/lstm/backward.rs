@@ -22,10 +22,12 @@ pub(super) struct Slices<'a> {
     pub(super) ws: &'a [f32],
     pub(super) x: &'a [f32],
     pub(super) mask: &'a [f32],
+    /// The initial state `(h0, c0)`, each `[batch, hidden]`, if the forward pass had one.
+    pub(super) init: Option<(&'a [f32], &'a [f32])>,
 }
 
-/// Runs the backward pass of `d`'s sequences into `packed` (`[dx | dw | db]`, see
-/// [`LstmBackward`](super::LstmBackward)).
+/// Runs the backward pass of `d`'s sequences into `packed` (`[dx | dw | db]`, followed by
+/// `[dh0 | dc0]` with an initial state; see [`LstmBackward`](super::LstmBackward)).
 pub(super) fn backward(d: Dims, reverse: bool, v: Slices, w: ArrayView2<f32>, packed: &mut [f32]) {
     let Dims {
         batch,
@@ -36,9 +38,12 @@ pub(super) fn backward(d: Dims, reverse: bool, v: Slices, w: ArrayView2<f32>, pa
     let row = WORKSPACE_BLOCKS * h;
     let n = batch * time;
     let (dx, rest) = packed.split_at_mut(n * input);
-    let (dw, db) = rest.split_at_mut((input + h) * 4 * h);
+    let (dw, rest) = rest.split_at_mut((input + h) * 4 * h);
+    let (db, dinit) = rest.split_at_mut(4 * h);
     if n == 0 || h == 0 {
         packed_zero(dx, dw, db);
+        // No step ran: the final state is the initial state.
+        dinit.fill(0.0);
         return;
     }
     let wx = w.slice(s![..input, ..]);
@@ -65,16 +70,30 @@ pub(super) fn backward(d: Dims, reverse: bool, v: Slices, w: ArrayView2<f32>, pa
                 .zip(v.dy.par_chunks(rows * time * dyw))
                 .zip(v.ws.par_chunks(rows * time * row))
                 .zip(v.mask.par_chunks(rows * time))
-                .for_each(|(((((dg, hprev), state), dy), ws), mask)| {
+                .enumerate()
+                .for_each(|(p, (((((dg, hprev), state), dy), ws), mask))| {
+                    let n = mask.len() / time * h;
                     let v = Slices {
                         dy,
                         dy_width: dyw,
                         ws,
                         x: &[],
                         mask,
+                        init: v
+                            .init
+                            .map(|(h0, c0)| (&h0[p * rows * h..][..n], &c0[p * rows * h..][..n])),
                     };
                     run(v, dg, hprev, state)
                 });
+        }
+        if v.init.is_some() {
+            // Each part's state scratch ends as [dh0 rows | dc0 rows | scratch].
+            let (dh0, dc0) = dinit.split_at_mut(batch * h);
+            for (p, part) in state.chunks(rows * 3 * h).enumerate() {
+                let n = part.len() / 3;
+                dh0[p * rows * h..][..n].copy_from_slice(&part[..n]);
+                dc0[p * rows * h..][..n].copy_from_slice(&part[n..2 * n]);
+            }
         }
         let dg2 = ArrayView2::from_shape((n, 4 * h), &*dg).expect("scratch length");
         let x2 = ArrayView2::from_shape((n, input), v.x).expect("length checked");
@@ -109,7 +128,8 @@ pub(super) fn backward(d: Dims, reverse: bool, v: Slices, w: ArrayView2<f32>, pa
 
 /// The backward recurrence (everything but the all-steps products) for the sequences of
 /// `d` alone: `v` holds their rows, `dg` and `hprev` receive their rows of `dG` and
-/// `h_prev`; `state` is a zeroed `3 * batch * hidden` scratch, `zeros` `hidden` zeros.
+/// `h_prev`; `state` is a zeroed `3 * batch * hidden` scratch, `zeros` `hidden` zeros. With
+/// an initial state, `state` ends holding `[dh0 | dc0]` in its first `2 * batch * hidden`.
 #[allow(clippy::too_many_arguments)]
 fn backward_rows(
     isa: Isa,
@@ -139,9 +159,10 @@ fn backward_rows(
         for step in 0..time {
             let t = time_at(step, time, reverse);
             let dst = &mut hprev[(bi * time + t) * h..][..h];
-            match last {
-                Some(r) => dst.copy_from_slice(&v.ws[r * row..][..h]),
-                None => dst.fill(0.0),
+            match (last, v.init) {
+                (Some(r), _) => dst.copy_from_slice(&v.ws[r * row..][..h]),
+                (None, Some((h0, _))) => dst.copy_from_slice(&h0[bi * h..][..h]),
+                (None, None) => dst.fill(0.0),
             }
             if v.mask[bi * time + t] != 0.0 {
                 last = Some(bi * time + t);
@@ -165,16 +186,17 @@ fn backward_rows(
             }
             if v.mask[idx] != 0.0 {
                 let r = &v.ws[idx * row..][..row];
-                let cprev = match tprev {
-                    Some(tp) => &v.ws[(bi * time + tp) * row + B_C * h..][..h],
-                    None => zeros,
+                let cprev = match (tprev, v.init) {
+                    (Some(tp), _) => &v.ws[(bi * time + tp) * row + B_C * h..][..h],
+                    (None, Some((_, c0))) => &c0[bi * h..][..h],
+                    (None, None) => zeros,
                 };
                 cell_backward(isa, r, &dyr[..h], cprev, dh, dc, g, h);
             } else {
                 g.fill(0.0);
             }
         }
-        if step > 0 {
+        if step > 0 || v.init.is_some() {
             // d(state before this step) += dG_t · w_hᵀ. The product goes to a column-major
             // buffer (the `gemm` crate is ~6x faster for this shape with a column-major
             // destination), then is added transposed.

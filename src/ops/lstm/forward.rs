@@ -13,7 +13,9 @@ use ndarray::{s, ArrayView2, ArrayViewMut2, ShapeBuilder};
 use rayon::prelude::*;
 
 /// Runs the forward pass of `d`'s sequences into the workspace `ws`
-/// (`[batch, time, 7*hidden]`, layout in the module docs of `ops::lstm`).
+/// (`[batch, time, 7*hidden]`, layout in the module docs of `ops::lstm`), from the initial
+/// state `init = (h0, c0)` (each `[batch, hidden]` row-major) or from zeros.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn forward(
     d: Dims,
     reverse: bool,
@@ -21,6 +23,7 @@ pub(super) fn forward(
     mask: &[f32],
     w: ArrayView2<f32>,
     bias: &[f32],
+    init: Option<(&[f32], &[f32])>,
     ws: &mut [f32],
 ) {
     let Dims {
@@ -46,12 +49,21 @@ pub(super) fn forward(
     let isa = Isa::detect();
     let rows = part_rows(batch, h);
     with_zeroed_scratch(&SCRATCH, 2 * batch * h, |scratch| {
+        if let Some((h0, c0)) = init {
+            // Each part's state scratch is [h rows | c rows] of its own sequences.
+            for (p, part) in scratch.chunks_mut(rows * 2 * h).enumerate() {
+                let (hs, cs) = part.split_at_mut(part.len() / 2);
+                hs.copy_from_slice(&h0[p * rows * h..][..hs.len()]);
+                cs.copy_from_slice(&c0[p * rows * h..][..cs.len()]);
+            }
+        }
         let run = |ws: &mut [f32], mask: &[f32], state: &mut [f32]| {
             let rows = mask.len() / time;
             forward_rows(
                 isa,
                 Dims { batch: rows, ..d },
                 reverse,
+                init.is_some(),
                 mask,
                 wh,
                 bias,
@@ -71,12 +83,14 @@ pub(super) fn forward(
 }
 
 /// The forward recurrence (everything but the input projection) for the sequences of `d`
-/// alone: `mask`, `ws` are their rows, `state` a zeroed `2 * batch * hidden` scratch.
+/// alone: `mask`, `ws` are their rows, `state` their `[h rows | c rows]` initial state
+/// (zeros unless `has_init`, when the first step needs its recurrent product too).
 #[allow(clippy::too_many_arguments)]
 fn forward_rows(
     isa: Isa,
     d: Dims,
     reverse: bool,
+    has_init: bool,
     mask: &[f32],
     wh: ArrayView2<f32>,
     bias: &[f32],
@@ -93,7 +107,7 @@ fn forward_rows(
     let (hs, cs) = state.split_at_mut(batch * h);
     for step in 0..time {
         let t = time_at(step, time, reverse);
-        if step > 0 {
+        if step > 0 || has_init {
             let hv = ArrayView2::from_shape((batch, h), &*hs).expect("scratch length");
             let off = t * row + B_GATES * h;
             let gates =

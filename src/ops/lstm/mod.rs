@@ -3,7 +3,8 @@
 //!
 //! # Semantics
 //! Gates in TF1 order `i, j, f, o` (`j` is the candidate), forget bias 1.0, no peepholes, zero
-//! initial state:
+//! initial state unless `(h0, c0)` operands are given ([`lstm_with_state`], which also reads
+//! the final state):
 //! `[i j f o] = [x_t, h_prev] · w + b`, `c = σ(f + 1)·c_prev + σ(i)·tanh(j)`,
 //! `h = σ(o)·tanh(c)`. Where `mask[b, t] == 0` the step is padding: the state `(h, c)` is
 //! carried through unchanged and the output is 0 (like `dynamic_rnn` with `sequence_length`
@@ -79,6 +80,8 @@
 //! - `backward.rs`: the BPTT driver (the backward recurrence, then the all-steps products).
 //! - `recurrence.rs`: what both drivers share: step order, the batch split over threads,
 //!   the per-thread scratch.
+//! - `state.rs`: the initial state operands, [`LstmFinalState`] and its gradient (the final
+//!   `(c, h)` read from the workspace) and the builder [`lstm_with_state`].
 //! - `cell.rs`: the per-step cell kernels (forward and backward) with their activations,
 //!   built per instruction-set tier.
 
@@ -87,6 +90,12 @@ mod cell;
 mod dims;
 mod forward;
 mod recurrence;
+mod state;
+
+use self::state::{infer_init, init_views};
+pub use self::state::{
+    lstm_with_state, LstmFinalState, LstmFinalStateGrad, LstmRun, LstmState, StatePart,
+};
 
 use self::backward::{backward, Slices};
 use self::dims::{infer_dims, Dims};
@@ -107,7 +116,8 @@ const B_GATES: usize = 3;
 // Forward
 
 /// The fused forward pass: inputs `x [batch, time, input]`, `mask [batch, time]`,
-/// `w [input + hidden, 4*hidden]`, `b [4*hidden]`; output the packed workspace
+/// `w [input + hidden, 4*hidden]`, `b [4*hidden]`, optionally followed by the initial state
+/// `h0 [batch, hidden]`, `c0 [batch, hidden]` (zeros without); output the packed workspace
 /// `[batch, time, 7*hidden]` described in the module docs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LstmForward {
@@ -120,10 +130,14 @@ impl OpDef for LstmForward {
         "LstmForward"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 4 {
-            return Err(format!("takes x, mask, w, b; got {} operands", i.len()));
+        if i.len() != 4 && i.len() != 6 {
+            return Err(format!(
+                "takes x, mask, w, b and optionally h0, c0; got {} operands",
+                i.len()
+            ));
         }
-        let [b, t, _, h] = infer_dims(i)?;
+        let [b, t, _, h] = infer_dims(&i[..4])?;
+        infer_init(&i[4..], b, h)?;
         Ok(Some(TensorInfo::new(
             i[0].dtype,
             Shape(vec![b, t, h.map(|h| WORKSPACE_BLOCKS * h)]),
@@ -142,6 +156,7 @@ impl OpDef for LstmForward {
             inputs[3].f32(),
         );
         let d = Dims::check(x.shape(), mask.shape(), w.shape(), b.shape())?;
+        let init = init_views(&inputs[4..], d)?;
         let ws = out.f32_buffer(&[d.batch, d.time, WORKSPACE_BLOCKS * d.hidden]);
         let ws = ws.as_slice_mut().expect("f32_buffer is contiguous");
         let x = x.as_standard_layout();
@@ -158,6 +173,12 @@ impl OpDef for LstmForward {
             mask.as_slice().expect("standard layout"),
             w,
             b.as_slice().expect("standard layout"),
+            init.as_ref().map(|(h0, c0)| {
+                (
+                    h0.as_slice().expect("standard layout"),
+                    c0.as_slice().expect("standard layout"),
+                )
+            }),
             ws,
         );
         Ok(())
@@ -171,14 +192,20 @@ impl OpDef for LstmForward {
             Op::LstmOutputGrad(_) => Tensor::from_index(g, g.node(c.dy.index()).inputs[0]),
             _ => c.dy,
         };
+        let mut operands = vec![dy, c.output, x, mask, w];
+        operands.extend_from_slice(&c.inputs[4..]);
         let packed = g.add(
             LstmBackward {
                 reverse: self.reverse,
             },
-            &[dy, c.output, x, mask, w],
+            &operands,
         );
-        let part = |p: usize| g.add(LstmGradPart { part: p }, &[packed, x, w]);
-        Ok(vec![Some(part(0)), None, Some(part(1)), Some(part(2))])
+        let part = |p: usize| Some(g.add(LstmGradPart { part: p }, &[packed, x, w]));
+        let mut grads = vec![part(0), None, part(1), part(2)];
+        if c.inputs.len() == 6 {
+            grads.extend([part(3), part(4)]);
+        }
+        Ok(grads)
     }
 }
 
@@ -311,10 +338,12 @@ impl OpDef for LstmOutputGrad {
 // Backward
 
 /// The fused backward pass (BPTT) of [`LstmForward`]: inputs
-/// `(dh, workspace, x, mask, w)` where `dh` is `[batch, time, hidden]` (or a full workspace
-/// gradient `[batch, time, 7*hidden]`, of which the `h` and `c` blocks are used). Output: the
-/// flat buffer `[dx | dw | db]` of `batch*time*input + (input+hidden)*4*hidden + 4*hidden`
-/// elements; [`LstmGradPart`] cuts it.
+/// `(dh, workspace, x, mask, w)`, followed by `(h0, c0)` if the forward pass had an initial
+/// state, where `dh` is `[batch, time, hidden]` (or a full workspace gradient
+/// `[batch, time, 7*hidden]`, of which the `h` and `c` blocks are used: the final state's
+/// gradient comes this way). Output: the flat buffer `[dx | dw | db]` of
+/// `batch*time*input + (input+hidden)*4*hidden + 4*hidden` elements, followed by
+/// `[dh0 | dc0]` (`2*batch*hidden`) with an initial state; [`LstmGradPart`] cuts it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LstmBackward {
     /// Whether the forward pass walked time from the end.
@@ -326,9 +355,9 @@ impl OpDef for LstmBackward {
         "LstmBackward"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 5 {
+        if i.len() != 5 && i.len() != 7 {
             return Err(format!(
-                "takes dh, workspace, x, mask, w; got {} operands",
+                "takes dh, workspace, x, mask, w and optionally h0, c0; got {} operands",
                 i.len()
             ));
         }
@@ -345,6 +374,8 @@ impl OpDef for LstmBackward {
             Shape(vec![i[4].shape.0.get(1).copied().flatten()]),
         );
         let [b, t, inp, h] = infer_dims(&[i[2], i[3], i[4], &fake_b])?;
+        infer_init(&i[5..], b, h)?;
+        let init_len = |b: usize, h: usize| if i.len() == 7 { 2 * b * h } else { 0 };
         let len = match (b, t, inp, h) {
             (Some(b), Some(t), Some(inp), Some(h)) => Some(
                 Dims {
@@ -353,7 +384,8 @@ impl OpDef for LstmBackward {
                     input: inp,
                     hidden: h,
                 }
-                .packed_len(),
+                .packed_len()
+                    + init_len(b, h),
             ),
             _ => None,
         };
@@ -374,6 +406,7 @@ impl OpDef for LstmBackward {
         );
         let bshape = [w.shape().get(1).copied().unwrap_or(0)];
         let d = Dims::check(x.shape(), mask.shape(), w.shape(), &bshape)?;
+        let init = init_views(&inputs[5..], d)?;
         let row = WORKSPACE_BLOCKS * d.hidden;
         if ws.shape() != [d.batch, d.time, row] {
             return Err(format!(
@@ -391,7 +424,12 @@ impl OpDef for LstmBackward {
                 ))
             }
         };
-        let packed = out.f32_buffer(&[d.packed_len()]);
+        let init_len = if init.is_some() {
+            2 * d.batch * d.hidden
+        } else {
+            0
+        };
+        let packed = out.f32_buffer(&[d.packed_len() + init_len]);
         let packed = packed.as_slice_mut().expect("f32_buffer is contiguous");
         let dy = dy.as_standard_layout();
         let ws = ws.as_standard_layout();
@@ -410,6 +448,12 @@ impl OpDef for LstmBackward {
                 ws: ws.as_slice().expect("standard layout"),
                 x: x.as_slice().expect("standard layout"),
                 mask: mask.as_slice().expect("standard layout"),
+                init: init.as_ref().map(|(h0, c0)| {
+                    (
+                        h0.as_slice().expect("standard layout"),
+                        c0.as_slice().expect("standard layout"),
+                    )
+                }),
             },
             w,
             packed,
@@ -422,10 +466,11 @@ impl OpDef for LstmBackward {
 // Gradient extraction
 
 /// Cuts one gradient out of [`LstmBackward`]'s flat buffer: inputs `(packed, x, w)`;
-/// part 0 is `dx` (shaped like `x`), 1 is `dw` (like `w`), 2 is `db` (`[4*hidden]`).
+/// part 0 is `dx` (shaped like `x`), 1 is `dw` (like `w`), 2 is `db` (`[4*hidden]`), 3 and 4
+/// are `dh0` and `dc0` (`[batch, hidden]`, when the forward pass had an initial state).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LstmGradPart {
-    /// 0: `dx`, 1: `dw`, 2: `db`.
+    /// 0: `dx`, 1: `dw`, 2: `db`, 3: `dh0`, 4: `dc0`.
     pub part: usize,
 }
 
@@ -453,7 +498,16 @@ impl OpDef for LstmGradPart {
                 i[2].dtype,
                 Shape(vec![i[2].shape.0.get(1).copied().flatten()]),
             ))),
-            p => Err(format!("part must be 0 (dx), 1 (dw) or 2 (db), got {p}")),
+            3 | 4 => Ok(Some(TensorInfo::new(
+                i[2].dtype,
+                Shape(vec![
+                    i[1].shape.0.first().copied().flatten(),
+                    i[2].shape.dim(1).map(|n| n / 4),
+                ]),
+            ))),
+            p => Err(format!(
+                "part must be 0 (dx), 1 (dw), 2 (db), 3 (dh0) or 4 (dc0), got {p}"
+            )),
         }
     }
     fn compute(
@@ -470,19 +524,30 @@ impl OpDef for LstmGradPart {
         let nx: usize = xs.iter().product();
         let nw = wsh[0] * wsh[1];
         let nb = wsh[1];
+        let base = nx + nw + nb;
+        let state = [xs.first().copied().unwrap_or(0), nb / 4];
+        let ns = state[0] * state[1];
+        let want = if self.part >= 3 { base + 2 * ns } else { base };
         let packed = packed
             .as_slice()
-            .filter(|p| p.len() == nx + nw + nb)
+            .filter(|p| p.len() == want || (self.part < 3 && p.len() == base + 2 * ns))
             .ok_or_else(|| {
                 format!(
-                    "packed gradient {:?} does not hold dx {xs:?}, dw {wsh:?} and db [{nb}]",
-                    packed.shape()
+                    "packed gradient {:?} does not hold dx {xs:?}, dw {wsh:?}, db [{nb}]{}",
+                    packed.shape(),
+                    if self.part >= 3 {
+                        format!(" and dh0, dc0 {state:?}")
+                    } else {
+                        String::new()
+                    }
                 )
             })?;
         let (shape, range) = match self.part {
             0 => (xs.to_vec(), 0..nx),
             1 => (wsh.to_vec(), nx..nx + nw),
-            _ => (vec![nb], nx + nw..nx + nw + nb),
+            2 => (vec![nb], nx + nw..base),
+            3 => (state.to_vec(), base..base + ns),
+            _ => (state.to_vec(), base + ns..base + 2 * ns),
         };
         let o = out.f32_buffer(&shape);
         o.as_slice_mut()
