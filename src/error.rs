@@ -72,9 +72,11 @@ pub enum Error {
         node: String,
     },
     /// The nodes a run needs depend on each other in a cycle (through control
-    /// dependencies added after the fact, e.g. a variable created under
-    /// `control_dependencies([init])`), so no order can run them.
-    #[error("cycle in the graph: {}; break it (e.g. create variables outside `control_dependencies`)", .cycle.iter().map(|n| format!("`{n}`")).chain(.cycle.first().map(|n| format!("`{n}`"))).collect::<Vec<_>>().join(" -> "))]
+    /// dependencies added after the fact), so no order can run them. A defensive check:
+    /// the builders cannot close a loop (variables and their initializers are made outside
+    /// `control_dependencies` blocks, as TF1's `init_scope`), and graph files with a
+    /// cycle are refused when read.
+    #[error("cycle in the graph: {}; no order can run it", .cycle.iter().map(|n| format!("`{n}`")).chain(.cycle.first().map(|n| format!("`{n}`"))).collect::<Vec<_>>().join(" -> "))]
     Cycle {
         /// The nodes of the cycle, each running after the one before it (and the first
         /// after the last).
