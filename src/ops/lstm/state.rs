@@ -253,7 +253,7 @@ pub struct LstmRun<'g> {
     pub state: LstmState<'g>,
 }
 
-/// [`lstm`] (or, with `reverse`, [`lstm_reverse`]) from an initial state, returning the
+/// [`lstm`](fn@super::lstm) (or, with `reverse`, [`lstm_reverse`](super::lstm_reverse)) from an initial state, returning the
 /// final state too, as TF1's `dynamic_rnn(cell, x, sequence_length, initial_state)`.
 ///
 /// `initial_state`: `c0`, `h0`, each `[batch, hidden]` (zeros if `None`); gradients flow
