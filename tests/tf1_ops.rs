@@ -10,52 +10,15 @@
 //! TF1 does not define (`floor`) must be `None` here too. The worst errors per op are printed
 //! (`cargo test --release --test tf1_ops -- --nocapture`).
 
-use ndarray::{ArrayD, IxDyn};
 use serde_json::Value as Json;
 use staticflow::prelude::*;
 use std::collections::BTreeMap;
 
-const ABS_TOL: f64 = 1e-6;
-const REL_TOL: f64 = 1e-5;
+mod tf1_fixture;
+use tf1_fixture::{compare, compare_value, f32_array, i64_array, typed_value, Worst};
 
 fn fixture() -> Json {
     serde_json::from_str(include_str!("fixtures/tf1_ops.json")).expect("fixture parses")
-}
-
-fn num(v: &Json) -> f32 {
-    match v {
-        Json::String(s) => match s.as_str() {
-            "nan" => f32::NAN,
-            "inf" => f32::INFINITY,
-            "-inf" => f32::NEG_INFINITY,
-            other => panic!("unknown float {other}"),
-        },
-        _ => v.as_f64().expect("a number") as f32,
-    }
-}
-
-fn shape(t: &Json) -> Vec<usize> {
-    t["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect()
-}
-
-fn f32_array(t: &Json) -> ArrayD<f32> {
-    let data = t["data"].as_array().unwrap().iter().map(num).collect();
-    ArrayD::from_shape_vec(IxDyn(&shape(t)), data).unwrap()
-}
-
-fn i64_array(t: &Json) -> ArrayD<i64> {
-    let data = t["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
-    ArrayD::from_shape_vec(IxDyn(&shape(t)), data).unwrap()
 }
 
 /// The op of a case, applied to `x`.
@@ -93,42 +56,6 @@ fn build<'g>(case: &Json, x: Tensor<'g>) -> Tensor<'g> {
         ),
         other => panic!("fixture names an unknown op {other}"),
     }
-}
-
-/// Worst absolute and relative error over the finite elements of one comparison.
-#[derive(Default, Clone, Copy)]
-struct Worst {
-    abs: f64,
-    rel: f64,
-}
-
-/// Compares element by element; returns the worst errors or a message naming the element.
-fn compare(got: &ArrayD<f32>, want: &ArrayD<f32>, worst: &mut Worst) -> Result<(), String> {
-    if got.shape() != want.shape() {
-        return Err(format!("shape {:?}, TF1 {:?}", got.shape(), want.shape()));
-    }
-    for (k, (&g, &w)) in got.iter().zip(want.iter()).enumerate() {
-        if w.is_nan() || !w.is_finite() || g.is_nan() || !g.is_finite() {
-            let same = (w.is_nan() && g.is_nan()) || w == g;
-            if !same {
-                return Err(format!("element {k}: {g}, TF1 {w}"));
-            }
-            continue;
-        }
-        let (g, w) = (g as f64, w as f64);
-        let abs = (g - w).abs();
-        let rel = if w != 0.0 { abs / w.abs() } else { 0.0 };
-        if abs > ABS_TOL {
-            worst.rel = worst.rel.max(rel);
-        }
-        worst.abs = worst.abs.max(abs);
-        if abs > ABS_TOL && rel > REL_TOL {
-            return Err(format!(
-                "element {k}: {g}, TF1 {w} (abs {abs:.3e}, rel {rel:.3e})"
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[derive(Default)]
@@ -308,21 +235,6 @@ fn bad_operands_are_errors_naming_the_op() {
 // ---------------------------------------------------------------------------------------------
 // Bool dtype: comparisons, logic, reduce_any/all, cast, where (issue 11, item 1)
 
-/// A fixture tensor with its `dtype` (`f32`, `i64` or `bool`) as a value.
-fn typed_value(t: &Json) -> Value {
-    let data = t["data"].as_array().unwrap();
-    let shape = IxDyn(&shape(t));
-    match t["dtype"].as_str().unwrap() {
-        "f32" => Value::F32(f32_array(t)),
-        "i64" => Value::I64(i64_array(t)),
-        "bool" => Value::Bool(
-            ArrayD::from_shape_vec(shape, data.iter().map(|v| v.as_bool().unwrap()).collect())
-                .unwrap(),
-        ),
-        other => panic!("unknown dtype {other}"),
-    }
-}
-
 fn dtype_of(name: &str) -> DType {
     match name {
         "f32" => DType::F32,
@@ -369,15 +281,6 @@ fn build_bool<'g>(case: &Json, x: &[Tensor<'g>]) -> Tensor<'g> {
         "where" => where_(x[0], x[1], x[2]),
         "accuracy" => reduce_mean_all(cast(equal(argmax(x[0], 1), x[1]), DType::F32)),
         other => panic!("fixture names an unknown bool op {other}"),
-    }
-}
-
-/// Compares a fetched value with TF1's: bool and i64 exactly, f32 as [`compare`].
-fn compare_value(got: &Value, want: &Value, worst: &mut Worst) -> Result<(), String> {
-    match (got, want) {
-        (Value::F32(g), Value::F32(w)) => compare(g, w, worst),
-        (g, w) if g == w => Ok(()),
-        (g, w) => Err(format!("{g:?}, TF1 {w:?}")),
     }
 }
 

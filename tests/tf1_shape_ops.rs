@@ -14,39 +14,13 @@
 
 mod tf1_fixture;
 
-use ndarray::{ArrayD, IxDyn};
 use serde_json::Value as Json;
 use staticflow::prelude::*;
 use std::collections::BTreeMap;
-use tf1_fixture::{compare, f32_array, i64_array, Worst};
+use tf1_fixture::{compare, compare_value, f32_array, typed_value, Worst};
 
 fn fixture() -> Json {
     serde_json::from_str(include_str!("fixtures/tf1_shape_ops.json")).expect("fixture parses")
-}
-
-/// A fixture tensor with its `dtype` (`f32`, `i64` or `bool`) as a value.
-fn typed_value(t: &Json) -> Value {
-    match t["dtype"].as_str().unwrap() {
-        "f32" => Value::F32(f32_array(t)),
-        "i64" => Value::I64(i64_array(t)),
-        "bool" => {
-            let shape: Vec<usize> = t["shape"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d.as_u64().unwrap() as usize)
-                .collect();
-            let data = t["data"].as_array().unwrap();
-            Value::Bool(
-                ArrayD::from_shape_vec(
-                    IxDyn(&shape),
-                    data.iter().map(|v| v.as_bool().unwrap()).collect(),
-                )
-                .unwrap(),
-            )
-        }
-        other => panic!("unknown dtype {other}"),
-    }
 }
 
 fn ints(v: &Json) -> Vec<i64> {
@@ -145,15 +119,6 @@ fn build<'g>(g: &'g Graph, case: &Json, x: &[Tensor<'g>]) -> Vec<Tensor<'g>> {
             a["batch_axis"].as_i64().unwrap(),
         )],
         other => panic!("fixture names an unknown shape op {other}"),
-    }
-}
-
-/// Compares a fetched value with TF1's: bool and i64 exactly, f32 within tolerance.
-fn compare_value(got: &Value, want: &Value, worst: &mut Worst) -> Result<(), String> {
-    match (got, want) {
-        (Value::F32(g), Value::F32(w)) => compare(g, w, worst),
-        (g, w) if g == w => Ok(()),
-        (g, w) => Err(format!("{g:?}, TF1 {w:?}")),
     }
 }
 

@@ -1,11 +1,12 @@
 //! Reading TF1 fixtures (tests/fixtures/tf1_*.json) and comparing against them: NaN where
 //! TF1 has NaN, the same infinity where TF1 has one, else within 1e-6 absolute or 1e-5
-//! relative. Shared by tests/tf1_losses.rs, tests/tf1_optimizers.rs and
-//! tests/tf1_shape_ops.rs.
+//! relative. Shared by tests/tf1_ops.rs, tests/tf1_losses.rs, tests/tf1_optimizers.rs,
+//! tests/tf1_metrics.rs and tests/tf1_shape_ops.rs.
 #![allow(dead_code)]
 
 use ndarray::{ArrayD, IxDyn};
 use serde_json::Value as Json;
+use staticflow::graph::Value;
 
 /// Absolute tolerance.
 pub const ABS_TOL: f64 = 1e-6;
@@ -25,7 +26,7 @@ pub fn num(v: &Json) -> f32 {
     }
 }
 
-fn shape(t: &Json) -> Vec<usize> {
+pub fn shape(t: &Json) -> Vec<usize> {
     t["shape"]
         .as_array()
         .expect("a tensor has a shape")
@@ -106,4 +107,27 @@ pub fn compare(got: &ArrayD<f32>, want: &ArrayD<f32>, worst: &mut Worst) -> Resu
         }
     }
     Ok(())
+}
+
+/// A fixture tensor with its `dtype` (`f32`, `i64` or `bool`) as a value.
+pub fn typed_value(t: &Json) -> Value {
+    match t["dtype"].as_str().unwrap() {
+        "f32" => Value::F32(f32_array(t)),
+        "i64" => Value::I64(i64_array(t)),
+        "bool" => {
+            let data = t["data"].as_array().unwrap();
+            let data = data.iter().map(|v| v.as_bool().unwrap()).collect();
+            Value::Bool(ArrayD::from_shape_vec(IxDyn(&shape(t)), data).unwrap())
+        }
+        other => panic!("unknown dtype {other}"),
+    }
+}
+
+/// Compares a fetched value with TF1's: bool and i64 exactly, f32 as [`compare`].
+pub fn compare_value(got: &Value, want: &Value, worst: &mut Worst) -> Result<(), String> {
+    match (got, want) {
+        (Value::F32(g), Value::F32(w)) => compare(g, w, worst),
+        (g, w) if g == w => Ok(()),
+        (g, w) => Err(format!("{g:?}, TF1 {w:?}")),
+    }
 }
