@@ -183,35 +183,102 @@ def main():
         f.write("\n")
 
 
-def lstm_case(name, batch, time, inp, hidden, lengths, with_init, bidirectional):
-    """dynamic_rnn (or bidirectional_dynamic_rnn) of LSTMCell(hidden) (forget_bias 1.0,
-    kernel [inp + hidden, 4*hidden], gates i, j, f, o) with sequence_length and, optionally,
-    an initial state; outputs, final (c, h) and gradients of
-    sum(outputs * dy) + sum(c * dc) + sum(h * dh) w.r.t. x, kernel, bias and initial state."""
-    xv = det([batch, time, inp], 20, 1.0)
-    dirs = ["fw", "bw"] if bidirectional else ["fw"]
-    params = {}
-    for k, d in enumerate(dirs):
-        params[d] = {
+class LstmSpec:
+    """LSTMCell(hidden) (forget_bias 1.0, kernel [inp + hidden, 4*hidden], gates i, j, f, o);
+    state (c, h)."""
+
+    kind = "lstm"
+    x_seed = 20
+    variables = ["kernel", "bias"]
+    state = ["c", "h"]
+
+    @staticmethod
+    def params(batch, inp, hidden, k):
+        return {
             "kernel": det([inp + hidden, 4 * hidden], 21 + k, 0.5),
             "bias": det([4 * hidden], 23 + k, 0.3),
             "c0": det([batch, hidden], 25 + k, 0.8),
             "h0": det([batch, hidden], 27 + k, 0.8),
         }
+
+    @staticmethod
+    def cell(hidden, name):
+        return tf1.nn.rnn_cell.LSTMCell(hidden, name=name)
+
+    @staticmethod
+    def from_parts(parts):
+        return tf1.nn.rnn_cell.LSTMStateTuple(*parts)
+
+    @staticmethod
+    def parts(state):
+        return [state.c, state.h]
+
+    @staticmethod
+    def upstream(batch, hidden):
+        """Upstream gradients of the final state's parts."""
+        return {
+            "dc": upstream([batch, hidden])[::-1].copy(),
+            "dh": 0.5 * upstream([batch, hidden]),
+        }
+
+
+class GruSpec:
+    """GRUCell(hidden) (gates kernel [inp + hidden, 2*hidden] for r, u; candidate kernel
+    [inp + hidden, hidden]); state h."""
+
+    kind = "gru"
+    x_seed = 40
+    variables = ["gates_kernel", "gates_bias", "candidate_kernel", "candidate_bias"]
+    state = ["h"]
+
+    @staticmethod
+    def params(batch, inp, hidden, k):
+        return {
+            "gates_kernel": det([inp + hidden, 2 * hidden], 41 + k, 0.5),
+            "gates_bias": det([2 * hidden], 43 + k, 0.3, 1.0),
+            "candidate_kernel": det([inp + hidden, hidden], 45 + k, 0.5),
+            "candidate_bias": det([hidden], 47 + k, 0.3),
+            "h0": det([batch, hidden], 49 + k, 0.8),
+        }
+
+    @staticmethod
+    def cell(hidden, name):
+        return tf1.nn.rnn_cell.GRUCell(hidden, name=name)
+
+    @staticmethod
+    def from_parts(parts):
+        return parts[0]
+
+    @staticmethod
+    def parts(state):
+        return [state]
+
+    @staticmethod
+    def upstream(batch, hidden):
+        """Upstream gradient of the final state."""
+        return {"dh": 0.5 * upstream([batch, hidden])[::-1].copy()}
+
+
+def rnn_case(spec, name, batch, time, inp, hidden, lengths, with_init, bidirectional):
+    """dynamic_rnn (or bidirectional_dynamic_rnn) of the cell `spec` describes, its variables
+    set to fixed values, with sequence_length and, optionally, an initial state; outputs,
+    final state parts and gradients of sum(outputs * dy) + sum(part * d<part>) over the parts
+    w.r.t. x, the variables and the initial state. Keys: each variable `v` and initial part
+    `<part>0` of `spec`, their gradients `grad_v`, `grad_<part>0`."""
+    xv = det([batch, time, inp], spec.x_seed, 1.0)
+    dirs = ["fw", "bw"] if bidirectional else ["fw"]
+    params = {d: spec.params(batch, inp, hidden, k) for k, d in enumerate(dirs)}
+    init_keys = [s + "0" for s in spec.state]
     g = tf1.Graph()
     with g.as_default():
         x = tf1.placeholder(tf.float32, [batch, time, inp])
         seq = tf1.constant(np.asarray(lengths, np.int64))
-        cells, inits, tvars = {}, {}, {}
+        cells, inits = {}, {}
         for d in dirs:
-            p = params[d]
-            cells[d] = tf1.nn.rnn_cell.LSTMCell(
-                hidden, initializer=tf1.constant_initializer(p["kernel"]), name="lstm_" + d
-            )
+            cells[d] = spec.cell(hidden, "%s_%s" % (spec.kind, d))
             if with_init:
-                c0 = tf1.Variable(p["c0"], name="c0_" + d)
-                h0 = tf1.Variable(p["h0"], name="h0_" + d)
-                inits[d] = tf1.nn.rnn_cell.LSTMStateTuple(c0, h0)
+                parts = [tf1.Variable(params[d][n], name="%s_%s" % (n, d)) for n in init_keys]
+                inits[d] = spec.from_parts(parts)
             else:
                 inits[d] = None
         if bidirectional:
@@ -228,32 +295,24 @@ def lstm_case(name, batch, time, inp, hidden, lengths, with_init, bidirectional)
         loss = 0.0
         ups = {}
         for k, d in enumerate(dirs):
-            ups[d] = {
-                "dy": upstream([batch, time, hidden]) * (1.0 + k),
-                "dc": upstream([batch, hidden])[::-1].copy(),
-                "dh": 0.5 * upstream([batch, hidden]),
-            }
-            u = ups[d]
-            loss += tf1.reduce_sum(outs[d] * u["dy"])
-            loss += tf1.reduce_sum(states[d].c * u["dc"]) + tf1.reduce_sum(states[d].h * u["dh"])
+            ups[d] = {"dy": upstream([batch, time, hidden]) * (1.0 + k)}
+            ups[d].update(spec.upstream(batch, hidden))
+            loss += tf1.reduce_sum(outs[d] * ups[d]["dy"])
+            for s, part in zip(spec.state, spec.parts(states[d])):
+                loss += tf1.reduce_sum(part * ups[d]["d" + s])
         find = lambda n: [v for v in tf1.trainable_variables() if v.name.endswith(n)][0]  # noqa: E731
-        set_bias = []
+        sets, tvars = [], {}
         for d in dirs:
-            kernel, bias = find("lstm_%s/kernel:0" % d), find("lstm_%s/bias:0" % d)
-            set_bias.append(bias.assign(params[d]["bias"]))
-            tvars[d] = [kernel, bias] + ([inits[d].c, inits[d].h] if with_init else [])
+            vs = [find("%s_%s/%s:0" % (spec.kind, d, v.replace("_", "/"))) for v in spec.variables]
+            sets += [var.assign(params[d][v]) for var, v in zip(vs, spec.variables)]
+            tvars[d] = vs + (spec.parts(inits[d]) if with_init else [])
         wrt = [x] + [v for d in dirs for v in tvars[d]]
         grads = tf1.gradients(loss, wrt)
         with tf1.Session(graph=g) as s:
             s.run(tf1.global_variables_initializer())
-            s.run(set_bias)
+            s.run(sets)
             res = s.run(
-                {
-                    "outs": outs,
-                    "c": {d: states[d].c for d in dirs},
-                    "h": {d: states[d].h for d in dirs},
-                    "grads": grads,
-                },
+                {"outs": outs, "state": {d: spec.parts(states[d]) for d in dirs}, "grads": grads},
                 {x: xv},
             )
     case = {
@@ -268,93 +327,12 @@ def lstm_case(name, batch, time, inp, hidden, lengths, with_init, bidirectional)
     }
     gi = 1
     for d in dirs:
-        e = {k: tensor(v) for k, v in params[d].items() if with_init or k in ("kernel", "bias")}
+        e = {k: tensor(v) for k, v in params[d].items() if with_init or k in spec.variables}
         e.update({k: tensor(v) for k, v in ups[d].items()})
         e["outputs"] = tensor(res["outs"][d])
-        e["c"] = tensor(res["c"][d])
-        e["h"] = tensor(res["h"][d])
-        names = ["grad_kernel", "grad_bias"] + (["grad_c0", "grad_h0"] if with_init else [])
-        for n in names:
-            e[n] = tensor(res["grads"][gi])
-            gi += 1
-        case["dirs"][d] = e
-    return case
-
-
-def gru_case(name, batch, time, inp, hidden, lengths, with_init, bidirectional):
-    """dynamic_rnn (or bidirectional_dynamic_rnn) of GRUCell(hidden) (gates kernel
-    [inp + hidden, 2*hidden] for r, u; candidate kernel [inp + hidden, hidden]) with
-    sequence_length and, optionally, an initial state; outputs, final h and gradients of
-    sum(outputs * dy) + sum(h * dh) w.r.t. x, the four variables and the initial state."""
-    xv = det([batch, time, inp], 40, 1.0)
-    dirs = ["fw", "bw"] if bidirectional else ["fw"]
-    params = {}
-    for k, d in enumerate(dirs):
-        params[d] = {
-            "gates_kernel": det([inp + hidden, 2 * hidden], 41 + k, 0.5),
-            "gates_bias": det([2 * hidden], 43 + k, 0.3, 1.0),
-            "candidate_kernel": det([inp + hidden, hidden], 45 + k, 0.5),
-            "candidate_bias": det([hidden], 47 + k, 0.3),
-            "h0": det([batch, hidden], 49 + k, 0.8),
-        }
-    g = tf1.Graph()
-    with g.as_default():
-        x = tf1.placeholder(tf.float32, [batch, time, inp])
-        seq = tf1.constant(np.asarray(lengths, np.int64))
-        cells, inits = {}, {}
-        for d in dirs:
-            cells[d] = tf1.nn.rnn_cell.GRUCell(hidden, name="gru_" + d)
-            inits[d] = tf1.Variable(params[d]["h0"], name="h0_" + d) if with_init else None
-        if bidirectional:
-            (of, ob), (sf, sb) = tf1.nn.bidirectional_dynamic_rnn(
-                cells["fw"], cells["bw"], x, sequence_length=seq,
-                initial_state_fw=inits["fw"], initial_state_bw=inits["bw"], dtype=tf.float32,
-            )
-            outs, states = {"fw": of, "bw": ob}, {"fw": sf, "bw": sb}
-        else:
-            o, st = tf1.nn.dynamic_rnn(
-                cells["fw"], x, sequence_length=seq, initial_state=inits["fw"], dtype=tf.float32
-            )
-            outs, states = {"fw": o}, {"fw": st}
-        loss = 0.0
-        ups = {}
-        for k, d in enumerate(dirs):
-            ups[d] = {
-                "dy": upstream([batch, time, hidden]) * (1.0 + k),
-                "dh": 0.5 * upstream([batch, hidden])[::-1].copy(),
-            }
-            loss += tf1.reduce_sum(outs[d] * ups[d]["dy"])
-            loss += tf1.reduce_sum(states[d] * ups[d]["dh"])
-        find = lambda n: [v for v in tf1.trainable_variables() if v.name.endswith(n)][0]  # noqa: E731
-        keys = ["gates_kernel", "gates_bias", "candidate_kernel", "candidate_bias"]
-        sets, tvars = [], {}
-        for d in dirs:
-            vs = [find("gru_%s/%s:0" % (d, k.replace("_", "/"))) for k in keys]
-            sets += [v.assign(params[d][k]) for v, k in zip(vs, keys)]
-            tvars[d] = vs + ([inits[d]] if with_init else [])
-        wrt = [x] + [v for d in dirs for v in tvars[d]]
-        grads = tf1.gradients(loss, wrt)
-        with tf1.Session(graph=g) as s:
-            s.run(tf1.global_variables_initializer())
-            s.run(sets)
-            res = s.run({"outs": outs, "h": states, "grads": grads}, {x: xv})
-    case = {
-        "name": name,
-        "bidirectional": bidirectional,
-        "with_init": with_init,
-        "hidden": hidden,
-        "x": tensor(xv),
-        "sequence_length": list(lengths),
-        "grad_x": tensor(res["grads"][0]),
-        "dirs": {},
-    }
-    gi = 1
-    for d in dirs:
-        e = {k: tensor(v) for k, v in params[d].items() if with_init or k != "h0"}
-        e.update({k: tensor(v) for k, v in ups[d].items()})
-        e["outputs"] = tensor(res["outs"][d])
-        e["h"] = tensor(res["h"][d])
-        for n in ["grad_" + k for k in keys] + (["grad_h0"] if with_init else []):
+        for s, v in zip(spec.state, res["state"][d]):
+            e[s] = tensor(v)
+        for n in ["grad_" + v for v in spec.variables + (init_keys if with_init else [])]:
             e[n] = tensor(res["grads"][gi])
             gi += 1
         case["dirs"][d] = e
@@ -362,18 +340,15 @@ def gru_case(name, batch, time, inp, hidden, lengths, with_init, bidirectional):
 
 
 def rnn_cases():
+    cases = [
+        ("lengths_zero_state", 3, 5, 3, 4, [5, 2, 0], False, False),
+        ("lengths_initial_state", 3, 5, 3, 4, [5, 2, 0], True, False),
+        ("bidirectional_initial_state", 3, 4, 2, 3, [4, 1, 3], True, True),
+    ]
     return {
-        "gru": [
-            gru_case("lengths_zero_state", 3, 5, 3, 4, [5, 2, 0], False, False),
-            gru_case("lengths_initial_state", 3, 5, 3, 4, [5, 2, 0], True, False),
-            gru_case("bidirectional_initial_state", 3, 4, 2, 3, [4, 1, 3], True, True),
-        ],
-        "lstm": [
-            lstm_case("lengths_zero_state", 3, 5, 3, 4, [5, 2, 0], False, False),
-            lstm_case("lengths_initial_state", 3, 5, 3, 4, [5, 2, 0], True, False),
-            lstm_case("bidirectional_initial_state", 3, 4, 2, 3, [4, 1, 3], True, True),
-            lstm_case("bidirectional_zero_state", 2, 4, 2, 3, [3, 4], False, True),
-        ],
+        "gru": [rnn_case(GruSpec, *c) for c in cases],
+        "lstm": [rnn_case(LstmSpec, *c) for c in cases]
+        + [rnn_case(LstmSpec, "bidirectional_zero_state", 2, 4, 2, 3, [3, 4], False, True)],
     }
 
 

@@ -11,7 +11,9 @@ mod tf1_fixture;
 
 use ndarray::ArrayD;
 use serde_json::Value as Json;
-use staticflow::layers::{BatchNormalization, LayerNorm};
+use staticflow::layers::{
+    bidirectional_dynamic_rnn, BatchNormalization, Gru, LayerNorm, Lstm, RnnLayer,
+};
 use staticflow::prelude::*;
 use tf1_fixture::{compare, f32_array, Worst};
 
@@ -181,112 +183,237 @@ fn layer_norm_matches_tf1() {
     }
 }
 
+/// A recurrent cell as `scripts/tf1_layer_fixtures.py` records it, beyond [`RnnLayer`]: its
+/// fixture section (also its variable scope's prefix, `lstm_fw`), its variables and the
+/// parts of its state, each with the fixture key it is stored under.
+trait Tf1Cell<'g>: RnnLayer<'g> + Sized {
+    /// Fixture section and scope prefix.
+    const KIND: &'static str;
+    /// Fixture keys of [`Tf1Cell::variables`], in order; `gates_kernel` is the variable
+    /// `gates/kernel`. Their gradients are under `grad_<key>`.
+    const VARIABLES: &'static [&'static str];
+    /// Fixture keys of the final state's parts, in [`Tf1Cell::parts`] order. The initial
+    /// state's parts are under `<key>0`, the upstream gradients under `d<key>`, the
+    /// initial state's gradients under `grad_<key>0`.
+    const STATE: &'static [&'static str];
+    /// The layer's constructor.
+    fn build(g: &'g Graph, name: &str, input_dim: usize, hidden: usize) -> Self;
+    /// The layer's variables, as [`Tf1Cell::VARIABLES`] names them.
+    fn variables(&self) -> Vec<Tensor<'g>>;
+    /// A state's parts `[batch, hidden]`.
+    fn parts(state: Self::State) -> Vec<Tensor<'g>>;
+    /// The state made of `parts`.
+    fn from_parts(parts: &[Tensor<'g>]) -> Self::State;
+    /// The layer's own `dynamic_rnn` (one direction).
+    fn dynamic_rnn(
+        &self,
+        x: Tensor<'g>,
+        sequence_length: Option<Tensor<'g>>,
+        initial_state: Option<Self::State>,
+    ) -> (Tensor<'g>, Self::State);
+}
+
+impl<'g> Tf1Cell<'g> for Lstm<'g> {
+    const KIND: &'static str = "lstm";
+    const VARIABLES: &'static [&'static str] = &["kernel", "bias"];
+    const STATE: &'static [&'static str] = &["c", "h"];
+    fn build(g: &'g Graph, name: &str, input_dim: usize, hidden: usize) -> Self {
+        Lstm::new(g, name, input_dim, hidden)
+    }
+    fn variables(&self) -> Vec<Tensor<'g>> {
+        vec![self.w, self.b]
+    }
+    fn parts(state: LstmState<'g>) -> Vec<Tensor<'g>> {
+        vec![state.c, state.h]
+    }
+    fn from_parts(parts: &[Tensor<'g>]) -> LstmState<'g> {
+        LstmState {
+            c: parts[0],
+            h: parts[1],
+        }
+    }
+    fn dynamic_rnn(
+        &self,
+        x: Tensor<'g>,
+        sequence_length: Option<Tensor<'g>>,
+        initial_state: Option<LstmState<'g>>,
+    ) -> (Tensor<'g>, LstmState<'g>) {
+        let r = Lstm::dynamic_rnn(self, x, sequence_length, initial_state);
+        (r.outputs, r.state)
+    }
+}
+
+impl<'g> Tf1Cell<'g> for Gru<'g> {
+    const KIND: &'static str = "gru";
+    const VARIABLES: &'static [&'static str] = &[
+        "gates_kernel",
+        "gates_bias",
+        "candidate_kernel",
+        "candidate_bias",
+    ];
+    const STATE: &'static [&'static str] = &["h"];
+    fn build(g: &'g Graph, name: &str, input_dim: usize, hidden: usize) -> Self {
+        Gru::new(g, name, input_dim, hidden)
+    }
+    fn variables(&self) -> Vec<Tensor<'g>> {
+        vec![
+            self.gates_kernel,
+            self.gates_bias,
+            self.candidate_kernel,
+            self.candidate_bias,
+        ]
+    }
+    fn parts(state: Tensor<'g>) -> Vec<Tensor<'g>> {
+        vec![state]
+    }
+    fn from_parts(parts: &[Tensor<'g>]) -> Tensor<'g> {
+        parts[0]
+    }
+    fn dynamic_rnn(
+        &self,
+        x: Tensor<'g>,
+        sequence_length: Option<Tensor<'g>>,
+        initial_state: Option<Tensor<'g>>,
+    ) -> (Tensor<'g>, Tensor<'g>) {
+        Gru::dynamic_rnn(self, x, sequence_length, initial_state)
+    }
+}
+
+/// One recorded `dynamic_rnn` / `bidirectional_dynamic_rnn` case of the cell `C` rebuilt in
+/// `g`: sequence lengths, an initial state if the case has one, TF1's variable values; the
+/// outputs and final state's parts of each direction, and the gradients of
+/// `sum(outputs * dy) + sum(part * d<part>)..` w.r.t. x, each direction's variables and its
+/// initial state, compared with TF1's. Returns how many tensors it compared.
+fn rnn_case<'g, C: Tf1Cell<'g>>(g: &'g Graph, case: &Json) -> usize {
+    let xv = f32_array(&case["x"]);
+    let (inp, hidden) = (xv.shape()[2], case["hidden"].as_u64().unwrap() as usize);
+    let lengths: Vec<i64> = case["sequence_length"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let with_init = case["with_init"].as_bool().unwrap();
+    let dirs: Vec<&str> = if case["bidirectional"].as_bool().unwrap() {
+        vec!["fw", "bw"]
+    } else {
+        vec!["fw"]
+    };
+    let x = g.placeholder("x", batch_unknown(xv.shape()));
+    let seq = g.constant(ndarray::Array1::from(lengths));
+    let mut feeds: Vec<(Tensor, ArrayD<f32>)> = vec![(x, xv.clone())];
+    let mut layers = Vec::new();
+    let mut inits = Vec::new();
+    for d in &dirs {
+        let p = &case["dirs"][*d];
+        let layer = C::build(g, &format!("{}_{d}", C::KIND), inp, hidden);
+        for (v, key) in layer.variables().iter().zip(C::VARIABLES) {
+            let want = format!("{}_{d}/{}", C::KIND, key.replace('_', "/"));
+            assert_eq!(v.name(), want, "variable names as TF1's");
+        }
+        layers.push(layer);
+        inits.push(with_init.then(|| {
+            let parts: Vec<Tensor> = C::STATE
+                .iter()
+                .map(|s| {
+                    let part = g.placeholder(&format!("{s}0_{d}"), [None, Some(hidden)]);
+                    feeds.push((part, f32_array(&p[format!("{s}0").as_str()])));
+                    part
+                })
+                .collect();
+            C::from_parts(&parts)
+        }));
+    }
+    let runs: Vec<(Tensor, C::State)> = if dirs.len() == 2 {
+        let r = bidirectional_dynamic_rnn(&layers[0], &layers[1], x, Some(seq), inits[0], inits[1]);
+        vec![(r.outputs_fw, r.state_fw), (r.outputs_bw, r.state_bw)]
+    } else {
+        vec![layers[0].dynamic_rnn(x, Some(seq), inits[0])]
+    };
+    let mut terms = Vec::new();
+    let mut wrt = vec![x];
+    let mut keys = vec![("grad_x".to_string(), None)];
+    for (k, d) in dirs.iter().enumerate() {
+        let p = &case["dirs"][*d];
+        let (out, state) = runs[k];
+        terms.push(reduce_sum_all(out * g.constant(f32_array(&p["dy"]))));
+        for (part, s) in C::parts(state).into_iter().zip(C::STATE) {
+            let dpart = f32_array(&p[format!("d{s}").as_str()]);
+            terms.push(reduce_sum_all(part * g.constant(dpart)));
+        }
+        wrt.extend(layers[k].variables());
+        keys.extend(C::VARIABLES.iter().map(|v| (format!("grad_{v}"), Some(*d))));
+        if let Some(s) = inits[k] {
+            wrt.extend(C::parts(s));
+            keys.extend(C::STATE.iter().map(|s| (format!("grad_{s}0"), Some(*d))));
+        }
+    }
+    let loss = add_n(&terms);
+    let grads = gradients(&[loss], &wrt).unwrap();
+    let mut sess = Session::new(g);
+    sess.run(&[g.global_variables_initializer().into()], &[])
+        .unwrap();
+    for (k, d) in dirs.iter().enumerate() {
+        let p = &case["dirs"][*d];
+        for (v, key) in layers[k].variables().into_iter().zip(C::VARIABLES) {
+            sess.set_variable(v, f32_array(&p[*key]).into()).unwrap();
+        }
+    }
+    let mut fetch: Vec<Fetch> = Vec::new();
+    for (out, state) in &runs {
+        fetch.push((*out).into());
+        fetch.extend(C::parts(*state).into_iter().map(Fetch::from));
+    }
+    fetch.extend(grads.iter().map(|g| Fetch::from(g.unwrap())));
+    let feed_list: Vec<_> = feeds.iter().map(|(t, v)| (*t, v.into())).collect();
+    let out = sess.run(&fetch, &feed_list).unwrap();
+    let (mut fw, mut gw) = (Worst::default(), Worst::default());
+    let mut at = 0;
+    for d in &dirs {
+        let p = &case["dirs"][*d];
+        for key in std::iter::once(&"outputs").chain(C::STATE) {
+            compare(out.f32(at).unwrap(), &f32_array(&p[*key]), &mut fw)
+                .unwrap_or_else(|e| panic!("{} {d} {key}: {e}", case["name"]));
+            at += 1;
+        }
+    }
+    for (key, d) in &keys {
+        let want = match d {
+            Some(d) => f32_array(&case["dirs"][*d][key.as_str()]),
+            None => f32_array(&case[key.as_str()]),
+        };
+        compare(out.f32(at).unwrap(), &want, &mut gw)
+            .unwrap_or_else(|e| panic!("{} {key} {d:?}: {e}", case["name"]));
+        at += 1;
+    }
+    println!(
+        "{} {}: {at} tensors, forward max abs {:.2e}, gradient max abs {:.2e}",
+        C::KIND,
+        case["name"],
+        fw.abs,
+        gw.abs
+    );
+    at
+}
+
 /// `dynamic_rnn` / `bidirectional_dynamic_rnn` of TF1's `LSTMCell` with `sequence_length`
 /// (including a zero length) and with or without an initial state: outputs, final `(c, h)`
 /// and the gradients of `sum(outputs * dy) + sum(c * dc) + sum(h * dh)` w.r.t. x, kernel,
 /// bias and the initial state.
 #[test]
 fn lstm_matches_tf1() {
-    use staticflow::layers::{bidirectional_dynamic_rnn, Lstm};
     let doc = fixture();
-    for case in doc["lstm"].as_array().unwrap() {
-        let xv = f32_array(&case["x"]);
-        let (inp, hidden) = (xv.shape()[2], case["hidden"].as_u64().unwrap() as usize);
-        let lengths: Vec<i64> = case["sequence_length"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_i64().unwrap())
-            .collect();
-        let with_init = case["with_init"].as_bool().unwrap();
-        let dirs: Vec<&str> = if case["bidirectional"].as_bool().unwrap() {
-            vec!["fw", "bw"]
-        } else {
-            vec!["fw"]
-        };
-        let g = Graph::new();
-        let x = g.placeholder("x", batch_unknown(xv.shape()));
-        let seq = g.constant(ndarray::Array1::from(lengths));
-        let mut feeds: Vec<(Tensor, ArrayD<f32>)> = vec![(x, xv.clone())];
-        let mut layers = Vec::new();
-        let mut inits = Vec::new();
-        for d in &dirs {
-            let p = &case["dirs"][*d];
-            layers.push(Lstm::new(&g, &format!("lstm_{d}"), inp, hidden));
-            inits.push(with_init.then(|| {
-                let c0 = g.placeholder(&format!("c0_{d}"), [None, Some(hidden)]);
-                let h0 = g.placeholder(&format!("h0_{d}"), [None, Some(hidden)]);
-                feeds.push((c0, f32_array(&p["c0"])));
-                feeds.push((h0, f32_array(&p["h0"])));
-                LstmState { c: c0, h: h0 }
-            }));
-        }
-        let runs: Vec<(Tensor, LstmState)> = if dirs.len() == 2 {
-            let r =
-                bidirectional_dynamic_rnn(&layers[0], &layers[1], x, Some(seq), inits[0], inits[1]);
-            vec![(r.outputs_fw, r.state_fw), (r.outputs_bw, r.state_bw)]
-        } else {
-            let r = layers[0].dynamic_rnn(x, Some(seq), inits[0]);
-            vec![(r.outputs, r.state)]
-        };
-        let mut terms = Vec::new();
-        let mut wrt = vec![x];
-        let mut keys = vec![("grad_x".to_string(), None)];
-        for (k, d) in dirs.iter().enumerate() {
-            let p = &case["dirs"][*d];
-            let (out, st) = runs[k];
-            terms.push(reduce_sum_all(out * g.constant(f32_array(&p["dy"]))));
-            terms.push(reduce_sum_all(st.c * g.constant(f32_array(&p["dc"]))));
-            terms.push(reduce_sum_all(st.h * g.constant(f32_array(&p["dh"]))));
-            wrt.extend([layers[k].w, layers[k].b]);
-            keys.push(("grad_kernel".into(), Some(*d)));
-            keys.push(("grad_bias".into(), Some(*d)));
-            if let Some(s) = inits[k] {
-                wrt.extend([s.c, s.h]);
-                keys.push(("grad_c0".into(), Some(*d)));
-                keys.push(("grad_h0".into(), Some(*d)));
-            }
-        }
-        let loss = add_n(&terms);
-        let grads = gradients(&[loss], &wrt).unwrap();
-        let mut sess = Session::new(&g);
-        sess.run(&[g.global_variables_initializer().into()], &[])
-            .unwrap();
-        for (k, d) in dirs.iter().enumerate() {
-            let p = &case["dirs"][*d];
-            sess.set_variable(layers[k].w, f32_array(&p["kernel"]).into())
-                .unwrap();
-            sess.set_variable(layers[k].b, f32_array(&p["bias"]).into())
-                .unwrap();
-        }
-        let mut fetch: Vec<Fetch> = Vec::new();
-        for (out, st) in &runs {
-            fetch.extend([Fetch::from(*out), st.c.into(), st.h.into()]);
-        }
-        fetch.extend(grads.iter().map(|g| Fetch::from(g.unwrap())));
-        let feed_list: Vec<_> = feeds.iter().map(|(t, v)| (*t, v.into())).collect();
-        let out = sess.run(&fetch, &feed_list).unwrap();
-        let (mut fw, mut gw) = (Worst::default(), Worst::default());
-        for (k, d) in dirs.iter().enumerate() {
-            let p = &case["dirs"][*d];
-            for (j, key) in ["outputs", "c", "h"].iter().enumerate() {
-                compare(out.f32(3 * k + j).unwrap(), &f32_array(&p[*key]), &mut fw)
-                    .unwrap_or_else(|e| panic!("{} {d} {key}: {e}", case["name"]));
-            }
-        }
-        for (j, (key, d)) in keys.iter().enumerate() {
-            let want = match d {
-                Some(d) => f32_array(&case["dirs"][*d][key.as_str()]),
-                None => f32_array(&case[key.as_str()]),
-            };
-            compare(out.f32(3 * dirs.len() + j).unwrap(), &want, &mut gw)
-                .unwrap_or_else(|e| panic!("{} {key} {d:?}: {e}", case["name"]));
-        }
-        println!(
-            "lstm {}: forward max abs {:.2e}, gradient max abs {:.2e}",
-            case["name"], fw.abs, gw.abs
-        );
-    }
+    let cases = doc["lstm"].as_array().unwrap();
+    let compared: usize = cases
+        .iter()
+        .map(|case| rnn_case::<Lstm>(&Graph::new(), case))
+        .sum();
+    // 4 cases: per direction outputs, c, h, 2 variable gradients (+ c0, h0), and x's.
+    assert_eq!(
+        (cases.len(), compared),
+        (4, 40),
+        "cases and tensors compared"
+    );
 }
 
 /// `dynamic_rnn` / `bidirectional_dynamic_rnn` of TF1's `GRUCell` with `sequence_length`
@@ -294,119 +421,16 @@ fn lstm_matches_tf1() {
 /// gradients of `sum(outputs * dy) + sum(h * dh)` w.r.t. x, the four variables and `h0`.
 #[test]
 fn gru_matches_tf1() {
-    use staticflow::layers::{bidirectional_dynamic_rnn, Gru};
     let doc = fixture();
-    let vars = [
-        "gates_kernel",
-        "gates_bias",
-        "candidate_kernel",
-        "candidate_bias",
-    ];
-    for case in doc["gru"].as_array().unwrap() {
-        let xv = f32_array(&case["x"]);
-        let (inp, hidden) = (xv.shape()[2], case["hidden"].as_u64().unwrap() as usize);
-        let lengths: Vec<i64> = case["sequence_length"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_i64().unwrap())
-            .collect();
-        let with_init = case["with_init"].as_bool().unwrap();
-        let dirs: Vec<&str> = if case["bidirectional"].as_bool().unwrap() {
-            vec!["fw", "bw"]
-        } else {
-            vec!["fw"]
-        };
-        let g = Graph::new();
-        let x = g.placeholder("x", batch_unknown(xv.shape()));
-        let seq = g.constant(ndarray::Array1::from(lengths));
-        let mut feeds: Vec<(Tensor, ArrayD<f32>)> = vec![(x, xv.clone())];
-        let mut layers = Vec::new();
-        let mut inits = Vec::new();
-        for d in &dirs {
-            let p = &case["dirs"][*d];
-            let gru = Gru::new(&g, &format!("gru_{d}"), inp, hidden);
-            assert_eq!(gru.gates_kernel.name(), format!("gru_{d}/gates/kernel"));
-            assert_eq!(gru.candidate_bias.name(), format!("gru_{d}/candidate/bias"));
-            layers.push(gru);
-            inits.push(with_init.then(|| {
-                let h0 = g.placeholder(&format!("h0_{d}"), [None, Some(hidden)]);
-                feeds.push((h0, f32_array(&p["h0"])));
-                h0
-            }));
-        }
-        let runs: Vec<(Tensor, Tensor)> = if dirs.len() == 2 {
-            let r =
-                bidirectional_dynamic_rnn(&layers[0], &layers[1], x, Some(seq), inits[0], inits[1]);
-            vec![(r.outputs_fw, r.state_fw), (r.outputs_bw, r.state_bw)]
-        } else {
-            vec![layers[0].dynamic_rnn(x, Some(seq), inits[0])]
-        };
-        let mut terms = Vec::new();
-        let mut wrt = vec![x];
-        let mut keys = vec![("grad_x".to_string(), None)];
-        for (k, d) in dirs.iter().enumerate() {
-            let p = &case["dirs"][*d];
-            let (out, h) = runs[k];
-            terms.push(reduce_sum_all(out * g.constant(f32_array(&p["dy"]))));
-            terms.push(reduce_sum_all(h * g.constant(f32_array(&p["dh"]))));
-            let l = &layers[k];
-            wrt.extend([
-                l.gates_kernel,
-                l.gates_bias,
-                l.candidate_kernel,
-                l.candidate_bias,
-            ]);
-            keys.extend(vars.iter().map(|v| (format!("grad_{v}"), Some(*d))));
-            if let Some(h0) = inits[k] {
-                wrt.push(h0);
-                keys.push(("grad_h0".into(), Some(*d)));
-            }
-        }
-        let loss = add_n(&terms);
-        let grads = gradients(&[loss], &wrt).unwrap();
-        let mut sess = Session::new(&g);
-        sess.run(&[g.global_variables_initializer().into()], &[])
-            .unwrap();
-        for (k, d) in dirs.iter().enumerate() {
-            let p = &case["dirs"][*d];
-            let l = &layers[k];
-            let vs = [
-                l.gates_kernel,
-                l.gates_bias,
-                l.candidate_kernel,
-                l.candidate_bias,
-            ];
-            for (v, key) in vs.iter().zip(vars) {
-                sess.set_variable(*v, f32_array(&p[key]).into()).unwrap();
-            }
-        }
-        let mut fetch: Vec<Fetch> = Vec::new();
-        for (out, h) in &runs {
-            fetch.extend([Fetch::from(*out), h.into()]);
-        }
-        fetch.extend(grads.iter().map(|g| Fetch::from(g.unwrap())));
-        let feed_list: Vec<_> = feeds.iter().map(|(t, v)| (*t, v.into())).collect();
-        let out = sess.run(&fetch, &feed_list).unwrap();
-        let (mut fw, mut gw) = (Worst::default(), Worst::default());
-        for (k, d) in dirs.iter().enumerate() {
-            let p = &case["dirs"][*d];
-            for (j, key) in ["outputs", "h"].iter().enumerate() {
-                compare(out.f32(2 * k + j).unwrap(), &f32_array(&p[*key]), &mut fw)
-                    .unwrap_or_else(|e| panic!("{} {d} {key}: {e}", case["name"]));
-            }
-        }
-        for (j, (key, d)) in keys.iter().enumerate() {
-            let want = match d {
-                Some(d) => f32_array(&case["dirs"][*d][key.as_str()]),
-                None => f32_array(&case[key.as_str()]),
-            };
-            compare(out.f32(2 * dirs.len() + j).unwrap(), &want, &mut gw)
-                .unwrap_or_else(|e| panic!("{} {key} {d:?}: {e}", case["name"]));
-        }
-        println!(
-            "gru {}: forward max abs {:.2e}, gradient max abs {:.2e}",
-            case["name"], fw.abs, gw.abs
-        );
-    }
+    let cases = doc["gru"].as_array().unwrap();
+    let compared: usize = cases
+        .iter()
+        .map(|case| rnn_case::<Gru>(&Graph::new(), case))
+        .sum();
+    // 3 cases: per direction outputs, h, 4 variable gradients (+ h0), and x's.
+    assert_eq!(
+        (cases.len(), compared),
+        (3, 30),
+        "cases and tensors compared"
+    );
 }
