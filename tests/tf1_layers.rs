@@ -396,24 +396,29 @@ fn rnn_case<'g, C: Tf1Cell<'g>>(g: &'g Graph, case: &Json) -> usize {
     at
 }
 
+/// Runs every case of the fixture's `kind` section through `case` (an [`rnn_case`]) and
+/// checks how many cases and tensors were compared, `want`.
+fn rnn_matches_tf1(kind: &str, want: (usize, usize), case: impl Fn(&Json) -> usize) {
+    let doc = fixture();
+    let cases = doc[kind].as_array().unwrap();
+    let compared: usize = cases.iter().map(case).sum();
+    assert_eq!(
+        (cases.len(), compared),
+        want,
+        "{kind}: cases, tensors compared"
+    );
+}
+
 /// `dynamic_rnn` / `bidirectional_dynamic_rnn` of TF1's `LSTMCell` with `sequence_length`
 /// (including a zero length) and with or without an initial state: outputs, final `(c, h)`
 /// and the gradients of `sum(outputs * dy) + sum(c * dc) + sum(h * dh)` w.r.t. x, kernel,
 /// bias and the initial state.
 #[test]
 fn lstm_matches_tf1() {
-    let doc = fixture();
-    let cases = doc["lstm"].as_array().unwrap();
-    let compared: usize = cases
-        .iter()
-        .map(|case| rnn_case::<Lstm>(&Graph::new(), case))
-        .sum();
     // 4 cases: per direction outputs, c, h, 2 variable gradients (+ c0, h0), and x's.
-    assert_eq!(
-        (cases.len(), compared),
-        (4, 40),
-        "cases and tensors compared"
-    );
+    rnn_matches_tf1("lstm", (4, 40), |case| {
+        rnn_case::<Lstm>(&Graph::new(), case)
+    });
 }
 
 /// `dynamic_rnn` / `bidirectional_dynamic_rnn` of TF1's `GRUCell` with `sequence_length`
@@ -421,16 +426,6 @@ fn lstm_matches_tf1() {
 /// gradients of `sum(outputs * dy) + sum(h * dh)` w.r.t. x, the four variables and `h0`.
 #[test]
 fn gru_matches_tf1() {
-    let doc = fixture();
-    let cases = doc["gru"].as_array().unwrap();
-    let compared: usize = cases
-        .iter()
-        .map(|case| rnn_case::<Gru>(&Graph::new(), case))
-        .sum();
     // 3 cases: per direction outputs, h, 4 variable gradients (+ h0), and x's.
-    assert_eq!(
-        (cases.len(), compared),
-        (3, 30),
-        "cases and tensors compared"
-    );
+    rnn_matches_tf1("gru", (3, 30), |case| rnn_case::<Gru>(&Graph::new(), case));
 }
