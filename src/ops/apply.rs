@@ -8,8 +8,8 @@
 //! inputs (Adam's `beta1_power`, `beta2_power`), then the gradient. Other hyper-parameters
 //! are attributes.
 
-use super::{KernelCtx, OpDef};
-use crate::graph::{DType, TensorInfo, Value, ValueView};
+use super::{expect_arity, expect_f32, KernelCtx, OpDef};
+use crate::graph::{TensorInfo, Value, ValueView};
 use serde::{Deserialize, Serialize};
 
 /// Checks `(vars..., lr, scalars..., grad)` operands: `n_vars` written tensors of one shape,
@@ -22,11 +22,9 @@ pub(crate) fn check_apply(
     n_scalars: usize,
 ) -> Result<Option<TensorInfo>, String> {
     let want = n_vars + n_scalars + 2;
-    if i.len() != want {
-        return Err(format!("{name} takes {want} operands, got {}", i.len()));
-    }
-    if let Some(bad) = i.iter().find(|t| t.dtype != DType::F32) {
-        return Err(format!("{name} needs f32 operands, got {}", bad.dtype));
+    expect_arity(i, want)?;
+    for t in i {
+        expect_f32(name, t)?;
     }
     if let Some(s) = i[1..n_vars]
         .iter()

@@ -5,7 +5,7 @@
 //! Reshapes copy their input into the output buffer (kernels never alias buffers), in
 //! row-major order, so they work for f32 and i64 alike.
 
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayD, ArrayViewD, Zip};
 use serde::{Deserialize, Serialize};
@@ -44,14 +44,6 @@ pub(crate) fn norm_axis(axis: i64, rank: usize) -> Result<usize, String> {
         ));
     }
     Ok(if axis < 0 { axis + r } else { axis } as usize)
-}
-
-/// Checks the operand count of an op rule.
-pub(crate) fn expect_arity(i: &[&TensorInfo], n: usize) -> Result<(), String> {
-    if i.len() != n {
-        return Err(format!("takes {n} operand(s), got {}", i.len()));
-    }
-    Ok(())
 }
 
 /// Copies `x` (any layout) into `o` in row-major order; lengths are equal.

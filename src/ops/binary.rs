@@ -3,7 +3,7 @@
 
 use super::reduce::reduce_to_shape_of;
 use super::unary::{unary, UnaryKind};
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{broadcast_dims, DType, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Zip};
 use serde::{Deserialize, Serialize};
@@ -155,9 +155,7 @@ impl OpDef for Binary {
         self.kind.name()
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 2 {
-            return Err(format!("takes two operands, got {}", i.len()));
-        }
+        expect_arity(i, 2)?;
         if i[0].dtype != i[1].dtype {
             return Err(format!(
                 "operand dtypes differ ({} vs {})",

@@ -203,9 +203,7 @@ impl OpDef for FusedPart {
         "FusedPart"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 1 {
-            return Err(format!("FusedPart takes 1 operand, got {}", i.len()));
-        }
+        super::expect_arity(i, 1)?;
         super::expect_f32("FusedPart", i[0])?;
         let n = Shape::known(&self.shape).num_elements();
         match (i[0].shape.to_vec().as_deref(), n) {

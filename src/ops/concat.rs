@@ -2,8 +2,8 @@
 //! gradients use: `ConcatPart` (the part of a gradient belonging to one concatenated operand)
 //! and `SliceGrad` (pad a slice's gradient back with zeros).
 
-use super::array::{expect_arity, norm_axis, Elem};
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::array::{norm_axis, Elem};
+use super::{expect_arity, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, Slice as Range};
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,7 @@
 //! TF's `div_no_nan`: `a / b`, but 0 where `b` is 0 (safe means, as in TF1's losses).
 
-use super::array::expect_arity;
 use super::reduce::reduce_to_shape_of;
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{broadcast_dims, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{IxDyn, Zip};
 use serde::{Deserialize, Serialize};

@@ -2,8 +2,8 @@
 //! (a shape filled with a scalar tensor) and `range` (TF1's `tf.zeros_like`, `tf.ones_like`,
 //! `tf.fill`, `tf.range`).
 
-use super::array::{expect_arity, Elem};
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::array::Elem;
+use super::{expect_arity, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Graph, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::ArrayViewD;
 use serde::{Deserialize, Serialize};

@@ -2,8 +2,8 @@
 //! `GatherGrad` (a dense scatter-add, the embedding-gradient hot path), `one_hot` and
 //! `argmax`.
 
-use super::array::{contiguous, expect_arity, norm_axis, Elem};
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::array::{contiguous, norm_axis, Elem};
+use super::{expect_arity, expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, Zip};
 use serde::{Deserialize, Serialize};

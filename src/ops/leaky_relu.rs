@@ -1,7 +1,7 @@
 //! Leaky relu (TF1's `tf.nn.leaky_relu`): `x` where `x > 0`, else `alpha * x`, and its
 //! gradient kernel `LeakyReluGrad`. Shape rule: output = input.
 
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_f32, expect_operands, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Tensor, TensorInfo, Value, ValueView};
 use ndarray::Zip;
 use serde::{Deserialize, Serialize};
@@ -25,9 +25,7 @@ impl OpDef for LeakyRelu {
         "LeakyRelu"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 1 {
-            return Err(format!("takes one operand, got {}", i.len()));
-        }
+        expect_arity(i, 1)?;
         expect_f32("LeakyRelu", i[0])?;
         Ok(Some(i[0].clone()))
     }
@@ -57,9 +55,7 @@ impl OpDef for LeakyReluGrad {
         "LeakyReluGrad"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 2 {
-            return Err(format!("takes (dy, x), got {} operands", i.len()));
-        }
+        expect_operands(i, &["dy", "x"])?;
         expect_f32("LeakyReluGrad", i[0])?;
         expect_f32("LeakyReluGrad", i[1])?;
         if !i[0].shape.compatible(&i[1].shape) {

@@ -9,7 +9,7 @@
 
 use super::compare::zip_broadcast;
 use super::reduce::{check_axes, normalize_axes, reduced_shape};
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayD, Axis, Zip};
 use serde::{Deserialize, Serialize};
@@ -62,9 +62,7 @@ impl OpDef for Logic {
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         let arity = if self.kind == LogicKind::Not { 1 } else { 2 };
-        if i.len() != arity {
-            return Err(format!("takes {arity} operand(s), got {}", i.len()));
-        }
+        expect_arity(i, arity)?;
         expect_bool(self.kind.name(), i)?;
         let shape = match i {
             [a, b] => a.shape.broadcast(&b.shape)?,
@@ -154,9 +152,7 @@ impl OpDef for ReduceLogic {
         true
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 1 {
-            return Err(format!("takes one operand, got {}", i.len()));
-        }
+        expect_arity(i, 1)?;
         expect_bool(self.kind(), i)?;
         check_axes(&self.axes, i[0].shape.rank())?;
         Ok(Some(TensorInfo::new(

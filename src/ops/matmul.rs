@@ -2,7 +2,7 @@
 //! batched on rank >= 3 with the batch dimensions broadcast (`tf.linalg.matmul`,
 //! `BatchMatMulV2`); `tensordot` and `matvec` are built on it.
 
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{broadcast_dims, Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayView2, ArrayViewD, ArrayViewMut2, ShapeBuilder};
 use serde::{Deserialize, Serialize};
@@ -23,9 +23,7 @@ impl OpDef for MatMul {
         "MatMul"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 2 {
-            return Err(format!("takes two operands, got {}", i.len()));
-        }
+        expect_arity(i, 2)?;
         expect_f32("MatMul", i[0])?;
         expect_f32("MatMul", i[1])?;
         let (ra, rb) = (i[0].shape.rank(), i[1].shape.rank());

@@ -262,3 +262,31 @@ pub(crate) fn expect_f32(op: &str, i: &TensorInfo) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Checks the operand count of an op rule: `n` ("takes two operands, got 3").
+pub(crate) fn expect_arity(i: &[&TensorInfo], n: usize) -> Result<(), String> {
+    if i.len() != n {
+        let want = match n {
+            0 => "no operands".to_string(),
+            1 => "one operand".to_string(),
+            2 => "two operands".to_string(),
+            3 => "three operands".to_string(),
+            _ => format!("{n} operands"),
+        };
+        return Err(format!("takes {want}, got {}", i.len()));
+    }
+    Ok(())
+}
+
+/// Checks the operand count of an op rule whose operands have roles, named in the error:
+/// one per role ("takes (dy, x), got 3 operands").
+pub(crate) fn expect_operands(i: &[&TensorInfo], roles: &[&str]) -> Result<(), String> {
+    if i.len() != roles.len() {
+        return Err(format!(
+            "takes ({}), got {} operands",
+            roles.join(", "),
+            i.len()
+        ));
+    }
+    Ok(())
+}

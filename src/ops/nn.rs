@@ -3,10 +3,10 @@
 //! `sparse_softmax_cross_entropy_with_logits` (TF1's `tf.nn.*`), with `SparseXentGrad`, the
 //! fused gradient of the sparse loss.
 
-use super::array::{contiguous, expand_dims, expect_arity};
+use super::array::{contiguous, expand_dims};
 use super::reduce::reduce_sum;
 use super::unary::exp;
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Shape, Tensor, TensorInfo, Value, ValueView};
 use serde::{Deserialize, Serialize};
 

@@ -17,7 +17,7 @@
 
 use super::conv::{static_out_dim, Geom, Padding, MAX_WINDOW};
 use super::simd::multiversion;
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_f32, expect_operands, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -82,9 +82,7 @@ impl OpDef for MaxPool {
         "MaxPool"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 1 {
-            return Err(format!("takes one operand, got {}", i.len()));
-        }
+        expect_arity(i, 1)?;
         Ok(Some(TensorInfo::new(i[0].dtype, pool_infer(i[0], self)?)))
     }
     fn compute(
@@ -143,9 +141,7 @@ impl OpDef for MaxPoolGrad {
         "MaxPoolGrad"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 3 {
-            return Err(format!("takes (x, y, dy), got {} operands", i.len()));
-        }
+        expect_operands(i, &["x", "y", "dy"])?;
         let p = MaxPool {
             ksize: self.ksize,
             strides: self.strides,

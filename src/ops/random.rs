@@ -1,8 +1,7 @@
 //! Random ops drawing from the session's generator (`KernelCtx::rng`): `dropout`, built from
 //! a `DropoutMask` node so that the gradient reuses the very mask of the forward pass.
 
-use super::array::expect_arity;
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Tensor, TensorInfo, Value, ValueView};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -19,9 +18,7 @@ impl OpDef for DropoutMask {
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         expect_arity(i, 2)?;
-        if i[0].dtype != DType::F32 {
-            return Err(format!("dropout needs an f32 operand, got {}", i[0].dtype));
-        }
+        expect_f32("dropout", i[0])?;
         if i[1].dtype != DType::F32 || i[1].shape.rank() != 0 {
             return Err(format!(
                 "keep_prob must be an f32 scalar, got {} {}",

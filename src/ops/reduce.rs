@@ -4,7 +4,7 @@
 //! (undo a broadcast).
 
 use super::binary::{binary, max_nan, min_nan, BinaryKind};
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_f32, expect_operands, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, IxDyn, Zip};
 use serde::{Deserialize, Serialize};
@@ -59,9 +59,7 @@ impl OpDef for Reduce {
         }
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 1 {
-            return Err(format!("takes one operand, got {}", i.len()));
-        }
+        expect_arity(i, 1)?;
         expect_f32(self.kind(), i[0])?;
         check_axes(&self.axes, i[0].shape.rank())?;
         Ok(Some(TensorInfo::new(
@@ -188,9 +186,7 @@ impl OpDef for BroadcastLike {
         "BroadcastLike"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 2 {
-            return Err(format!("takes (dy, like), got {} operands", i.len()));
-        }
+        expect_operands(i, &["dy", "like"])?;
         expect_f32("BroadcastLike", i[0])?;
         check_axes(&self.axes, i[1].shape.rank())?;
         let want = reduced_shape(&i[1].shape, &self.axes, self.keep_dims);
@@ -248,9 +244,7 @@ impl OpDef for ReduceToShapeOf {
         "ReduceToShapeOf"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 2 {
-            return Err(format!("takes (dy, like), got {} operands", i.len()));
-        }
+        expect_operands(i, &["dy", "like"])?;
         expect_f32("ReduceToShapeOf", i[0])?;
         // `like` must broadcast to dy's shape.
         match i[0].shape.broadcast(&i[1].shape) {
@@ -333,9 +327,7 @@ impl OpDef for L2Loss {
         "L2Loss"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 1 {
-            return Err(format!("takes one operand, got {}", i.len()));
-        }
+        expect_arity(i, 1)?;
         expect_f32("L2Loss", i[0])?;
         Ok(Some(TensorInfo::new(i[0].dtype, Shape::scalar())))
     }

@@ -5,8 +5,8 @@
 //! constant pad), so all three share one kernel and one gradient: [`RemapGrad`] adds each
 //! element of `dy` into the input position it was read from (tiles and reflections sum).
 
-use super::array::{contiguous, expect_arity, norm_axis, Elem};
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::array::{contiguous, norm_axis, Elem};
+use super::{expect_arity, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::ArrayViewD;
 use serde::{Deserialize, Serialize};

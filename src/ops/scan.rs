@@ -3,9 +3,9 @@
 //! reduced group, from exclusive products from the left and from the right as TF1's
 //! `_ProdGrad` computes them, so zeros give the right answer (no division by the product).
 
-use super::array::{expect_arity, norm_axis, Elem};
+use super::array::{norm_axis, Elem};
 use super::reduce::{check_axes, reduced_shape};
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Dims, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, IxDyn, Zip};
 use serde::{Deserialize, Serialize};

@@ -4,8 +4,8 @@
 //! `gather_axis` <-> [`SegmentSum`] (the kernel of `unsorted_segment_sum`), `scatter_nd` <->
 //! `gather_nd`.
 
-use super::array::{contiguous, expect_arity, norm_axis, Elem};
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::array::{contiguous, norm_axis, Elem};
+use super::{expect_arity, expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::ArrayViewD;
 use serde::{Deserialize, Serialize};

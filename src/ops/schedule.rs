@@ -2,7 +2,7 @@
 //! the decay exponent `step / decay_steps` (optionally floored), and piecewise-constant
 //! values, TF1's cosine decay and FastAI's one-cycle curves. Output: an f32 scalar. No gradient (schedules are not differentiated).
 
-use super::{KernelCtx, OpDef};
+use super::{expect_operands, KernelCtx, OpDef};
 use crate::graph::{DType, Shape, TensorInfo, Value, ValueView};
 use serde::{Deserialize, Serialize};
 
@@ -90,8 +90,12 @@ impl OpDef for StepSchedule {
         }
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 1 || i[0].shape.rank() != 0 {
-            return Err("takes one scalar operand (the step)".into());
+        expect_operands(i, &["step"])?;
+        if i[0].shape.rank() != 0 {
+            return Err(format!(
+                "takes one scalar operand (the step), got {}",
+                i[0].shape
+            ));
         }
         match &self.kind {
             ScheduleKind::DecayExponent { decay_steps, .. }

@@ -1,8 +1,8 @@
 //! Ops over the last axis or a sequence axis: `top_k` (values and indices), `sequence_mask`
 //! and `reverse_sequence` (TF1's `tf.nn.top_k`, `tf.sequence_mask`, `tf.reverse_sequence`).
 
-use super::array::{expect_arity, norm_axis, Elem};
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::array::{norm_axis, Elem};
+use super::{expect_arity, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, Zip};
 use serde::{Deserialize, Serialize};

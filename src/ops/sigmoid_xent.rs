@@ -1,9 +1,9 @@
 //! TF1's `tf.nn.sigmoid_cross_entropy_with_logits`: the element-wise logistic loss between
 //! labels `z` and logits `x`, fused and numerically stable, with its gradient.
 
-use super::array::{contiguous, expect_arity};
+use super::array::contiguous;
 use super::unary::sigmoid;
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Shape, Tensor, TensorInfo, Value, ValueView};
 use serde::{Deserialize, Serialize};
 

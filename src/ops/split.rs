@@ -2,8 +2,8 @@
 //! given sizes) and `unstack` (`tf.unstack`). Each part is one [`Split`] node; its gradient
 //! [`SplitGrad`] puts `dy` back at the part's offset in zeros shaped like the input.
 
-use super::array::{expect_arity, norm_axis, Elem};
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::array::{norm_axis, Elem};
+use super::{expect_arity, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, Slice as Range};
 use serde::{Deserialize, Serialize};

@@ -1,18 +1,10 @@
 //! Sources and state: placeholders, constants, variables with their initialisers, assignment
 //! and grouping (no-op with control inputs).
 
-use super::{GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_operands, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Graph, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
 use crate::init::Init;
 use serde::{Deserialize, Serialize};
-
-/// Sources and no-ops take no data operands (a graph file may list some).
-fn no_operands(i: &[&TensorInfo]) -> Result<(), String> {
-    if !i.is_empty() {
-        return Err(format!("takes no operands, got {}", i.len()));
-    }
-    Ok(())
-}
 
 /// A value that must be fed at run time (TF1's `tf.placeholder`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,7 +20,8 @@ impl OpDef for Placeholder {
         "Placeholder"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        no_operands(i)?;
+        // Sources and no-ops take no data operands (a graph file may list some).
+        expect_arity(i, 0)?;
         Ok(Some(TensorInfo::new(self.dtype, self.shape.clone())))
     }
     fn compute(&self, _: &mut KernelCtx, _: &[ValueView], _: &mut Value) -> Result<(), String> {
@@ -52,7 +45,7 @@ impl OpDef for Variable {
         "Variable"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        no_operands(i)?;
+        expect_arity(i, 0)?;
         Ok(Some(TensorInfo::new(self.dtype, Shape::known(&self.shape))))
     }
     fn compute(&self, _: &mut KernelCtx, _: &[ValueView], _: &mut Value) -> Result<(), String> {
@@ -73,7 +66,7 @@ impl OpDef for Const {
         "Const"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        no_operands(i)?;
+        expect_arity(i, 0)?;
         Ok(Some(TensorInfo::new(
             self.value.dtype(),
             Shape::known(self.value.shape()),
@@ -103,9 +96,7 @@ impl OpDef for Fill {
         "Fill"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if !i.is_empty() {
-            return Err(format!("takes no operands, got {}", i.len()));
-        }
+        expect_arity(i, 0)?;
         self.init.validate()?;
         Ok(Some(TensorInfo::new(
             self.init.dtype,
@@ -151,9 +142,7 @@ impl OpDef for Assign {
         self.kind == AssignKind::Set
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 2 {
-            return Err("assign takes (variable, value)".into());
-        }
+        expect_operands(i, &["variable", "value"])?;
         if i[0].dtype != i[1].dtype {
             return Err(format!(
                 "dtype {} cannot be assigned to a {} variable",
@@ -213,7 +202,7 @@ impl OpDef for NoOp {
         "NoOp"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        no_operands(i)?;
+        expect_arity(i, 0)?;
         Ok(None)
     }
     fn compute(&self, _: &mut KernelCtx, _: &[ValueView], _: &mut Value) -> Result<(), String> {

@@ -5,7 +5,7 @@
 
 use super::binary::{binary, BinaryKind};
 use super::unary_grad::unary_grad;
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Tensor, TensorInfo, Value, ValueView};
 use ndarray::Zip;
 use serde::{Deserialize, Serialize};
@@ -192,9 +192,7 @@ impl OpDef for Unary {
         matches!(self.kind, UnaryKind::Identity | UnaryKind::StopGradient)
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 1 {
-            return Err(format!("takes one operand, got {}", i.len()));
-        }
+        expect_arity(i, 1)?;
         if !matches!(
             self.kind,
             UnaryKind::Identity | UnaryKind::StopGradient | UnaryKind::Neg

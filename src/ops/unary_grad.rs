@@ -4,7 +4,7 @@
 //! shape) whose kernel writes `dy * f'(x)` the way TF1 does, NaN and infinities included.
 
 use super::unary::{UnaryKind, SELU_ALPHA, SELU_SCALE, SQRT_2_OVER_PI};
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_f32, expect_operands, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Tensor, TensorInfo, Value, ValueView};
 use ndarray::Zip;
 use serde::{Deserialize, Serialize};
@@ -93,9 +93,7 @@ impl OpDef for UnaryGrad {
         "UnaryGrad"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 3 {
-            return Err(format!("takes (dy, x, y), got {} operands", i.len()));
-        }
+        expect_operands(i, &["dy", "x", "y"])?;
         if !has_kernel(self.kind) {
             return Err(format!("no fused gradient kernel for {:?}", self.kind));
         }

@@ -2,9 +2,8 @@
 //! (`weights_broadcast_ops.assert_broadcastable` + `broadcast_weights`), used by
 //! [`crate::losses`]; optionally as the indicator `weights != 0` (TF1's `_num_present`).
 
-use super::array::expect_arity;
 use super::reduce::reduce_to_shape_of;
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{IxDyn, Zip};
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 
 use crate::graph::{DType, Shape, Tensor, TensorInfo, Value, ValueView};
 use crate::ops::simd::multiversion;
-use crate::ops::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use crate::ops::{expect_f32, expect_operands, GradCtx, GradResult, KernelCtx, OpDef};
 use serde::{Deserialize, Serialize};
 
 /// Elements per block of the blocked Gram kernel: `T` blocks of this many f32 stay in L1/L2
@@ -240,12 +240,7 @@ impl OpDef for GramNorms {
         "GramNorms"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 1 {
-            return Err(format!(
-                "takes one operand (a Gram matrix), got {}",
-                i.len()
-            ));
-        }
+        expect_operands(i, &["gram matrix"])?;
         let t = square_rule("GramNorms", i[0])?;
         Ok(Some(TensorInfo::new(DType::F32, Shape(vec![t]))))
     }
@@ -274,12 +269,7 @@ impl OpDef for GramCosine {
         "GramCosine"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 1 {
-            return Err(format!(
-                "takes one operand (a Gram matrix), got {}",
-                i.len()
-            ));
-        }
+        expect_operands(i, &["gram matrix"])?;
         let t = square_rule("GramCosine", i[0])?;
         Ok(Some(TensorInfo::new(DType::F32, Shape(vec![t, t]))))
     }

@@ -4,7 +4,7 @@
 use super::gram::{square_input, square_rule};
 use super::{gradvac, Aggregator};
 use crate::graph::{DType, Operation, Shape, Tensor, TensorInfo, Value, ValueView};
-use crate::ops::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use crate::ops::{expect_f32, expect_operands, GradCtx, GradResult, KernelCtx, OpDef};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
@@ -36,18 +36,12 @@ impl OpDef for AggregateWeights {
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
         self.method.validate().map_err(|e| e.to_string())?;
         let want = if self.method.uses_state() { 3 } else { 2 };
-        if i.len() != want {
-            return Err(format!(
-                "{} takes {}, got {} operands",
-                self.method.name(),
-                if want == 3 {
-                    "(gram, losses, state)"
-                } else {
-                    "(gram, losses) and no state"
-                },
-                i.len()
-            ));
-        }
+        let roles: &[&str] = if self.method.uses_state() {
+            &["gram", "losses", "state"]
+        } else {
+            &["gram", "losses"]
+        };
+        expect_operands(i, roles).map_err(|e| format!("{} {e}", self.method.name()))?;
         let t = square_rule("AggregateWeights", i[0])?;
         vector_rule("losses", i[1], t)?;
         if want == 3 {
@@ -137,9 +131,7 @@ impl OpDef for GradVacUpdate {
         "GradVacUpdate"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 2 {
-            return Err("takes (state, gram)".into());
-        }
+        expect_operands(i, &["state", "gram"])?;
         if !(0.0..=1.0).contains(&self.beta) {
             return Err(format!("beta must be in [0, 1], got {}", self.beta));
         }

@@ -6,7 +6,9 @@ use super::PARTIALS;
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use crate::ops::scratch::with_scratch;
 use crate::ops::simd::multiversion;
-use crate::ops::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use crate::ops::{
+    expect_arity, expect_f32, expect_operands, GradCtx, GradResult, KernelCtx, OpDef,
+};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -19,9 +21,7 @@ impl OpDef for BiasAdd {
         "BiasAdd"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 2 {
-            return Err(format!("takes (x, bias), got {} operands", i.len()));
-        }
+        expect_operands(i, &["x", "bias"])?;
         expect_f32("BiasAdd", i[0])?;
         expect_f32("BiasAdd", i[1])?;
         let (x, b) = (&i[0].shape, &i[1].shape);
@@ -89,8 +89,9 @@ impl OpDef for BiasAddGrad {
         "BiasAddGrad"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 1 || i[0].shape.rank() < 1 {
-            return Err("takes one operand of rank >= 1".into());
+        expect_arity(i, 1)?;
+        if i[0].shape.rank() < 1 {
+            return Err("takes one operand of rank >= 1, got a scalar".into());
         }
         expect_f32("BiasAddGrad", i[0])?;
         let s = &i[0].shape;
@@ -196,8 +197,12 @@ impl OpDef for ReluGradPar {
         "ReluGrad"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 2 || !i[0].shape.compatible(&i[1].shape) {
-            return Err("takes (dy, y) of one shape".into());
+        expect_operands(i, &["dy", "y"])?;
+        if !i[0].shape.compatible(&i[1].shape) {
+            return Err(format!(
+                "takes (dy, y) of one shape, got {} and {}",
+                i[0].shape, i[1].shape
+            ));
         }
         expect_f32("ReluGrad", i[0])?;
         expect_f32("ReluGrad", i[1])?;

@@ -76,7 +76,7 @@ pub use geom::Padding;
 pub(crate) use geom::{static_out_dim, Geom, MAX_WINDOW};
 pub use im2col::{COLS_TARGET_BYTES, DFILTER_COLS_TARGET_BYTES};
 
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_f32, expect_operands, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -248,9 +248,7 @@ impl OpDef for Conv2D {
         "Conv2D"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 2 {
-            return Err(format!("takes (input, filter), got {} operands", i.len()));
-        }
+        expect_operands(i, &["input", "filter"])?;
         let s = conv_infer(i, self.strides, self.padding, "Conv2D")?;
         Ok(Some(TensorInfo::new(i[0].dtype, s)))
     }
@@ -302,12 +300,7 @@ fn backprop_infer(
     padding: Padding,
     op: &str,
 ) -> Result<(), String> {
-    if i.len() != 3 {
-        return Err(format!(
-            "takes (input, filter, dy), got {} operands",
-            i.len()
-        ));
-    }
+    expect_operands(i, &["input", "filter", "dy"])?;
     let y = conv_infer(i, strides, padding, op)?;
     expect_f32(op, i[2])?;
     if !y.compatible(&i[2].shape) {
@@ -432,12 +425,7 @@ impl OpDef for Conv2DBiasAct {
         "Conv2DBiasAct"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 3 {
-            return Err(format!(
-                "takes (input, filter, bias), got {} operands",
-                i.len()
-            ));
-        }
+        expect_operands(i, &["input", "filter", "bias"])?;
         let s = conv_infer(i, self.strides, self.padding, "Conv2DBiasAct")?;
         expect_f32("Conv2DBiasAct", i[2])?;
         let b = &i[2].shape;

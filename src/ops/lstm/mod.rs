@@ -100,7 +100,7 @@ pub use self::state::{
 use self::backward::{backward, Slices};
 use self::dims::{infer_dims, Dims};
 use self::forward::forward;
-use super::{expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_f32, expect_operands, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{Shape, Tensor, TensorInfo, Value, ValueView};
 use crate::ops::Op;
 use ndarray::{s, Ix2, Ix3};
@@ -214,9 +214,7 @@ impl OpDef for LstmForward {
 
 /// Checks `n` f32 operands, the last a rank-3 workspace, and returns the workspace's shape.
 fn workspace_rule<'a>(op: &str, i: &[&'a TensorInfo], n: usize) -> Result<&'a Shape, String> {
-    if i.len() != n {
-        return Err(format!("takes {n} operand(s), got {}", i.len()));
-    }
+    expect_arity(i, n)?;
     for t in i {
         expect_f32(op, t)?;
     }
@@ -479,9 +477,7 @@ impl OpDef for LstmGradPart {
         "LstmGradPart"
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        if i.len() != 3 {
-            return Err(format!("takes packed, x, w; got {} operands", i.len()));
-        }
+        expect_operands(i, &["packed", "x", "w"])?;
         for t in i {
             expect_f32("LstmGradPart", t)?;
         }
