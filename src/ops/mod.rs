@@ -282,8 +282,9 @@ pub(crate) fn expect_arity(i: &[&TensorInfo], n: usize) -> Result<(), String> {
 /// one per role ("takes (dy, x), got 3 operands").
 pub(crate) fn expect_operands(i: &[&TensorInfo], roles: &[&str]) -> Result<(), String> {
     if i.len() != roles.len() {
+        let s = if i.len() == 1 { "" } else { "s" };
         return Err(format!(
-            "takes ({}), got {} operands",
+            "takes ({}), got {} operand{s}",
             roles.join(", "),
             i.len()
         ));
