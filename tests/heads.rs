@@ -490,3 +490,65 @@ fn face_landmarks_recipe_trains_on_drawn_faces_and_parses_its_options() {
     };
     assert!(none.prepare(train, test).is_err());
 }
+
+/// Batch normalisation under the estimator: train steps feed the training flag `true` and
+/// run the moving-average updates (the graph's UPDATE_OPS, which the heads group into the
+/// train op as TF1's do); evaluate feeds `false`, so it normalises with the moving
+/// statistics and leaves them bit-identical.
+#[test]
+fn training_flag_and_update_ops_under_the_estimator() {
+    use staticflow::layers::BatchNormalization;
+    let g = Graph::with_seed(1);
+    let x = g.placeholder("x", [None, Some(2)]);
+    let training = placeholder_with_default(g.constant(false), "training");
+    let bn = BatchNormalization::new(x, training, "bn");
+    let logits = dense(bn.output, 1, Activation::None, "out");
+    let head = Box::new(RegressionHead::new("y", 1)) as Box<dyn Head>;
+    let opt = GradientDescent::new(0.1);
+    let spec = MultiHead::new(vec![head])
+        .create_spec(&[logits], Mode::Train, Some(&opt))
+        .unwrap();
+    let (loss, labels) = (spec.loss.unwrap(), spec.heads[0].labels.unwrap());
+    let mut est = Estimator::new(&g, &[("x", x)], spec)
+        .unwrap()
+        .with_training_flag(training)
+        .unwrap();
+    let xs = array![[1f32, 2.], [3., 6.]];
+    let ys = array![[1f32], [0.]];
+    let b = Batch::new().feature("x", xs.clone()).label("y", ys.clone());
+    est.train(vec![Ok(b.clone())], 1).unwrap();
+    // One update with momentum 0.99 from 0: 0.01 x the batch mean (2, 4).
+    let mm = est.session().variable_value(bn.moving_mean).unwrap().clone();
+    let mm = mm.as_f32().unwrap();
+    assert!((mm[[0]] - 0.02).abs() < 1e-6 && (mm[[1]] - 0.04).abs() < 1e-6, "{mm}");
+    let m = est.evaluate(vec![Ok(b)]).unwrap();
+    let mut loss_with = |flag: bool| {
+        let t = ndarray::arr0(flag);
+        let feeds = [
+            (x, (&xs).into()),
+            (labels, (&ys).into()),
+            (training, (&t).into()),
+        ];
+        let out = est.session().run(&[loss.into()], &feeds).unwrap();
+        out.scalar(0).unwrap() as f64
+    };
+    let (eval_loss, train_loss) = (loss_with(false), loss_with(true));
+    assert!(close(m["loss"], eval_loss, 1e-6), "{m:?} {eval_loss}");
+    assert!((eval_loss - train_loss).abs() > 1e-3, "{eval_loss} {train_loss}");
+    let after = est.session().variable_value(bn.moving_mean).unwrap();
+    assert_eq!(after.as_f32().unwrap(), mm, "evaluate must not move the statistics");
+
+    // The flag must be a bool scalar; the error names the tensor.
+    let g = Graph::new();
+    let x = g.placeholder("x", [None, Some(1)]);
+    let spec = MultiHead::new(vec![Box::new(RegressionHead::new("y", 1)) as Box<dyn Head>])
+        .create_spec(&[x], Mode::Eval, None)
+        .unwrap();
+    let e = Estimator::new(&g, &[("x", x)], spec)
+        .unwrap()
+        .with_training_flag(x)
+        .err()
+        .unwrap();
+    assert!(matches!(e, Error::InvalidArgument(_)), "{e}");
+    assert!(e.to_string().contains("training flag `x`"), "{e}");
+}

@@ -81,6 +81,7 @@ pub struct Estimator<'g> {
     next_alternate: usize,
     last_weights: Option<Vec<f32>>,
     probe: Option<(Tensor<'g>, usize)>,
+    training: Option<Tensor<'g>>,
 }
 
 impl<'g> Estimator<'g> {
@@ -115,6 +116,7 @@ impl<'g> Estimator<'g> {
             next_alternate: 0,
             last_weights: None,
             probe: None,
+            training: None,
         })
     }
 
@@ -123,6 +125,28 @@ impl<'g> Estimator<'g> {
     /// run; the values go to [`TrainReport::probes`]. `None` or `every == 0`: no probe.
     pub fn set_probe(&mut self, t: Option<Tensor<'g>>, every: usize) {
         self.probe = t.filter(|_| every > 0).map(|t| (t, every));
+    }
+
+    /// Feeds the bool scalar `flag` `true` in every train step and `false` when evaluating
+    /// or predicting: the `training` argument of [`crate::layers::BatchNormalization`] or of
+    /// dropout (TF's `mode == TRAIN`, Keras's learning phase). Typically
+    /// `placeholder_with_default(g.constant(false), "training")`. The spec's train ops
+    /// already run the batch-norm moving-average updates (`UPDATE_OPS`).
+    ///
+    /// Errors with [`Error::InvalidArgument`] naming the tensor if it is not a bool scalar,
+    /// or with the tensor's own build error.
+    pub fn with_training_flag(mut self, flag: Tensor<'g>) -> Result<Self> {
+        let flag = flag.check()?;
+        if flag.dtype() != crate::graph::DType::Bool || flag.shape().rank() != 0 {
+            return Err(Error::InvalidArgument(format!(
+                "the training flag `{}` must be a bool scalar, got {} {}",
+                flag.name(),
+                flag.dtype(),
+                flag.shape()
+            )));
+        }
+        self.training = Some(flag);
+        Ok(self)
     }
 
     /// The session (e.g. to read variables).
@@ -159,8 +183,13 @@ impl<'g> Estimator<'g> {
         (0..w.len()).map(|i| out.scalar(i)).collect()
     }
 
-    fn feeds<'a>(&self, b: &'a Batch, mode: Mode) -> Result<Vec<Feed<'g, 'a>>> {
+    /// The feeds of batch `b` in `mode`; `flag` is the training flag's value
+    /// ([`training_value`]), fed if the estimator has one.
+    fn feeds<'a>(&self, b: &'a Batch, mode: Mode, flag: &'a Value) -> Result<Vec<Feed<'g, 'a>>> {
         let mut feeds = Vec::new();
+        if let Some(t) = self.training {
+            feeds.push((t, flag.view()));
+        }
         for (name, t) in &self.features {
             let v =
                 b.features.iter().find(|(n, _)| n == name).ok_or_else(|| {
@@ -194,6 +223,7 @@ impl<'g> Estimator<'g> {
         let mut report = TrainReport::default();
         let head_losses: Vec<Tensor<'g>> = self.spec.heads.iter().filter_map(|h| h.loss).collect();
         let total = self.spec.loss.expect("train specs have a loss");
+        let flag = training_value(Mode::Train);
         let t0 = Instant::now();
         let mut it = batches.into_iter();
         for step in 0..steps {
@@ -210,7 +240,7 @@ impl<'g> Estimator<'g> {
             if let Some((t, _)) = probe {
                 fetches.push(t.into());
             }
-            let feeds = self.feeds(&b, Mode::Train)?;
+            let feeds = self.feeds(&b, Mode::Train, &flag)?;
             let out = self.session.run(&fetches, &feeds)?;
             if probe.is_some() {
                 report.probe_seconds += ti.elapsed().as_secs_f64();
@@ -260,11 +290,12 @@ impl<'g> Estimator<'g> {
             self.session.run(&[reset.into()], &[])?;
         }
         fetches.extend(streamed.iter().map(|(_, m)| Fetch::from(m.update_op)));
+        let flag = training_value(Mode::Eval);
         let mut n = 0usize;
         for b in batches {
             let b = b?;
             let bs = b.size();
-            let feeds = self.feeds(&b, Mode::Eval)?;
+            let feeds = self.feeds(&b, Mode::Eval, &flag)?;
             let out = self.session.run(&fetches, &feeds)?;
             for (k, (_, _, fin)) in names.iter().enumerate() {
                 let v = out.scalar(k)? as f64;
@@ -318,9 +349,10 @@ impl<'g> Estimator<'g> {
             }
         }
         let mut parts: Vec<Vec<Value>> = vec![vec![]; keys.len()];
+        let flag = training_value(Mode::Predict);
         for b in batches {
             let b = b?;
-            let feeds = self.feeds(&b, Mode::Predict)?;
+            let feeds = self.feeds(&b, Mode::Predict, &flag)?;
             let out = self.session.run(&fetches, &feeds)?;
             for (k, p) in parts.iter_mut().enumerate() {
                 p.push(out.get(k)?.clone());
@@ -362,4 +394,9 @@ fn concat_values(p: Vec<Value>) -> Result<Value> {
         }
         Some(Value::Bytes(_)) => Err(Error::Value("cannot concatenate bytes predictions".into())),
     }
+}
+
+/// The training flag's value in `mode`: `true` only in [`Mode::Train`].
+fn training_value(mode: Mode) -> Value {
+    Value::Bool(ndarray::arr0(mode == Mode::Train).into_dyn())
 }

@@ -428,11 +428,13 @@ pub struct MultiHeadSpec<'g> {
     pub loss: Option<Tensor<'g>>,
     /// The effective weight of each head's loss, as scalar tensors.
     pub weights: Vec<Tensor<'g>>,
-    /// The joint train op (any strategy but alternate).
+    /// The joint train op (any strategy but alternate), grouped with the graph's
+    /// `UPDATE_OPS` as TF1's heads do.
     pub train_op: Option<Operation<'g>>,
     /// What the strategy built with the train op: losses, weights, diagnostics.
     pub train: Option<crate::mtl::Train<'g>>,
-    /// One train op per head (alternate training), when the weighting is `Alternate`.
+    /// One train op per head (alternate training), when the weighting is `Alternate`, each
+    /// grouped with the graph's `UPDATE_OPS`.
     pub alternate_ops: Vec<Operation<'g>>,
     /// The weighting the spec was built with.
     pub weighting: Weighting,
@@ -546,6 +548,22 @@ impl MultiHead {
             spec.train_op = Some(train.op);
             spec.weights = train.weights.clone();
             spec.train = Some(train);
+        }
+        // As TF1's heads (`_append_update_ops`): every train op also runs the graph's
+        // UPDATE_OPS (e.g. batch normalisation's moving statistics).
+        let updates = g.get_collection_ops(crate::graph::GraphKeys::UPDATE_OPS);
+        if !updates.is_empty() {
+            let with_updates = |op: Operation<'g>| {
+                let mut all = vec![op];
+                all.extend(&updates);
+                crate::group(g, &all)
+            };
+            spec.train_op = spec.train_op.map(with_updates);
+            spec.alternate_ops = spec
+                .alternate_ops
+                .iter()
+                .map(|&op| with_updates(op))
+                .collect();
         }
         g.check()?;
         Ok(spec)
