@@ -191,6 +191,8 @@ class LstmSpec:
     x_seed = 20
     variables = ["kernel", "bias"]
     state = ["c", "h"]
+    cell = tf1.nn.rnn_cell.LSTMCell
+    state_tuple = tf1.nn.rnn_cell.LSTMStateTuple
 
     @staticmethod
     def params(batch, inp, hidden, k):
@@ -200,18 +202,6 @@ class LstmSpec:
             "c0": det([batch, hidden], 25 + k, 0.8),
             "h0": det([batch, hidden], 27 + k, 0.8),
         }
-
-    @staticmethod
-    def cell(hidden, name):
-        return tf1.nn.rnn_cell.LSTMCell(hidden, name=name)
-
-    @staticmethod
-    def from_parts(parts):
-        return tf1.nn.rnn_cell.LSTMStateTuple(*parts)
-
-    @staticmethod
-    def parts(state):
-        return [state.c, state.h]
 
     @staticmethod
     def upstream(batch, hidden):
@@ -230,6 +220,8 @@ class GruSpec:
     x_seed = 40
     variables = ["gates_kernel", "gates_bias", "candidate_kernel", "candidate_bias"]
     state = ["h"]
+    cell = tf1.nn.rnn_cell.GRUCell
+    state_tuple = None  # the state is h itself
 
     @staticmethod
     def params(batch, inp, hidden, k):
@@ -242,21 +234,14 @@ class GruSpec:
         }
 
     @staticmethod
-    def cell(hidden, name):
-        return tf1.nn.rnn_cell.GRUCell(hidden, name=name)
-
-    @staticmethod
-    def from_parts(parts):
-        return parts[0]
-
-    @staticmethod
-    def parts(state):
-        return [state]
-
-    @staticmethod
     def upstream(batch, hidden):
         """Upstream gradient of the final state."""
         return {"dh": 0.5 * upstream([batch, hidden])[::-1].copy()}
+
+
+def state_parts(state):
+    """An RNN state's parts: an LSTMStateTuple's (c, h), or the state itself."""
+    return list(state) if isinstance(state, tuple) else [state]
 
 
 def rnn_case(spec, name, batch, time, inp, hidden, lengths, with_init, bidirectional):
@@ -275,10 +260,10 @@ def rnn_case(spec, name, batch, time, inp, hidden, lengths, with_init, bidirecti
         seq = tf1.constant(np.asarray(lengths, np.int64))
         cells, inits = {}, {}
         for d in dirs:
-            cells[d] = spec.cell(hidden, "%s_%s" % (spec.kind, d))
+            cells[d] = spec.cell(hidden, name="%s_%s" % (spec.kind, d))
             if with_init:
                 parts = [tf1.Variable(params[d][n], name="%s_%s" % (n, d)) for n in init_keys]
-                inits[d] = spec.from_parts(parts)
+                inits[d] = spec.state_tuple(*parts) if spec.state_tuple else parts[0]
             else:
                 inits[d] = None
         if bidirectional:
@@ -298,21 +283,21 @@ def rnn_case(spec, name, batch, time, inp, hidden, lengths, with_init, bidirecti
             ups[d] = {"dy": upstream([batch, time, hidden]) * (1.0 + k)}
             ups[d].update(spec.upstream(batch, hidden))
             loss += tf1.reduce_sum(outs[d] * ups[d]["dy"])
-            for s, part in zip(spec.state, spec.parts(states[d])):
+            for s, part in zip(spec.state, state_parts(states[d])):
                 loss += tf1.reduce_sum(part * ups[d]["d" + s])
         find = lambda n: [v for v in tf1.trainable_variables() if v.name.endswith(n)][0]  # noqa: E731
         sets, tvars = [], {}
         for d in dirs:
             vs = [find("%s_%s/%s:0" % (spec.kind, d, v.replace("_", "/"))) for v in spec.variables]
             sets += [var.assign(params[d][v]) for var, v in zip(vs, spec.variables)]
-            tvars[d] = vs + (spec.parts(inits[d]) if with_init else [])
+            tvars[d] = vs + (state_parts(inits[d]) if with_init else [])
         wrt = [x] + [v for d in dirs for v in tvars[d]]
         grads = tf1.gradients(loss, wrt)
         with tf1.Session(graph=g) as s:
             s.run(tf1.global_variables_initializer())
             s.run(sets)
             res = s.run(
-                {"outs": outs, "state": {d: spec.parts(states[d]) for d in dirs}, "grads": grads},
+                {"outs": outs, "state": {d: state_parts(states[d]) for d in dirs}, "grads": grads},
                 {x: xv},
             )
     case = {

@@ -233,20 +233,23 @@ fn malformed_files_are_typed_errors_naming_file_and_node() {
     assert!(e.contains("node `shared/MatMul`"), "{e}");
     assert!(e.contains("does not build"), "{e}");
     // A node with the wrong number of inputs: its rule says how many, or which, it takes.
-    let e = read_err(&good.replacen(
-        "\"inputs\": [\"shared/MatMul\"]",
-        "\"inputs\": [\"shared/MatMul\", \"x\"]",
-        1,
-    ));
-    assert!(e.contains("node `shared/Relu`"), "{e}");
-    assert!(e.contains("takes one operand, got 2"), "{e}");
-    let e = read_err(&good.replacen(
-        "\"inputs\": [\"shared/w\", \"shared/w/initial_value\"]",
-        "\"inputs\": [\"shared/w\"]",
-        1,
-    ));
-    assert!(e.contains("Assign"), "{e}");
-    assert!(e.contains("takes (variable, value), got 1 operand"), "{e}");
+    for (inputs, wrong, node, want) in [
+        (
+            r#"["shared/MatMul"]"#,
+            r#"["shared/MatMul", "x"]"#,
+            "node `shared/Relu`",
+            "takes one operand, got 2",
+        ),
+        (
+            r#"["shared/w", "shared/w/initial_value"]"#,
+            r#"["shared/w"]"#,
+            "Assign",
+            "takes (variable, value), got 1 operand",
+        ),
+    ] {
+        let e = read_err(&good.replacen(inputs, wrong, 1));
+        assert!(e.contains(node) && e.contains(want), "{e}");
+    }
     // The file's path is named when reading from disk.
     let path = tmp("bad.json");
     std::fs::write(&path, good.replacen("\"version\": 1", "\"version\": 2", 1)).unwrap();

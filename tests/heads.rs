@@ -518,9 +518,16 @@ fn training_flag_and_update_ops_under_the_estimator() {
     let b = Batch::new().feature("x", xs.clone()).label("y", ys.clone());
     est.train(vec![Ok(b.clone())], 1).unwrap();
     // One update with momentum 0.99 from 0: 0.01 x the batch mean (2, 4).
-    let mm = est.session().variable_value(bn.moving_mean).unwrap().clone();
+    let mm = est
+        .session()
+        .variable_value(bn.moving_mean)
+        .unwrap()
+        .clone();
     let mm = mm.as_f32().unwrap();
-    assert!((mm[[0]] - 0.02).abs() < 1e-6 && (mm[[1]] - 0.04).abs() < 1e-6, "{mm}");
+    assert!(
+        (mm[[0]] - 0.02).abs() < 1e-6 && (mm[[1]] - 0.04).abs() < 1e-6,
+        "{mm}"
+    );
     let m = est.evaluate(vec![Ok(b)]).unwrap();
     let mut loss_with = |flag: bool| {
         let t = ndarray::arr0(flag);
@@ -534,9 +541,16 @@ fn training_flag_and_update_ops_under_the_estimator() {
     };
     let (eval_loss, train_loss) = (loss_with(false), loss_with(true));
     assert!(close(m["loss"], eval_loss, 1e-6), "{m:?} {eval_loss}");
-    assert!((eval_loss - train_loss).abs() > 1e-3, "{eval_loss} {train_loss}");
+    assert!(
+        (eval_loss - train_loss).abs() > 1e-3,
+        "{eval_loss} {train_loss}"
+    );
     let after = est.session().variable_value(bn.moving_mean).unwrap();
-    assert_eq!(after.as_f32().unwrap(), mm, "evaluate must not move the statistics");
+    assert_eq!(
+        after.as_f32().unwrap(),
+        mm,
+        "evaluate must not move the statistics"
+    );
 
     // The flag must be a bool scalar; the error names the tensor.
     let g = Graph::new();
