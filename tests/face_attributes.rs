@@ -1,6 +1,7 @@
 //! The `face_attributes` example end to end on faces this test draws (tests/faces): every
-//! workflow flag at once (learning-rate finder, one-cycle, landmark pretraining with the
-//! partial restore, head-first then unfrozen training, single-task comparisons) for a few
+//! workflow flag at once (learning-rate finder, one-cycle, batch normalisation, landmark
+//! pretraining with the partial restore, head-first then unfrozen training, single-task
+//! comparisons) for a few
 //! steps, checking the JSON contract of its last line, the grid, the finder's plot and the
 //! transfer report; and the `--help` and bad-flag behaviour. The example binary is built by
 //! `cargo test` next to this test (`target/<profile>/examples/`); `cargo test --test
@@ -27,6 +28,7 @@ fn every_flag_on_drawn_faces_keeps_the_json_contract() {
     let out_dir = dir.join("out");
     let out = Command::new(common::example_binary("face_attributes"))
         .args(["--steps", "6", "--batch", "8", "--lr-find", "--one-cycle"])
+        .args(["--batch-norm", "on"])
         .args([
             "--pretrain",
             "landmarks",
@@ -79,7 +81,10 @@ fn every_flag_on_drawn_faces_keeps_the_json_contract() {
     for text in [
         "lr finder:",
         "bit-identical after the sweep",
-        "transfer: restored",
+        // conv1-4 and fc (weights and biases) and, per conv, batch norm's gamma, beta and
+        // moving statistics: 10 + 16.
+        "transfer: restored 26 trunk variables",
+        "missing []; unexpected []",
         "head-first: 2 steps",
         "unfrozen: 4 steps, trunk learning rate x0.1",
         "sigma",
@@ -109,11 +114,13 @@ fn help_lists_every_flag_and_bad_flags_exit_2() {
         "--weighting",
         "--lr ",
         "--one-cycle",
+        "--schedule",
         "--lr-find",
         "--pretrain ",
         "--pretrain-steps",
         "--freeze-steps",
         "--trunk-lr-mult",
+        "--batch-norm",
         "--single-task",
         "--multi-task",
         "--seed",
@@ -147,6 +154,8 @@ fn help_lists_every_flag_and_bad_flags_exit_2() {
         &["--pretrain", "pose"],
         &["--lr", "-1"],
         &["--single-task", "nose"],
+        &["--batch-norm", "yes"],
+        &["--schedule", "cosine"],
         &["--frobnicate"],
     ] {
         let out = Command::new(common::example_binary("face_attributes"))

@@ -5,16 +5,17 @@
 //!
 //! ```text
 //! cargo run --release --example face_attributes -- [--steps 1000] [--weighting uncertainty:10|NAME|all]
-//!     [--lr 0.001] [--one-cycle] [--lr-find] [--pretrain landmarks] [--pretrain-steps N]
-//!     [--freeze-steps N] [--trunk-lr-mult 0.1] [--single-task on|off] [--seed 0] [--batch 64]
-//!     [--data DIR] [--out target/face_attributes]
+//!     [--lr 0.001] [--schedule one-cycle|constant] [--batch-norm on|off] [--lr-find]
+//!     [--pretrain landmarks] [--pretrain-steps N] [--freeze-steps N] [--trunk-lr-mult 0.1]
+//!     [--single-task on|off] [--seed 0] [--batch 64] [--data DIR] [--out target/face_attributes]
 //! ```
 //!
-//! Model: the face-landmarks CNN trunk (`models::face_landmarks::trunk`, scope `trunk/`) and
-//! five heads: `landmarks` (all five landmarks, 10 outputs through a sigmoid so they stay in
+//! Model: the face-landmarks CNN trunk (`models::face_landmarks::trunk_with`, scope `trunk/`;
+//! `--batch-norm on` adds batch normalisation after each convolution, as in the tutorial's
+//! ResNet encoder, and the estimator feeds its `training` flag) and five heads: `landmarks` (all five landmarks, 10 outputs through a sigmoid so they stay in
 //! [0, 1] like the tutorial's age, mean squared error), `gender`, `smile`, `glasses` (2
 //! classes each) and `pose` (5 classes, square-root class weights as in the face_landmarks
-//! recipe). Inputs standardised per image; random flips, shifts and zooms; Adam, batch 64.
+//! recipe). Inputs standardised per image; random flips, shifts and zooms; Adam 1e-3, batch 64.
 //!
 //! - `--weighting`: any name the Head API parses; `fixed` is equal weights, `all` trains one
 //!   model per strategy and prints a comparison. The default, `uncertainty:10`, is Kendall et
@@ -26,8 +27,9 @@
 //! - `--lr-find`: FastAI's learning-rate finder on a fresh model (100 steps from 1e-7 to 10,
 //!   smoothed loss, stop at divergence); trains with its `valley` suggestion and writes the
 //!   plot to `<out>/lr_find.svg`. The finder restores every variable it touched.
-//! - `--one-cycle`: FastAI's `fit_one_cycle` schedule with `--lr` as `lr_max` (warm-up over
-//!   the first 25% from lr/25, cosine annealing to lr/1e5, Adam's beta1 0.95 -> 0.85 -> 0.95).
+//! - `--schedule one-cycle` (or `--one-cycle`): FastAI's
+//!   `fit_one_cycle` with `--lr` as `lr_max` (warm-up over the first 25% from lr/25, cosine
+//!   annealing to lr/1e5, Adam's beta1 0.95 -> 0.85 -> 0.95).
 //! - `--pretrain landmarks`: trains an encoder (scope `encoder/`) with the landmarks head
 //!   alone, saves it to `<out>/encoder.safetensors`, restores it into the multi-task trunk
 //!   (partial restore with the name map `encoder/` -> `trunk/`, report printed), trains the
@@ -127,6 +129,7 @@ struct Args {
     pretrain_steps: Option<usize>,
     freeze_steps: Option<usize>,
     trunk_lr_mult: f32,
+    batch_norm: bool,
     /// Which single-task models to train (task indices).
     single_task: Vec<usize>,
     multi_task: bool,
@@ -148,6 +151,7 @@ impl Default for Args {
             pretrain_steps: None,
             freeze_steps: None,
             trunk_lr_mult: 0.1,
+            batch_norm: false,
             single_task: (0..TASKS.len()).collect(),
             multi_task: true,
             seed: 0,
@@ -167,8 +171,11 @@ the multi-task model and 5 single-task models (6 x --steps steps, 2-6 minutes).
                         variances 10x faster), uncertainty, fixed (equal weights), dwa,
                         alternate, or any other name the Head API accepts (e.g. fixed:1,2);
                         `all` trains one model per strategy (x strategies)
-  --lr LR               Adam learning rate, lr_max with --one-cycle (default 0.001)
-  --one-cycle           FastAI's one-cycle schedule of lr and beta1 (default off)
+  --lr LR               Adam learning rate: lr_max of the one-cycle schedule, or the constant
+                        rate (default 0.001)
+  --schedule one-cycle|constant  FastAI's one-cycle schedule of lr and beta1, or a constant
+                        lr (default constant)
+  --one-cycle           the same as --schedule one-cycle (default off)
   --lr-find             run the learning-rate finder first (+100 steps) and train with its
                         valley suggestion; plot in OUT/lr_find.svg (default off)
   --pretrain landmarks  pretrain the trunk on landmarks, transfer it, train heads first then
@@ -176,6 +183,8 @@ the multi-task model and 5 single-task models (6 x --steps steps, 2-6 minutes).
   --pretrain-steps N    steps of the landmarks pretraining (default: --steps)
   --freeze-steps N      head-first steps with the trunk frozen after --pretrain (default 20% of --steps)
   --trunk-lr-mult M     trunk learning-rate multiplier once unfrozen (default 0.1)
+  --batch-norm on|off   batch normalisation after each convolution of the trunk, before its
+                        relu, as in the tutorial's ResNet encoder (default off)
   --single-task on|off|TASK,..  train the 5 single-task models to compare with, or none, or
                         the listed ones (default on; each costs --steps steps; the JSON's
                         single_task is null without them)
@@ -199,6 +208,10 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
             Long("weighting") => a.weighting = common::weighting(p)?,
             Long("lr") => a.lr = common::value(p, "--lr", "a positive number")?,
             Long("one-cycle") => a.one_cycle = true,
+            Long("schedule") => {
+                let v = common::choice(p, "--schedule", &["one-cycle", "constant"])?;
+                a.one_cycle = v == "one-cycle";
+            }
             Long("lr-find") => a.lr_find = true,
             Long("pretrain") => {
                 common::choice(p, "--pretrain", &["landmarks"])?;
@@ -210,6 +223,9 @@ fn parse_args(p: &mut lexopt::Parser) -> Result<Args, lexopt::Error> {
             Long("freeze-steps") => a.freeze_steps = Some(common::value(p, "--freeze-steps", INT)?),
             Long("trunk-lr-mult") => {
                 a.trunk_lr_mult = common::value(p, "--trunk-lr-mult", "a non-negative number")?
+            }
+            Long("batch-norm") => {
+                a.batch_norm = common::choice(p, "--batch-norm", &["on", "off"])? == "on"
             }
             Long("single-task") => {
                 const ST: &str =
@@ -314,6 +330,7 @@ fn run(args: &Args) -> staticflow::Result<()> {
                 tasks: vec![t],
                 weighting: Weighting::default(),
                 scope: "trunk",
+                batch_norm: args.batch_norm,
             };
             let out = train_fresh(args, &data, &cfg, lr)?;
             let v = out.metrics.get(METRICS[t]).copied().unwrap_or(f64::NAN);
@@ -354,12 +371,18 @@ fn run(args: &Args) -> staticflow::Result<()> {
             tasks: (0..TASKS.len()).collect(),
             weighting,
             scope: "trunk",
+            batch_norm: args.batch_norm,
         };
         println!(
-            "training: weighting {w}, {} steps, batch {}, lr {lr:.3e}{}{}, seed {}",
+            "training: weighting {w}, {} steps, batch {}, lr {lr:.3e}{}{}{}, seed {}",
             args.steps,
             args.batch,
-            if args.one_cycle { ", one-cycle" } else { "" },
+            if args.one_cycle {
+                ", one-cycle"
+            } else {
+                ", constant"
+            },
+            if args.batch_norm { ", batch norm" } else { "" },
             if args.pretrain {
                 ", pretrained trunk"
             } else {

@@ -7,7 +7,7 @@ use staticflow::data::mtfl::{self, MtflSplit};
 use staticflow::heads::{
     Estimator, Head, Mode, MultiClassHead, MultiHead, MultiHeadSpec, RegressionHead, Weighting,
 };
-use staticflow::models::face_landmarks::trunk;
+use staticflow::models::face_landmarks::trunk_with;
 use staticflow::prelude::*;
 use staticflow::train::{trainable_variables_in, LrFinder, OneCycle, PartialRestore};
 use std::collections::BTreeMap;
@@ -29,6 +29,8 @@ pub(crate) struct ModelCfg {
     pub(crate) weighting: Weighting,
     /// Scope of the trunk's variables.
     pub(crate) scope: &'static str,
+    /// Batch normalisation after each convolution of the trunk.
+    pub(crate) batch_norm: bool,
 }
 
 /// How one training phase optimises.
@@ -104,6 +106,7 @@ pub(crate) fn train_pretrained(
         tasks: vec![0],
         weighting: Weighting::default(),
         scope: "encoder",
+        batch_norm: args.batch_norm,
     };
     let mut phase = plain_phase(args, lr);
     phase.steps = args.pretrain_steps.unwrap_or(args.steps);
@@ -158,9 +161,13 @@ pub(crate) fn build_model<'g>(
     cfg: &ModelCfg,
     phase: &Phase,
 ) -> staticflow::Result<(Tensor<'g>, MultiHeadSpec<'g>)> {
+    // The flag is fed by the estimator (`with_training_flag` in `run_phase`).
+    let training = cfg
+        .batch_norm
+        .then(|| placeholder_with_default(g.constant(false), "training"));
     let (x, h) = {
         let _s = g.name_scope(cfg.scope);
-        trunk(g, None)
+        trunk_with(g, None, training)
     };
     let mut heads: Vec<Box<dyn Head>> = Vec::new();
     let mut logits = Vec::new();
@@ -202,6 +209,23 @@ pub(crate) fn build_model<'g>(
     Ok((x, spec))
 }
 
+/// The estimator of a model from [`build_model`], feeding its batch-norm training flag.
+fn estimator<'g>(
+    g: &'g Graph,
+    x: Tensor<'g>,
+    spec: MultiHeadSpec<'g>,
+    cfg: &ModelCfg,
+) -> staticflow::Result<Estimator<'g>> {
+    let est = Estimator::new(g, &[("x", x)], spec)?;
+    match (cfg.batch_norm, g.tensor_by_name("training")) {
+        (false, _) => Ok(est),
+        (true, Some(t)) => est.with_training_flag(t),
+        (true, None) => Err(staticflow::Error::InvalidArgument(
+            "the batch-norm model has no `training` flag".into(),
+        )),
+    }
+}
+
 /// Builds a fresh graph, sets its variables from `start`, trains `phase.steps`, then saves
 /// to `save` and evaluates and predicts on the test split if asked.
 pub(crate) fn run_phase(
@@ -215,7 +239,7 @@ pub(crate) fn run_phase(
 ) -> staticflow::Result<PhaseOut> {
     let g = Graph::with_seed(args.seed);
     let (x, spec) = build_model(&g, data, cfg, phase)?;
-    let mut est = Estimator::new(&g, &[("x", x)], spec)?;
+    let mut est = estimator(&g, x, spec, cfg)?;
     match start {
         Start::Fresh => {}
         Start::Values(values) => {
@@ -282,6 +306,7 @@ pub(crate) fn find_lr(args: &Args, data: &Data, weighting: &str) -> staticflow::
         tasks: (0..TASKS.len()).collect(),
         weighting: w,
         scope: "trunk",
+        batch_norm: args.batch_norm,
     };
     let mut phase = plain_phase(args, args.lr);
     phase.feed_lr = true;
@@ -298,7 +323,7 @@ pub(crate) fn find_lr(args: &Args, data: &Data, weighting: &str) -> staticflow::
             "the learning-rate finder needs a joint train op".into(),
         ));
     };
-    let mut est = Estimator::new(&g, &[("x", x)], spec)?;
+    let mut est = estimator(&g, x, spec, &cfg)?;
     let input = train_input(
         Arc::clone(&data.train),
         cfg.tasks.clone(),
@@ -306,6 +331,11 @@ pub(crate) fn find_lr(args: &Args, data: &Data, weighting: &str) -> staticflow::
         args.seed ^ 0x1F,
     );
     let mut batches = input.iter();
+    // The finder's steps are train steps: batch norm (if any) takes the batch statistics.
+    let (training, on) = (
+        g.tensor_by_name("training"),
+        Value::Bool(ndarray::arr0(true).into_dyn()),
+    );
     let finder = LrFinder::default();
     let before = variable_bits(&g, est.session())?;
     let t0 = Instant::now();
@@ -315,6 +345,9 @@ pub(crate) fn find_lr(args: &Args, data: &Data, weighting: &str) -> staticflow::
             .ok_or_else(|| staticflow::Error::InvalidArgument("input ended".into()))??;
         let r = Value::from(rate);
         let mut feeds = vec![(x, b.features[0].1.view()), (lr, r.view())];
+        if let Some(t) = training {
+            feeds.push((t, on.view()));
+        }
         for (name, t) in &labels {
             if let Some((_, v)) = b.labels.iter().find(|(n, _)| n == name) {
                 feeds.push((*t, v.view()));

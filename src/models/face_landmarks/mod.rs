@@ -16,7 +16,7 @@ pub use recipe::{
 use crate::error::Result;
 use crate::graph::{Graph, Tensor};
 use crate::heads::{Head, Mode, MultiClassHead, MultiHead, MultiHeadSpec, RegressionHead};
-use crate::layers::{conv2d_layer, dense, Activation};
+use crate::layers::{batch_normalization_layer, conv2d_layer, dense, Activation};
 use crate::ops::conv::Padding;
 use crate::train::Optimizer;
 
@@ -25,8 +25,19 @@ pub const SEED: u64 = 0;
 /// Input side length.
 pub const SIZE: usize = 40;
 
-/// The placeholder `x` and the shared 100-unit features.
+/// The placeholder `x [batch, 40, 40, 3]` and the shared 100-unit features `[batch, 100]`.
 pub fn trunk<'g>(g: &'g Graph, input_stats: Option<(&[f32], &[f32])>) -> (Tensor<'g>, Tensor<'g>) {
+    trunk_with(g, input_stats, None)
+}
+
+/// As [`trunk`], with batch normalisation after each convolution (before its relu, as in a
+/// ResNet) when `batch_norm` is the layers' `training` flag (a bool scalar, see
+/// [`crate::layers::BatchNormalization`]); the layers are `conv<i>_bn`.
+pub fn trunk_with<'g>(
+    g: &'g Graph,
+    input_stats: Option<(&[f32], &[f32])>,
+    batch_norm: Option<Tensor<'g>>,
+) -> (Tensor<'g>, Tensor<'g>) {
     let x = g.placeholder("x", [None, Some(SIZE), Some(SIZE), Some(3)]);
     let h = match input_stats {
         Some((m, s)) => {
@@ -36,14 +47,39 @@ pub fn trunk<'g>(g: &'g Graph, input_stats: Option<(&[f32], &[f32])>) -> (Tensor
         }
         None => x,
     };
-    let same = Padding::Same;
-    let relu = Activation::Relu;
+    let conv = |h, filters, k, name: &str| match batch_norm {
+        None => conv2d_layer(
+            h,
+            filters,
+            [k, k],
+            [1, 1],
+            Padding::Same,
+            Activation::Relu,
+            name,
+        ),
+        Some(training) => {
+            let c = conv2d_layer(
+                h,
+                filters,
+                [k, k],
+                [1, 1],
+                Padding::Same,
+                Activation::None,
+                name,
+            );
+            crate::relu(batch_normalization_layer(
+                c,
+                training,
+                &format!("{name}_bn"),
+            ))
+        }
+    };
     let pool = |t| crate::ops::pool::max_pool2d(t, [2, 2], [2, 2], Padding::Valid);
-    let h = pool(conv2d_layer(h, 16, [5, 5], [1, 1], same, relu, "conv1"));
-    let h = pool(conv2d_layer(h, 48, [3, 3], [1, 1], same, relu, "conv2"));
-    let h = pool(conv2d_layer(h, 64, [3, 3], [1, 1], same, relu, "conv3"));
-    let h = conv2d_layer(h, 64, [2, 2], [1, 1], same, relu, "conv4");
-    let h = dense(crate::flatten(h), 100, relu, "fc");
+    let h = pool(conv(h, 16, 5, "conv1"));
+    let h = pool(conv(h, 48, 3, "conv2"));
+    let h = pool(conv(h, 64, 3, "conv3"));
+    let h = conv(h, 64, 2, "conv4");
+    let h = dense(crate::flatten(h), 100, Activation::Relu, "fc");
     (x, h)
 }
 
