@@ -5,17 +5,18 @@
 //!
 //! ```text
 //! cargo run --release --example face_attributes -- [--steps 1000] [--weighting uncertainty:10|NAME|all]
-//!     [--lr 0.001] [--schedule one-cycle|constant] [--batch-norm on|off] [--lr-find]
+//!     [--lr 0.003] [--schedule one-cycle|constant] [--batch-norm on|off] [--lr-find]
 //!     [--pretrain landmarks] [--pretrain-steps N] [--freeze-steps N] [--trunk-lr-mult 0.1]
 //!     [--single-task on|off] [--seed 0] [--batch 64] [--data DIR] [--out target/face_attributes]
 //! ```
 //!
-//! Model: the face-landmarks CNN trunk (`models::face_landmarks::trunk_with`, scope `trunk/`;
-//! `--batch-norm on` adds batch normalisation after each convolution, as in the tutorial's
-//! ResNet encoder, and the estimator feeds its `training` flag) and five heads: `landmarks` (all five landmarks, 10 outputs through a sigmoid so they stay in
+//! Model: the face-landmarks CNN trunk with batch normalisation after each convolution, as
+//! in the tutorial's ResNet encoder (`models::face_landmarks::trunk_with`, scope `trunk/`;
+//! `--batch-norm off` drops it; the estimator feeds the `training` flag) and five heads: `landmarks` (all five landmarks, 10 outputs through a sigmoid so they stay in
 //! [0, 1] like the tutorial's age, mean squared error), `gender`, `smile`, `glasses` (2
 //! classes each) and `pose` (5 classes, square-root class weights as in the face_landmarks
-//! recipe). Inputs standardised per image; random flips, shifts and zooms; Adam 1e-3, batch 64.
+//! recipe). Inputs standardised per image; random flips, shifts and zooms; Adam, batch 64,
+//! FastAI's one-cycle schedule with `lr_max` 3e-3 (`--schedule constant` keeps `--lr` fixed).
 //!
 //! - `--weighting`: any name the Head API parses; `fixed` is equal weights, `all` trains one
 //!   model per strategy and prints a comparison. The default, `uncertainty:10`, is Kendall et
@@ -27,7 +28,7 @@
 //! - `--lr-find`: FastAI's learning-rate finder on a fresh model (100 steps from 1e-7 to 10,
 //!   smoothed loss, stop at divergence); trains with its `valley` suggestion and writes the
 //!   plot to `<out>/lr_find.svg`. The finder restores every variable it touched.
-//! - `--schedule one-cycle` (or `--one-cycle`): FastAI's
+//! - `--schedule one-cycle` (the default; `--one-cycle` says the same): FastAI's
 //!   `fit_one_cycle` with `--lr` as `lr_max` (warm-up over the first 25% from lr/25, cosine
 //!   annealing to lr/1e5, Adam's beta1 0.95 -> 0.85 -> 0.95).
 //! - `--pretrain landmarks`: trains an encoder (scope `encoder/`) with the landmarks head
@@ -144,14 +145,14 @@ impl Default for Args {
         Args {
             steps: 1000,
             weighting: "uncertainty:10".into(),
-            lr: 1e-3,
-            one_cycle: false,
+            lr: 3e-3,
+            one_cycle: true,
             lr_find: false,
             pretrain: false,
             pretrain_steps: None,
             freeze_steps: None,
             trunk_lr_mult: 0.1,
-            batch_norm: false,
+            batch_norm: true,
             single_task: (0..TASKS.len()).collect(),
             multi_task: true,
             seed: 0,
@@ -164,18 +165,18 @@ impl Default for Args {
 
 const USAGE: &str = "usage: face_attributes [FLAGS]
 Multi-task faces on MTFL: landmarks (sigmoid regression) + gender, smile, glasses, pose.
-Timings: about 20-60 s per 1,000 training steps at batch 64 on 2 cores; a default run trains
-the multi-task model and 5 single-task models (6 x --steps steps, 2-6 minutes).
+Timings: about 1-2 minutes per 1,000 training steps at batch 64 on 2 cores; a default run trains
+the multi-task model and 5 single-task models (6 x --steps steps, 6-12 minutes).
   --steps N             multi-task training steps, also each single-task model's (default 1000)
   --weighting NAME|all  loss weighting: uncertainty:10 (default: learned uncertainty, log-
                         variances 10x faster), uncertainty, fixed (equal weights), dwa,
                         alternate, or any other name the Head API accepts (e.g. fixed:1,2);
                         `all` trains one model per strategy (x strategies)
   --lr LR               Adam learning rate: lr_max of the one-cycle schedule, or the constant
-                        rate (default 0.001)
+                        rate (default 0.003)
   --schedule one-cycle|constant  FastAI's one-cycle schedule of lr and beta1, or a constant
-                        lr (default constant)
-  --one-cycle           the same as --schedule one-cycle (default off)
+                        lr (default one-cycle)
+  --one-cycle           the same as --schedule one-cycle (default on)
   --lr-find             run the learning-rate finder first (+100 steps) and train with its
                         valley suggestion; plot in OUT/lr_find.svg (default off)
   --pretrain landmarks  pretrain the trunk on landmarks, transfer it, train heads first then
@@ -184,7 +185,7 @@ the multi-task model and 5 single-task models (6 x --steps steps, 2-6 minutes).
   --freeze-steps N      head-first steps with the trunk frozen after --pretrain (default 20% of --steps)
   --trunk-lr-mult M     trunk learning-rate multiplier once unfrozen (default 0.1)
   --batch-norm on|off   batch normalisation after each convolution of the trunk, before its
-                        relu, as in the tutorial's ResNet encoder (default off)
+                        relu, as in the tutorial's ResNet encoder (default on)
   --single-task on|off|TASK,..  train the 5 single-task models to compare with, or none, or
                         the listed ones (default on; each costs --steps steps; the JSON's
                         single_task is null without them)
