@@ -148,7 +148,7 @@ fn help_lists_every_flag_and_bad_flags_exit_2() {
             "{flag} without a default: {entry}"
         );
     }
-    assert!(help.contains("s per 1,000 training steps"), "{help}");
+    assert!(help.contains("per 1,000 training steps"), "{help}");
     for bad in [
         &["--weighting", "nope"][..],
         &["--pretrain", "pose"],
