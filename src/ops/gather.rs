@@ -3,16 +3,24 @@
 //! `argmax`.
 
 use super::array::{contiguous, norm_axis, Elem};
-use super::{expect_arity, expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_f32, expect_i64, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, Zip};
 use serde::{Deserialize, Serialize};
 
-fn expect_i64(what: &str, i: &TensorInfo) -> Result<(), String> {
-    if i.dtype != DType::I64 {
-        return Err(format!("{what} must be i64, got {}", i.dtype));
+/// The shape rule of `Gather` (axis 0) and `GatherV2` (`axis`, may be negative): operands
+/// `(params, indices i64)`, output `params[..axis] + indices + params[axis + 1..]`.
+pub(crate) fn gather_info(i: &[&TensorInfo], axis: i64) -> Result<Option<TensorInfo>, String> {
+    expect_arity(i, 2)?;
+    expect_i64("indices", i[1])?;
+    if i[0].shape.rank() == 0 {
+        return Err("params must have rank >= 1, got a scalar".into());
     }
-    Ok(())
+    let axis = norm_axis(axis, i[0].shape.rank())?;
+    let mut d = i[0].shape.0[..axis].to_vec();
+    d.extend_from_slice(&i[1].shape.0);
+    d.extend_from_slice(&i[0].shape.0[axis + 1..]);
+    Ok(Some(TensorInfo::new(i[0].dtype, Shape(d))))
 }
 
 /// Checks an index against `[0, n)`, naming its position among the indices.
@@ -68,14 +76,7 @@ impl OpDef for Gather {
         true
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        expect_arity(i, 2)?;
-        expect_i64("indices", i[1])?;
-        if i[0].shape.rank() == 0 {
-            return Err("params must have rank >= 1, got a scalar".into());
-        }
-        let mut d = i[1].shape.0.clone();
-        d.extend_from_slice(&i[0].shape.0[1..]);
-        Ok(Some(TensorInfo::new(i[0].dtype, Shape(d))))
+        gather_info(i, 0)
     }
     fn compute(
         &self,

@@ -255,6 +255,14 @@ pub(crate) const NO_BYTES: &str = "takes no bytes (summary) values";
 /// [`OpDef::takes_bool`]).
 pub(crate) const NO_BOOL: &str = "takes no bool values";
 
+/// Checks that the operand `what` (e.g. "indices") is i64, for op rules.
+pub(crate) fn expect_i64(what: &str, i: &TensorInfo) -> Result<(), String> {
+    if i.dtype != crate::graph::DType::I64 {
+        return Err(format!("{what} must be i64, got {}", i.dtype));
+    }
+    Ok(())
+}
+
 /// Checks that an operand is f32, for op rules.
 pub(crate) fn expect_f32(op: &str, i: &TensorInfo) -> Result<(), String> {
     if i.dtype != crate::graph::DType::F32 {

@@ -5,17 +5,10 @@
 //! `gather_nd`.
 
 use super::array::{contiguous, norm_axis, Elem};
-use super::{expect_arity, expect_f32, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_f32, expect_i64, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::ArrayViewD;
 use serde::{Deserialize, Serialize};
-
-fn expect_i64(what: &str, i: &TensorInfo) -> Result<(), String> {
-    if i.dtype != DType::I64 {
-        return Err(format!("{what} must be i64, got {}", i.dtype));
-    }
-    Ok(())
-}
 
 fn index_error(v: i64, pos: usize, n: usize) -> String {
     format!("index {v} (at flat position {pos}) is out of range [0, {n})")
@@ -81,16 +74,7 @@ impl OpDef for GatherAxis {
         true
     }
     fn infer(&self, i: &[&TensorInfo]) -> Result<Option<TensorInfo>, String> {
-        expect_arity(i, 2)?;
-        expect_i64("indices", i[1])?;
-        if i[0].shape.rank() == 0 {
-            return Err("params must have rank >= 1, got a scalar".into());
-        }
-        let axis = norm_axis(self.axis, i[0].shape.rank())?;
-        let mut d = i[0].shape.0[..axis].to_vec();
-        d.extend_from_slice(&i[1].shape.0);
-        d.extend_from_slice(&i[0].shape.0[axis + 1..]);
-        Ok(Some(TensorInfo::new(i[0].dtype, Shape(d))))
+        super::gather::gather_info(i, self.axis)
     }
     fn compute(
         &self,

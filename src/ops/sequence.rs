@@ -2,18 +2,11 @@
 //! and `reverse_sequence` (TF1's `tf.nn.top_k`, `tf.sequence_mask`, `tf.reverse_sequence`).
 
 use super::array::{norm_axis, Elem};
-use super::{expect_arity, GradCtx, GradResult, KernelCtx, OpDef};
+use super::{expect_arity, expect_i64, GradCtx, GradResult, KernelCtx, OpDef};
 use crate::graph::{DType, Dims, Shape, Tensor, TensorInfo, Value, ValueView};
 use ndarray::{ArrayViewD, Axis, Zip};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
-
-fn expect_i64(what: &str, i: &TensorInfo) -> Result<(), String> {
-    if i.dtype != DType::I64 {
-        return Err(format!("{what} must be i64, got {}", i.dtype));
-    }
-    Ok(())
-}
 
 // ---------------------------------------------------------------------------------------------
 // TopK
